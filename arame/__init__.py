@@ -1,0 +1,44 @@
+"""arame: tasks, brokers, workers and a SQL results table, without Celery."""
+
+from arame.app import App, shared_task
+from arame.errors import (
+    ArameError,
+    ConfigurationError,
+    MessageError,
+    PublishError,
+    ResultStoreError,
+    Retry,
+    TaskFailed,
+    TaskNotRegistered,
+    TimeoutError,
+    TransportError,
+)
+from arame.results import AsyncResult
+from arame.states import FAILURE, PENDING, RETRY, REVOKED, STARTED, SUCCESS, UNKNOWN
+from arame.task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FAILURE",
+    "PENDING",
+    "RETRY",
+    "REVOKED",
+    "STARTED",
+    "SUCCESS",
+    "UNKNOWN",
+    "App",
+    "ArameError",
+    "AsyncResult",
+    "ConfigurationError",
+    "MessageError",
+    "PublishError",
+    "ResultStoreError",
+    "Retry",
+    "Task",
+    "TaskFailed",
+    "TaskNotRegistered",
+    "TimeoutError",
+    "TransportError",
+    "shared_task",
+]

@@ -1,0 +1,250 @@
+"""App: settings, the task registry, and the lazily opened producer and result store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+from arame.consumers import Worker
+from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
+from arame.message import TaskMessage
+from arame.producers import Producer
+from arame.results import AsyncResult, ResultStore
+from arame.task import P, R, Task, TaskOptions
+from arame.transport import database_url, default_database_url, parse_broker_url
+
+logger = logging.getLogger(__name__)
+
+BROKER_ENV = "ARAME_BROKER_URL"
+RESULTS_ENV = "ARAME_RESULTS_URL"
+DEFAULT_QUEUE = "default"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """The one entry object: where tasks are declared, published and run.
+
+    Args:
+        name: a name for logs.
+        broker: broker URL; default ``$ARAME_BROKER_URL``, else the embedded SQLite file.
+        results: results database URL; default ``$ARAME_RESULTS_URL``, else the same SQLite file.
+        default_queue: the queue of tasks that name none.
+
+    Raises:
+        ConfigurationError: a URL names no transport or database arame supports.
+    """
+
+    def __init__(
+        self,
+        name: str = "arame",
+        *,
+        broker: str | None = None,
+        results: str | None = None,
+        default_queue: str = DEFAULT_QUEUE,
+    ) -> None:
+        self.name = name
+        self.broker_url = broker or os.environ.get(BROKER_ENV) or default_database_url()
+        self.results_url = results or os.environ.get(RESULTS_ENV) or default_database_url()
+        self.broker = parse_broker_url(self.broker_url)
+        self.default_queue = default_queue
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._results_db = database_url(self.results_url)
+        self._producer: Producer | None = None
+        self._store: ResultStore | None = None
+        self._lock = threading.Lock()
+        _registry.add(self)
+
+    def __repr__(self) -> str:
+        return f"<App {self.name} broker={self.broker.safe_url}>"
+
+    # -- declaring -------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    @overload
+    def task(self, /, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Declare a function as a task: ``@app.task`` or ``@app.task(queue="emails", ...)``.
+
+        Raises:
+            ConfigurationError: an unknown option or an invalid value.
+        """
+        def declare(function: Callable[..., Any]) -> Task[Any, Any]:
+            name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
+            try:
+                task_options = TaskOptions(name=name, **options)
+            except TypeError as exc:
+                raise ConfigurationError(f"task {name!r}: {exc}") from exc
+            task: Task[Any, Any] = Task(self, function, task_options)
+            self.tasks[name] = task
+            return task
+
+        return declare(fn) if fn is not None else declare
+
+    # -- publishing and reading ------------------------------------------------------------
+
+    def send(self, message: TaskMessage) -> AsyncResult:
+        """Record ``message`` as PENDING, publish it, and return its handle.
+
+        Raises:
+            ResultStoreError: the PENDING row could not be written; nothing was published.
+            PublishError: the broker did not store the message; its row is removed again.
+        """
+        self.results.add_pending(message)
+        try:
+            self.producer.publish(message)
+        except PublishError:
+            try:
+                self.results.forget_pending(message.id)
+            except ResultStoreError:
+                logger.warning("could not remove the row of unpublished task %s", message.id)
+            raise
+        return AsyncResult(message.id, self.results)
+
+    def send_task(self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
+                  **options: Any) -> AsyncResult:
+        """Publish a registered task by name (as ``arame send`` does).
+
+        Raises:
+            TaskNotRegistered: no task has this name.
+        """
+        try:
+            task = self.tasks[name]
+        except KeyError:
+            raise TaskNotRegistered(name, sorted(self.tasks)) from None
+        return task.apply_async(tuple(args), kwargs or {}, **options)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
+        """A handle on any task id; one never published reads ``UNKNOWN``."""
+        return AsyncResult(task_id, self.results)
+
+    @property
+    def producer(self) -> Producer:
+        """The producer, opened on first use."""
+        if self._producer is None:
+            with self._lock:
+                if self._producer is None:
+                    self._producer = Producer(self.broker)
+        return self._producer
+
+    @property
+    def results(self) -> ResultStore:
+        """The result store, opened on first use."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = ResultStore(self._results_db)
+        return self._store
+
+    # -- running ---------------------------------------------------------------------------
+
+    def worker(
+        self,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        *,
+        pool: str = "thread",
+        burst: bool = False,
+    ) -> Worker:
+        """A worker for this app; ``run()`` it, or ``start()`` / ``stop()`` it on a thread.
+
+        Args:
+            queues: queues to consume; default: the queues of every declared task.
+            concurrency: tasks at once; default: the number of CPUs.
+            pool: ``"thread"`` or ``"process"``.
+            burst: return once the queues are empty.
+        """
+        return Worker(
+            self.broker,
+            list(queues) if queues else self.queues(),
+            self.tasks,
+            self.results,
+            concurrency=concurrency or os.cpu_count() or 1,
+            pool=pool,
+            burst=burst,
+        )
+
+    def queues(self) -> list[str]:
+        """The default queue and every queue a declared task names."""
+        return sorted({self.default_queue} | {task.queue for task in self.tasks.values()})
+
+    def close(self) -> None:
+        """Close the broker connection and the database pool."""
+        if self._producer is not None:
+            self._producer.close()
+        if self._store is not None:
+            self._store.close()
+
+
+class _AppRegistry:
+    """The apps alive in this process, and the shared tasks declared for all of them."""
+
+    def __init__(self) -> None:
+        self.apps: weakref.WeakSet[App] = weakref.WeakSet()
+        self.current: weakref.ReferenceType[App] | None = None
+        self.shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+
+    def add(self, app: App) -> None:
+        self.apps.add(app)
+        self.current = weakref.ref(app)
+        for fn, options in self.shared:
+            app.task(**options)(fn)
+
+    def share(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.shared.append((fn, options))
+        for app in list(self.apps):
+            app.task(**options)(fn)
+
+    def current_app(self) -> App:
+        app = self.current() if self.current is not None else None
+        if app is None:
+            raise ConfigurationError("no arame.App exists yet: create one before calling a shared task")
+        return app
+
+
+_registry = _AppRegistry()
+
+
+class SharedTask:
+    """A task declared for every app; it publishes through the app current when called."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.name = options.get("name") or f"{fn.__module__}.{fn.__qualname__}"
+        self._options = {**options, "name": self.name}
+        _registry.share(fn, self._options)
+
+    def __repr__(self) -> str:
+        return f"<SharedTask {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def _task(self) -> Task[Any, Any]:
+        app = _registry.current_app()
+        return app.tasks.get(self.name) or app.task(**self._options)(self.fn)
+
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app."""
+        return self._task().delay(*args, **kwargs)
+
+    def apply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, with options."""
+        return self._task().apply_async(*args, **kwargs)
+
+
+def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Declare a task for reusable modules: it binds to the app current when it is called."""
+    def declare(function: Callable[..., Any]) -> SharedTask:
+        return SharedTask(function, options)
+
+    return declare(fn) if fn is not None else declare
+
+
+__all__ = ["App", "SharedTask", "shared_task"]

@@ -1,0 +1,174 @@
+"""Worker: runs consumers in this process (thread pool) or in child processes (process pool)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from arame.consumers.consumer import Consumer
+from arame.consumers.recorder import ResultRecorder
+from arame.errors import ConfigurationError, TransportError
+from arame.task import Task
+from arame.transport import BrokerSpec
+
+logger = logging.getLogger(__name__)
+
+POOLS = ("thread", "process")
+EXIT_OK, EXIT_GAVE_UP = 0, 3
+
+
+class Worker:
+    """Consumes queues and runs their tasks until stopped.
+
+    ``run()`` blocks in the foreground and handles SIGTERM/SIGINT (stop fetching, finish running
+    tasks, acknowledge them, return). ``start()``/``stop()`` run it on a thread inside a service.
+
+    Args:
+        spec: the broker.
+        queues: queues to consume.
+        tasks: the registry, name -> Task.
+        recorder: where outcomes are committed; must be usable after a fork (process pool).
+        concurrency: tasks run at once: threads in the thread pool, children in the process pool.
+        pool: ``"thread"`` or ``"process"``.
+        burst: return once the queues are empty.
+    """
+
+    def __init__(
+        self,
+        spec: BrokerSpec,
+        queues: Sequence[str],
+        tasks: Mapping[str, Task[Any, Any]],
+        recorder: ResultRecorder,
+        *,
+        concurrency: int = 1,
+        pool: str = "thread",
+        burst: bool = False,
+    ) -> None:
+        if pool not in POOLS:
+            raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+        if concurrency < 1:
+            raise ConfigurationError(f"concurrency must be at least 1, not {concurrency}")
+        if pool == "process" and not spec.shared_across_processes:
+            raise ConfigurationError(f"{spec.safe_url} lives inside one process; use the thread pool")
+        self.spec = spec
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        self.pool = pool
+        self.burst = burst
+        self._tasks = tasks
+        self._recorder = recorder
+        self._stopping = threading.Event()
+        self._consumer: Consumer | None = None
+        self._thread: threading.Thread | None = None
+        self._children: list[Any] = []
+
+    def run(self) -> int:
+        """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
+        restore = self._handle_signals()
+        try:
+            if self.pool == "thread":
+                return self._run_consumer(self.concurrency)
+            return _Supervisor(self).run()
+        finally:
+            restore()
+
+    def start(self) -> None:
+        """Run the worker (thread pool) on a background thread; returns at once."""
+        if self.pool != "thread":
+            raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
+        self._thread = threading.Thread(target=self._run_consumer, args=(self.concurrency,),
+                                        name="arame-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop fetching, let running tasks finish and be acknowledged, then return."""
+        self._stopping.set()
+        if self._consumer is not None:
+            self._consumer.stop()
+        for child in self._children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: the child stops gracefully
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a ``start()``-ed worker to return (e.g. a burst worker)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run_consumer(self, slots: int) -> int:
+        consumer = self._consumer = Consumer(
+            self.spec, self.queues, self._tasks, self._recorder, slots=slots, burst=self.burst
+        )
+        if self._stopping.is_set():
+            return EXIT_OK
+        try:
+            consumer.run()
+        except TransportError as exc:
+            logger.error("worker stopped: %s", exc)
+            return EXIT_GAVE_UP
+        return EXIT_OK
+
+    def _handle_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            logger.info("received %s: finishing running tasks", signal.Signals(signum).name)
+            signal.signal(signum, signal.SIG_DFL)  # a second one stops at once
+            self.stop()
+
+        for sig in previous:
+            signal.signal(sig, on_signal)
+        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+
+
+class _Supervisor:
+    """Keeps ``concurrency`` child processes consuming, each with one slot; replaces the dead."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._context = multiprocessing.get_context("fork")
+
+    def run(self) -> int:
+        worker = self.worker
+        children = worker._children
+        children.extend(self._spawn() for _ in range(worker.concurrency))
+        exit_code = EXIT_OK
+        while children:
+            multiprocessing.connection.wait([c.sentinel for c in children], timeout=0.5)
+            for child in [c for c in children if not c.is_alive()]:
+                children.remove(child)
+                child.join()
+                if child.exitcode == EXIT_GAVE_UP:
+                    exit_code = EXIT_GAVE_UP
+                    worker.stop()
+                elif child.exitcode != EXIT_OK and not worker._stopping.is_set():
+                    logger.error("child %s died (exit code %s); starting another", child.pid, child.exitcode)
+                    children.append(self._spawn())
+                elif not worker.burst and not worker._stopping.is_set():
+                    children.append(self._spawn())
+        return exit_code
+
+    def _spawn(self) -> Any:
+        child = self._context.Process(target=_child_main, args=(self.worker,), daemon=False)
+        child.start()
+        return child
+
+
+def _child_main(worker: Worker) -> None:
+    worker._children = []
+    worker._stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # Ctrl-C reaches the whole process group
+    raise SystemExit(worker._run_consumer(1))

@@ -1,0 +1,101 @@
+"""The outcome writer: group commit of outcomes, then their deliveries handed back for ack.
+
+One thread commits whatever accumulated while the previous commit ran, so an idle worker
+commits at once and a busy one commits many outcomes per transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arame.consumers.recorder import ResultRecorder
+from arame.states import Outcome, Started
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+
+
+@dataclass(slots=True)
+class Finished:
+    """An outcome and the handle of the delivery that carried it."""
+
+    outcome: Outcome
+    delivery: Any
+
+
+class OutcomeWriter:
+    """Commits outcomes in batches and reports each delivery as committed or not.
+
+    Args:
+        recorder: where outcomes are committed.
+        on_done: called from the writer thread with ``(delivery, committed)`` for each outcome.
+        retry_for: seconds to keep retrying a failing commit before giving the messages back.
+    """
+
+    def __init__(
+        self,
+        recorder: ResultRecorder,
+        on_done: Callable[[Any, bool], None],
+        *,
+        retry_for: float = 60.0,
+    ) -> None:
+        self._recorder = recorder
+        self._on_done = on_done
+        self._retry_for = retry_for
+        self._queue: queue.SimpleQueue[Started | Finished | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="arame-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def started(self, mark: Started) -> None:
+        """Queue a STARTED mark (written with the next batch)."""
+        self._queue.put(mark)
+
+    def finished(self, outcome: Outcome, delivery: Any) -> None:
+        """Queue an outcome; its delivery is reported once the outcome is committed."""
+        self._queue.put(Finished(outcome, delivery))
+
+    def stop(self) -> None:
+        """Commit what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = batch[-1] is None or None in batch
+            marks = [item for item in batch if isinstance(item, Started)]
+            finished = [item for item in batch if isinstance(item, Finished)]
+            if marks or finished:
+                committed = self._commit(marks, [item.outcome for item in finished])
+                for item in finished:
+                    self._on_done(item.delivery, committed)
+
+    def _commit(self, marks: list[Started], outcomes: list[Outcome]) -> bool:
+        delay, deadline = 0.05, time.monotonic() + self._retry_for
+        while True:
+            try:
+                self._recorder.record(marks, outcomes)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any failure: retry, then give the messages back
+                if time.monotonic() + delay > deadline:
+                    logger.error("giving %d messages back to the broker: %s", len(outcomes), exc)
+                    return False
+                logger.warning("could not record %d outcomes, retrying in %.2fs: %s", len(outcomes), delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)

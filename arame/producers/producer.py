@@ -1,0 +1,67 @@
+"""Producer: publish task messages, safely from many threads and after a fork."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from arame.errors import MessageError, PublishError, TransportError
+from arame.message import TaskMessage
+from arame.transport import BrokerSpec, Publisher
+
+logger = logging.getLogger(__name__)
+
+
+class Producer:
+    """Publishes TaskMessages to the broker and returns only once the broker has stored them.
+
+    One connection per process, shared by threads under a lock (Kombu connections are not
+    thread-safe); a forked child opens its own.
+
+    Args:
+        spec: the broker.
+        max_retries: reconnect attempts after a lost connection before ``PublishError``.
+    """
+
+    def __init__(self, spec: BrokerSpec, *, max_retries: int = 3) -> None:
+        self.spec = spec
+        self._max_retries = max_retries
+        self._lock = threading.Lock()
+        self._publisher: Publisher | None = None
+        self._pid = 0
+
+    def publish(self, message: TaskMessage) -> None:
+        """Publish ``message`` to its queue.
+
+        Raises:
+            PublishError: the broker did not store it (the cause is chained).
+        """
+        try:
+            body = message.to_body()
+        except MessageError as exc:
+            raise PublishError(str(exc), url=self.spec.safe_url, task_id=message.id) from exc
+        with self._lock:
+            publisher = self._publisher_for_this_process()
+            try:
+                publisher.publish(body, message.queue, message.priority)
+            except TransportError as exc:
+                raise PublishError(
+                    f"task {message.id} ({message.task}) was not published: {exc}",
+                    url=self.spec.safe_url,
+                    task_id=message.id,
+                ) from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._publisher is not None and self._pid == os.getpid():
+                self._publisher.close()
+            self._publisher = None
+
+    def _publisher_for_this_process(self) -> Publisher:
+        if self._publisher is None or self._pid != os.getpid():
+            # A connection inherited through fork is the parent's socket: never touch it.
+            self._publisher = Publisher(self.spec, max_retries=self._max_retries)
+            self._pid = os.getpid()
+        return self._publisher

@@ -1,0 +1,6 @@
+"""The results table: ResultStore writes and reads it, AsyncResult is a handle on one row."""
+
+from arame.results.async_result import AsyncResult
+from arame.results.store import ResultRow, ResultStore
+
+__all__ = ["AsyncResult", "ResultRow", "ResultStore"]

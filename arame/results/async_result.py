@@ -1,0 +1,93 @@
+"""AsyncResult: a handle on one task id, read from the results table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arame import states
+from arame.errors import TaskFailed, TimeoutError
+from arame.results.store import ResultRow, ResultStore
+
+
+class AsyncResult:
+    """The state and outcome of one task, as the results table records them.
+
+    Every property reads the table afresh; nothing is cached, so a handle never goes stale.
+
+    Args:
+        task_id: the task's id.
+        store: where its row lives.
+    """
+
+    __slots__ = ("id", "_store")
+
+    def __init__(self, task_id: str, store: ResultStore) -> None:
+        self.id = task_id
+        self._store = store
+
+    def __repr__(self) -> str:
+        return f"<AsyncResult {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AsyncResult) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @property
+    def state(self) -> str:
+        """``PENDING``, ``STARTED``, ``RETRY``, ``SUCCESS``, ``FAILURE``, ``REVOKED`` or ``UNKNOWN``."""
+        row = self._store.read(self.id)
+        return states.UNKNOWN if row is None else row.state
+
+    @property
+    def result(self) -> Any:
+        """The return value once SUCCESS, else ``None``."""
+        row = self._store.read(self.id)
+        return row.result if row is not None and row.state == states.SUCCESS else None
+
+    @property
+    def traceback(self) -> str | None:
+        """The formatted traceback of a failed task, else ``None``."""
+        row = self._store.read(self.id)
+        return None if row is None else row.traceback
+
+    @property
+    def row(self) -> ResultRow | None:
+        """The whole results row, or ``None`` for an id no one published."""
+        return self._store.read(self.id)
+
+    def ready(self) -> bool:
+        """Whether the task has finished (SUCCESS, FAILURE or REVOKED)."""
+        return self.state in states.TERMINAL_STATES
+
+    def successful(self) -> bool:
+        """Whether the task finished with SUCCESS."""
+        return self.state == states.SUCCESS
+
+    def failed(self) -> bool:
+        """Whether the task finished with FAILURE."""
+        return self.state == states.FAILURE
+
+    def get(self, timeout: float | None = None) -> Any:
+        """Wait for the task to finish and return its result.
+
+        Args:
+            timeout: seconds to wait at most; ``None`` waits as long as it takes.
+
+        Raises:
+            TaskFailed: the task failed or was revoked; carries the remote type, message and traceback.
+            TimeoutError: the task did not finish within ``timeout``.
+        """
+        row = self._store.wait(self.id, timeout)
+        if row is None or not row.ready:
+            state = states.UNKNOWN if row is None else row.state
+            raise TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")
+        if row.state == states.SUCCESS:
+            return row.result
+        raise TaskFailed(
+            self.id,
+            row.error_type or row.state,
+            row.error_message or f"the task ended {row.state}",
+            row.traceback,
+        )

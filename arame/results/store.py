@@ -1,0 +1,270 @@
+"""ResultStore: the results table on SQLAlchemy 2 — writes, reads and waits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from arame import states
+from arame.errors import ResultStoreError
+from arame.message import TaskMessage
+from arame.results.table import metadata, results
+from arame.states import Outcome, Started
+
+logger = logging.getLogger(__name__)
+
+#: Seconds SQLite waits on a lock held by another process before it gives up.
+SQLITE_BUSY_TIMEOUT = 30.0
+# Result waits poll from 1 ms, doubling to this cap: fast for quick tasks, cheap for long ones.
+MAX_POLL_INTERVAL = 0.05
+_NOT_TERMINAL = tuple(states.ALL_STATES - states.TERMINAL_STATES - {states.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One row of the results table, with the result decoded from JSON."""
+
+    id: str
+    task_name: str
+    queue: str
+    state: str
+    result: Any
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    attempts: int
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the task has reached a state it will never leave."""
+        return self.state in states.TERMINAL_STATES
+
+
+class ResultStore:
+    """Reads and writes task rows in one SQL database.
+
+    The table is created on first use. Safe to share between threads, and used again after a
+    fork (the child opens its own connections).
+
+    Args:
+        url: an SQLAlchemy URL with its driver (``postgresql+psycopg://…``).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.safe_url = sa.make_url(url).render_as_string(hide_password=True)
+        self._engine: sa.Engine | None = None
+        self._pid = 0
+        self._table_ready = False
+        self._lock = threading.Lock()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def add_pending(self, message: TaskMessage) -> None:
+        """Record a just-published task as PENDING, unless its id already has a row."""
+        row = {
+            "id": message.id,
+            "task_name": message.task,
+            "queue": message.queue,
+            "state": states.PENDING,
+            "attempts": message.attempt,
+            "created_at": _from_epoch(message.created),
+        }
+        with self._transaction() as conn:
+            conn.execute(self._insert_ignore(), row)
+
+    def forget_pending(self, task_id: str) -> None:
+        """Delete a row still PENDING (its message never reached the broker)."""
+        with self._transaction() as conn:
+            conn.execute(results.delete().where(results.c.id == task_id, results.c.state == states.PENDING))
+
+    def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
+        """Write STARTED marks and outcomes in one transaction.
+
+        A row in a terminal state is never changed, so a late STARTED never hides a result and
+        a redelivered task never overwrites the first outcome. An outcome whose id has no row
+        gets one.
+
+        Raises:
+            ResultStoreError: the transaction did not commit; nothing of it was written.
+        """
+        with self._transaction() as conn:
+            if started:
+                conn.execute(
+                    results.update()
+                    .where(results.c.id == sa.bindparam("b_id"), results.c.state.in_(_NOT_TERMINAL))
+                    .values(state=states.STARTED),
+                    [{"b_id": s.task_id, "started_at": _from_epoch(s.at), "worker": s.worker,
+                      "attempts": s.attempts} for s in started],
+                )
+            for outcome in outcomes:
+                values = _outcome_values(outcome)
+                updated = conn.execute(
+                    results.update()
+                    .where(results.c.id == outcome.task_id, results.c.state.in_(_NOT_TERMINAL))
+                    .values(values)
+                )
+                if updated.rowcount == 0:
+                    conn.execute(self._insert_ignore(), {"id": outcome.task_id,
+                                                         "created_at": values["finished_at"], **values})
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read(self, task_id: str) -> ResultRow | None:
+        """Return the row of ``task_id``, or ``None`` if no one published it."""
+        try:
+            with self._connect() as conn:
+                found = conn.execute(sa.select(results).where(results.c.id == task_id)).first()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("could not read from", exc) from exc
+        return None if found is None else _to_row(found._mapping)
+
+    def wait(self, task_id: str, timeout: float | None) -> ResultRow | None:
+        """Wait until ``task_id`` is in a terminal state.
+
+        Returns:
+            The terminal row, or the latest one (``None`` if absent) when ``timeout`` ran out.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = 0.001
+        while True:
+            row = self.read(task_id)
+            if row is not None and row.ready:
+                return row
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return row
+            time.sleep(interval if remaining is None else min(interval, remaining))
+            interval = min(interval * 2, MAX_POLL_INTERVAL)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows are in each state."""
+        with self._connect() as conn:
+            query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
+            return {state: count for state, count in conn.execute(query)}
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("could not write to", exc) from exc
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine, created (with the table) on first use and again in a forked child."""
+        if self._engine is None or self._pid != os.getpid():
+            with self._lock:
+                if self._engine is None or self._pid != os.getpid():
+                    self._engine, self._pid = self._create_engine(), os.getpid()
+        return self._engine
+
+    def _create_engine(self) -> sa.Engine:
+        url = sa.make_url(self.url)
+        try:
+            if url.get_backend_name() == "sqlite":
+                engine = _sqlite_engine(url)
+            elif url.get_backend_name() in {"mysql", "mariadb"}:
+                # Reads see the newest commit, not a snapshot from the transaction's start.
+                engine = sa.create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+            else:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+            if not self._table_ready:
+                _create_table(engine)
+                self._table_ready = True
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise self._error("could not open", exc) from exc
+        return engine
+
+    def _insert_ignore(self) -> Any:
+        name = self.engine.dialect.name
+        if name == "postgresql":
+            return postgresql.insert(results).on_conflict_do_nothing(index_elements=["id"])
+        if name == "sqlite":
+            return sqlite_dialect.insert(results).on_conflict_do_nothing(index_elements=["id"])
+        return results.insert().prefix_with("IGNORE")
+
+    def _error(self, what: str, exc: BaseException) -> ResultStoreError:
+        cause = getattr(exc, "orig", None) or exc
+        return ResultStoreError(f"{what} the results database {self.safe_url}: {cause}".strip(), url=self.safe_url)
+
+
+def _create_table(engine: sa.Engine) -> None:
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except sa.exc.SQLAlchemyError:
+        # Another process may have created it between the check and the CREATE.
+        if not sa.inspect(engine).has_table(results.name):
+            raise
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    database = url.database or ""
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        # WAL: readers never block the writer, and the broker can share the file.
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    return sa.create_engine(url, creator=connect)
+
+
+def _outcome_values(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "task_name": outcome.task_name,
+        "queue": outcome.queue,
+        "state": outcome.state,
+        "result": outcome.result_json,
+        "error_type": outcome.error_type,
+        "error_message": outcome.error_message,
+        "traceback": outcome.traceback,
+        "attempts": outcome.attempts,
+        "worker": outcome.worker,
+        "started_at": None if outcome.started_at is None else _from_epoch(outcome.started_at),
+        "finished_at": _from_epoch(outcome.finished_at or time.time()),
+    }
+
+
+def _to_row(mapping: Any) -> ResultRow:
+    data = dict(mapping)
+    raw = data.pop("result")
+    for key in ("created_at", "started_at", "finished_at"):
+        if data[key] is not None and data[key].tzinfo is None:
+            data[key] = data[key].replace(tzinfo=UTC)  # SQLite and MySQL hand back naive UTC
+    return ResultRow(result=None if raw is None else json.loads(raw), **data)
+
+
+def _from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

@@ -1,0 +1,32 @@
+"""The ``arame_results`` table: one row per task id."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+TABLE_NAME = "arame_results"
+
+metadata = sa.MetaData()
+
+# MySQL's DATETIME drops fractions of a second unless told otherwise.
+_Timestamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+results = sa.Table(
+    TABLE_NAME,
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("task_name", sa.String(255), nullable=False),
+    sa.Column("queue", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("result", sa.Text, comment="JSON text of the return value"),
+    sa.Column("error_type", sa.String(255)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("traceback", sa.Text, comment="formatted text, never a pickled object"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("created_at", _Timestamp, nullable=False),
+    sa.Column("started_at", _Timestamp),
+    sa.Column("finished_at", _Timestamp),
+    sa.Index("ix_arame_results_state_created", "state", "created_at"),
+)

@@ -1,0 +1,72 @@
+"""Task states and the outcome record the worker hands to the result store.
+
+The names are Celery's, with one fix: ``PENDING`` means a row says the task was published,
+and an id no one published reads ``UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+PENDING: Final = "PENDING"
+STARTED: Final = "STARTED"
+RETRY: Final = "RETRY"
+SUCCESS: Final = "SUCCESS"
+FAILURE: Final = "FAILURE"
+REVOKED: Final = "REVOKED"
+UNKNOWN: Final = "UNKNOWN"
+
+ALL_STATES: Final = frozenset({PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, UNKNOWN})
+#: States a row never leaves: a write that would move a row out of one is ignored.
+TERMINAL_STATES: Final = frozenset({SUCCESS, FAILURE, REVOKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery of a task, ready to be written to its row.
+
+    Attributes:
+        task_id: id of the task.
+        task_name: registered name, or the name the message asked for.
+        queue: queue the message came from.
+        state: a terminal state (or ``RETRY``).
+        result_json: the return value encoded as JSON text, on success.
+        error_type: qualified name of the exception, on failure.
+        error_message: ``str()`` of the exception, on failure.
+        traceback: the formatted traceback, on failure.
+        attempts: how many times the task has been started, this one included.
+        worker: ``host:pid`` of the worker that ran it.
+        started_at: epoch seconds when the function was called, if it was.
+        finished_at: epoch seconds when the outcome was known.
+    """
+
+    task_id: str
+    task_name: str
+    queue: str
+    state: str
+    result_json: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    attempts: int = 1
+    worker: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A worker began running a task.
+
+    Attributes:
+        task_id: id of the task.
+        attempts: how many times it has been started, this one included.
+        worker: ``host:pid`` of the worker.
+        at: epoch seconds.
+    """
+
+    task_id: str
+    attempts: int
+    worker: str
+    at: float

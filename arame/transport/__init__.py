@@ -1,0 +1,22 @@
+"""Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
+
+from arame.transport.publisher import Publisher
+from arame.transport.subscriber import Delivery, Subscriber
+from arame.transport.urls import (
+    BrokerSpec,
+    database_url,
+    default_database_url,
+    parse_broker_url,
+    redact_url,
+)
+
+__all__ = [
+    "BrokerSpec",
+    "Delivery",
+    "Publisher",
+    "Subscriber",
+    "database_url",
+    "default_database_url",
+    "parse_broker_url",
+    "redact_url",
+]

@@ -1,0 +1,82 @@
+"""Publishing message bodies to a broker queue."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kombu
+
+from arame.errors import TransportError
+from arame.message import CONTENT_ENCODING, CONTENT_TYPE
+from arame.transport.connection import connect, kombu_queue, wire_priority
+from arame.transport.urls import BrokerSpec
+
+logger = logging.getLogger(__name__)
+
+PERSISTENT = 2
+
+
+class Publisher:
+    """One broker connection that publishes bodies; not thread-safe (the Producer guards it).
+
+    Args:
+        spec: the broker to publish to.
+        max_retries: reconnect attempts after a lost connection before giving up.
+    """
+
+    def __init__(self, spec: BrokerSpec, *, max_retries: int = 3) -> None:
+        self.spec = spec
+        self._connection: kombu.Connection | None = None
+        self._producer: Any = None
+        self._queues: dict[str, kombu.Queue] = {}
+        self._retry_policy = {
+            "max_retries": max_retries,
+            "interval_start": 0.1,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        }
+
+    def publish(self, body: str, queue: str, priority: int | None = None) -> None:
+        """Store ``body`` in ``queue``, persistently, and return once the broker has it.
+
+        Raises:
+            TransportError: the broker could not be reached or refused the message.
+        """
+        declared = self._queues.get(queue)
+        if declared is None:
+            declared = self._queues[queue] = kombu_queue(self.spec, queue)
+        try:
+            producer = self._producer or self._open()
+            producer.publish(
+                body,
+                exchange="",
+                routing_key=queue,
+                declare=[declared],
+                content_type=CONTENT_TYPE,
+                content_encoding=CONTENT_ENCODING,
+                delivery_mode=PERSISTENT,
+                priority=wire_priority(self.spec, priority),
+                retry=True,
+                retry_policy=self._retry_policy,
+            )
+        except Exception as exc:
+            self.close()  # the next publish starts from a fresh connection
+            raise TransportError(
+                f"could not publish to {queue!r} on {self.spec.safe_url}: {exc or type(exc).__name__}",
+                url=self.spec.safe_url,
+            ) from exc
+
+    def close(self) -> None:
+        """Close the connection; the next publish opens a new one."""
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                logger.debug("closing the publisher connection failed", exc_info=True)
+
+    def _open(self) -> Any:
+        self._connection = connect(self.spec)
+        self._producer = self._connection.Producer(auto_declare=False)
+        return self._producer

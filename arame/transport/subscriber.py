@@ -1,0 +1,158 @@
+"""Consuming from broker queues: deliveries in, acknowledgements out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import kombu
+from kombu.exceptions import ContentDisallowed, DecodeError
+
+from arame.errors import MessageError, TransportError
+from arame.transport.connection import connect, kombu_queue
+from arame.transport.urls import BrokerSpec
+
+logger = logging.getLogger(__name__)
+
+ACCEPT = ["application/json"]
+
+
+class Delivery:
+    """One message received from a queue, to be acknowledged or rejected exactly once.
+
+    Must be acknowledged from the thread that drains the subscriber (Kombu channels are not
+    thread-safe).
+    """
+
+    __slots__ = ("_message", "queue")
+
+    def __init__(self, message: Any, queue: str) -> None:
+        self._message = message
+        self.queue = queue
+
+    @property
+    def redelivered(self) -> bool:
+        """Whether the broker says this message was delivered before."""
+        return bool(self._message.delivery_info.get("redelivered"))
+
+    @property
+    def raw_body(self) -> bytes:
+        """The body as received, for diagnostics."""
+        body = self._message.body
+        return body if isinstance(body, bytes) else str(body).encode()
+
+    def decode(self) -> Any:
+        """Decode the JSON body; any other content type is refused unread.
+
+        Raises:
+            MessageError: the content type is not JSON or the body does not parse.
+        """
+        try:
+            return self._message.decode()
+        except ContentDisallowed as exc:
+            raise MessageError(f"refused content type {self._message.content_type!r}: only JSON is accepted") from exc
+        except (DecodeError, ValueError, TypeError) as exc:
+            raise MessageError(f"the body is not valid JSON: {exc}") from exc
+
+    def ack(self) -> None:
+        """Remove the message from the broker."""
+        self._message.ack()
+
+    def requeue(self) -> None:
+        """Give the message back to the queue for another delivery."""
+        self._message.reject(requeue=True)
+
+
+class Subscriber:
+    """Receives messages from queues, at most ``prefetch`` unacknowledged at a time.
+
+    Args:
+        spec: the broker.
+        queues: names of the queues to consume.
+        prefetch: how many unacknowledged deliveries the broker may hand over at once.
+        on_delivery: called with each Delivery, on the draining thread.
+    """
+
+    def __init__(
+        self,
+        spec: BrokerSpec,
+        queues: Sequence[str],
+        prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+    ) -> None:
+        self.spec = spec
+        self.queue_names = list(queues)
+        self.prefetch = prefetch
+        self._on_delivery = on_delivery
+        self._connection: kombu.Connection | None = None
+        self._consumer: Any = None
+
+    def open(self) -> None:
+        """Connect, declare the queues and start consuming.
+
+        Raises:
+            TransportError: the broker cannot be reached.
+        """
+        self.close()
+        connection = connect(self.spec)
+        try:
+            connection.ensure_connection(max_retries=1)
+            queues = [kombu_queue(self.spec, name) for name in self.queue_names]
+            self._consumer = connection.Consumer(
+                queues, on_message=self._receive, accept=ACCEPT, prefetch_count=self.prefetch
+            )
+            self._consumer.consume()
+        except Exception as exc:
+            connection.release()
+            raise self._error("could not consume from", exc) from exc
+        self._connection = connection
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for deliveries and hand them to ``on_delivery``.
+
+        Returns:
+            ``True`` if something arrived, ``False`` if the wait ran out.
+
+        Raises:
+            TransportError: the connection was lost; call ``open()`` again.
+        """
+        if self._connection is None:
+            self.open()
+        assert self._connection is not None
+        try:
+            self._connection.drain_events(timeout=timeout)
+        except TimeoutError:  # socket.timeout: nothing arrived
+            return False
+        except Exception as exc:
+            raise self._error("lost the connection to", exc) from exc
+        return True
+
+    def queue_sizes(self) -> dict[str, int]:
+        """Messages ready in each queue (not counting unacknowledged ones)."""
+        if self._connection is None:
+            self.open()
+        assert self._connection is not None
+        try:
+            channel = self._connection.default_channel
+            # A plain (not passive) declare: Redis forgets a queue as soon as it is empty.
+            return {name: kombu_queue(self.spec, name)(channel).queue_declare().message_count
+                    for name in self.queue_names}
+        except Exception as exc:
+            raise self._error("could not read queue sizes from", exc) from exc
+
+    def close(self) -> None:
+        """Stop consuming and close the connection; unacknowledged deliveries return to the broker."""
+        connection, self._connection, self._consumer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                logger.debug("closing the subscriber connection failed", exc_info=True)
+
+    def _receive(self, message: Any) -> None:
+        queue = message.delivery_info.get("routing_key") or self.queue_names[0]
+        self._on_delivery(Delivery(message, queue))
+
+    def _error(self, what: str, exc: BaseException) -> TransportError:
+        return TransportError(f"{what} {self.spec.safe_url}: {exc or type(exc).__name__}", url=self.spec.safe_url)

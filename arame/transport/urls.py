@@ -1,0 +1,131 @@
+"""Broker and results URLs: which transport a URL names, and how to print it safely."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from arame.errors import ConfigurationError
+
+DEFAULT_DATABASE_FILE = "arame.db"
+
+#: Broker schemes a user may write, and the kind of transport each one selects.
+BROKER_SCHEMES: dict[str, str] = {
+    "redis": "redis",
+    "rediss": "redis",
+    "sentinel": "redis",
+    "amqp": "amqp",
+    "amqps": "amqp",
+    "pyamqp": "amqp",
+    "memory": "memory",
+    "sqlite": "sql",
+    "postgresql": "sql",
+    "postgres": "sql",
+    "mysql": "sql",
+}
+
+# A bare database URL names a driver only when the user wrote one; these are the installed ones.
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+                    "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]*)@")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSpec:
+    """A parsed broker URL.
+
+    Attributes:
+        kind: ``redis``, ``amqp``, ``memory`` or ``sql``.
+        url: the URL as Kombu wants it.
+        safe_url: the URL as the user wrote it, password masked: the only form to print.
+        options: Kombu transport options.
+    """
+
+    kind: str
+    url: str
+    safe_url: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shared_across_processes(self) -> bool:
+        """Whether separate processes see the same queues (``memory://`` lives in one process)."""
+        return self.kind != "memory"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    return _PASSWORD.sub(r"\g<head>***@", url)
+
+
+def default_database_url() -> str:
+    """The embedded default: one SQLite file ``arame.db`` in the working directory."""
+    return f"sqlite:///{os.path.abspath(DEFAULT_DATABASE_FILE)}"
+
+
+def scheme_of(url: str) -> str:
+    """The part of ``url`` before ``://``, or ``""`` when there is none."""
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep else ""
+
+
+def parse_broker_url(url: str) -> BrokerSpec:
+    """Parse a broker URL into the transport it selects.
+
+    Raises:
+        ConfigurationError: the scheme is not one arame supports.
+    """
+    scheme = scheme_of(url)
+    base = scheme.split("+", 1)[0]
+    kind = "sql" if base == "sqla" else BROKER_SCHEMES.get(base)
+    if kind is None:
+        raise ConfigurationError(_unknown_scheme(url, scheme))
+    if kind == "sql":
+        return BrokerSpec("sql", "sqla+" + database_url(url), redact_url(url))
+    if kind == "amqp":
+        # Without confirms, a message RabbitMQ refuses is lost without a word.
+        return BrokerSpec("amqp", url, redact_url(url), {"confirm_publish": True})
+    if kind == "redis":
+        # Ten buckets, one per priority level; Kombu's default merges them into four.
+        return BrokerSpec("redis", url, redact_url(url), {"priority_steps": list(range(10))})
+    return BrokerSpec(kind, url, redact_url(url))
+
+
+def database_url(url: str) -> str:
+    """Normalise a results (or SQL broker) URL into an SQLAlchemy URL with a driver.
+
+    ``sqla+`` is dropped, and a bare ``postgresql://`` or ``mysql://`` gets the driver arame
+    installs (psycopg 3, PyMySQL).
+
+    Raises:
+        ConfigurationError: the URL names no database arame knows.
+    """
+    if url.lower().startswith("sqla+"):
+        url = url[len("sqla+") :]
+    scheme = scheme_of(url)
+    base = scheme.split("+", 1)[0]
+    if base not in {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}:
+        raise ConfigurationError(
+            f"{redact_url(url)!r} is not a database URL arame can store results in; "
+            "use sqlite:///FILE, postgresql://HOST/DB or mysql://HOST/DB"
+        )
+    if "+" not in scheme and base in _DEFAULT_DRIVERS:
+        url = _DEFAULT_DRIVERS[base] + url[len(scheme) :]
+    elif base == "postgres":
+        url = "postgresql" + url[len("postgres") :]
+    return url
+
+
+def _unknown_scheme(url: str, scheme: str) -> str:
+    supported = ["redis://", "rediss://", "sentinel://", "amqp://", "amqps://", "memory://",
+                 "sqla+<SQLAlchemy URL>", "sqlite:///", "postgresql://", "mysql://"]
+    if not scheme:
+        return f"broker URL {redact_url(url)!r} has no scheme; supported: {', '.join(supported)}"
+    hint = difflib.get_close_matches(scheme, list(BROKER_SCHEMES), n=1)
+    did_you_mean = f" (did you mean {hint[0]}://?)" if hint else ""
+    return (
+        f"unknown broker scheme {scheme + '://'!r} in {redact_url(url)!r}{did_you_mean}; "
+        f"supported: {', '.join(supported)}"
+    )
