@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT = 30.0
 # Result waits poll from 1 ms, doubling to this cap: fast for quick tasks, cheap for long ones.
 MAX_POLL_INTERVAL = 0.05
-_NOT_TERMINAL = tuple(states.ALL_STATES - states.TERMINAL_STATES - {states.UNKNOWN})
+# Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
+_NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class ResultStore:
             if started:
                 conn.execute(
                     results.update()
-                    .where(results.c.id == sa.bindparam("b_id"), results.c.state.in_(_NOT_TERMINAL))
+                    .where(results.c.id == sa.bindparam("b_id"), _NOT_TERMINAL)
                     .values(state=states.STARTED),
                     [{"b_id": s.task_id, "started_at": _from_epoch(s.at), "worker": s.worker,
                       "attempts": s.attempts} for s in started],
@@ -118,7 +119,7 @@ class ResultStore:
                 values = _outcome_values(outcome)
                 updated = conn.execute(
                     results.update()
-                    .where(results.c.id == outcome.task_id, results.c.state.in_(_NOT_TERMINAL))
+                    .where(results.c.id == outcome.task_id, _NOT_TERMINAL)
                     .values(values)
                 )
                 if updated.rowcount == 0:

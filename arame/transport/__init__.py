@@ -1,5 +1,6 @@
 """Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
 
+from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Publisher
 from arame.transport.subscriber import Delivery, Subscriber
 from arame.transport.urls import (
@@ -19,4 +20,5 @@ __all__ = [
     "default_database_url",
     "parse_broker_url",
     "redact_url",
+    "reset_memory_transport",
 ]
