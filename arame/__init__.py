@@ -10,7 +10,7 @@ from arame.errors import (
     Retry,
     TaskFailed,
     TaskNotRegistered,
-    TimeoutError,
+    TimeoutError,  # noqa: A004 - the public name users expect
     TransportError,
 )
 from arame.results import AsyncResult

@@ -48,19 +48,34 @@ class App:
         default_queue: str = DEFAULT_QUEUE,
     ) -> None:
         self.name = name
-        self.broker_url = broker or os.environ.get(BROKER_ENV) or default_database_url()
-        self.results_url = results or os.environ.get(RESULTS_ENV) or default_database_url()
-        self.broker = parse_broker_url(self.broker_url)
         self.default_queue = default_queue
         self.tasks: dict[str, Task[Any, Any]] = {}
-        self._results_db = database_url(self.results_url)
         self._producer: Producer | None = None
         self._store: ResultStore | None = None
         self._lock = threading.Lock()
+        self.configure(
+            broker=broker or os.environ.get(BROKER_ENV) or default_database_url(),
+            results=results or os.environ.get(RESULTS_ENV) or default_database_url(),
+        )
         _registry.add(self)
 
     def __repr__(self) -> str:
         return f"<App {self.name} broker={self.broker.safe_url}>"
+
+    def configure(self, *, broker: str | None = None, results: str | None = None) -> None:
+        """Point the app at other URLs (as ``--broker`` / ``--results`` do); reopens lazily.
+
+        Raises:
+            ConfigurationError: a URL names no transport or database arame supports.
+        """
+        if broker:
+            spec = parse_broker_url(broker)
+            self.close_broker()
+            self.broker_url, self.broker = broker, spec
+        if results:
+            normalised = database_url(results)
+            self.close_results()
+            self.results_url, self._results_db = results, normalised
 
     # -- declaring -------------------------------------------------------------------------
 
@@ -75,6 +90,7 @@ class App:
         Raises:
             ConfigurationError: an unknown option or an invalid value.
         """
+
         def declare(function: Callable[..., Any]) -> Task[Any, Any]:
             name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
             try:
@@ -107,8 +123,9 @@ class App:
             raise
         return AsyncResult(message.id, self.results)
 
-    def send_task(self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
-                  **options: Any) -> AsyncResult:
+    def send_task(
+        self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
+    ) -> AsyncResult:
         """Publish a registered task by name (as ``arame send`` does).
 
         Raises:
@@ -176,10 +193,20 @@ class App:
 
     def close(self) -> None:
         """Close the broker connection and the database pool."""
-        if self._producer is not None:
-            self._producer.close()
-        if self._store is not None:
-            self._store.close()
+        self.close_broker()
+        self.close_results()
+
+    def close_broker(self) -> None:
+        """Close the producer's connection; the next publish opens another."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close()
+
+    def close_results(self) -> None:
+        """Close the result store's pool; the next read or write opens another."""
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
 
 class _AppRegistry:
@@ -241,6 +268,7 @@ class SharedTask:
 
 def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Declare a task for reusable modules: it binds to the app current when it is called."""
+
     def declare(function: Callable[..., Any]) -> SharedTask:
         return SharedTask(function, options)
 

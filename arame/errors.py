@@ -86,7 +86,8 @@ class TaskNotRegistered(ArameError, KeyError):
         self.known = known or []
 
     def __str__(self) -> str:
-        return f"no task named {self.name!r} is registered"
+        known = f"; known: {', '.join(self.known)}" if self.known else ""
+        return f"no task named {self.name!r} is registered{known}"
 
 
 class TimeoutError(ArameError, builtins.TimeoutError):  # noqa: A001 - the public name users expect
@@ -113,7 +114,7 @@ class TaskFailed(ArameError):
         self.remote_traceback = remote_traceback
 
 
-class Retry(Exception):  # noqa: N818 - a signal, not an error
+class Retry(Exception):
     """Raised inside a task to run it again later.
 
     Args:

@@ -68,7 +68,7 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.options = options
         self.name = options.name
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"

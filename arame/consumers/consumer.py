@@ -103,7 +103,12 @@ class Consumer:
             self._done_event.clear()
             return
         arrived = self._subscriber.drain(BUSY_WAIT if self._in_flight else IDLE_WAIT)
-        if self.burst and not arrived and self._in_flight == 0 and not any(self._subscriber.queue_sizes().values()):
+        if (
+            self.burst
+            and not arrived
+            and self._in_flight == 0
+            and not any(self._subscriber.queue_sizes().values())
+        ):
             logger.info("queues are empty, burst done")
             self._stopping.set()
 
@@ -121,13 +126,28 @@ class Consumer:
         self._writer.finished(execute(self._tasks, message, self._worker), delivery)
 
     def _refuse(self, delivery: Delivery, exc: MessageError) -> None:
+        """Move a message that cannot be read aside, record it when it has an id, then ack it."""
         task_id = _id_of(delivery)
-        logger.error("refused a message from %r: %s; body starts %r", delivery.queue, exc, delivery.raw_body[:200])
-        if task_id is None:
-            self._committed(delivery, True)  # nothing to record it under
+        logger.error("moving a malformed message from %r to its dead-letter queue: %s", delivery.queue, exc)
+        try:
+            self._subscriber.dead_letter(delivery, exc.reason)
+        except TransportError as error:
+            logger.error("%s; the message goes back to the queue", error)
+            self._committed(delivery, False)
             return
-        outcome = Outcome(task_id, "?", delivery.queue, FAILURE, error_type="MalformedMessage",
-                          error_message=str(exc), worker=self._worker, finished_at=time.time())
+        if task_id is None:
+            self._committed(delivery, True)  # nothing to record it under; the copy keeps it
+            return
+        outcome = Outcome(
+            task_id,
+            "?",
+            delivery.queue,
+            FAILURE,
+            error_type="MalformedMessage",
+            error_message=exc.reason,
+            worker=self._worker,
+            finished_at=time.time(),
+        )
         self._writer.finished(outcome, delivery)
 
     def _committed(self, delivery: Delivery, committed: bool) -> None:
@@ -154,8 +174,9 @@ class Consumer:
                 return
             except TransportError as exc:
                 if time.monotonic() > deadline:
-                    raise TransportError(f"gave up reconnecting after {RECONNECT_FOR:.0f}s: {exc}",
-                                         url=exc.url) from exc
+                    raise TransportError(
+                        f"gave up reconnecting after {RECONNECT_FOR:.0f}s: {exc}", url=exc.url
+                    ) from exc
                 delay = min(delay * 2, 5.0)
 
     def _finish(self) -> None:

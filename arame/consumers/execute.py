@@ -26,42 +26,101 @@ def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: s
     attempts = message.attempt + 1
     now = time.time()
     if message.expires is not None and now > message.expires:
-        return _failed(message, worker, attempts, None, states.REVOKED, "TaskExpired",
-                       f"expired at {message.expires:.3f} (epoch), before a worker started it")
+        return _failed(
+            message,
+            worker,
+            attempts,
+            None,
+            states.REVOKED,
+            "TaskExpired",
+            f"expired at {message.expires:.3f} (epoch), before a worker started it",
+        )
     task = tasks.get(message.task)
     if task is None:
-        return _failed(message, worker, attempts, None, states.FAILURE, "TaskNotRegistered",
-                       f"no task named {message.task!r} is registered in this worker")
+        return _failed(
+            message,
+            worker,
+            attempts,
+            None,
+            states.FAILURE,
+            "TaskNotRegistered",
+            f"no task named {message.task!r} is registered in this worker",
+        )
     try:
         task.signature.bind(*message.args, **message.kwargs)
     except TypeError as exc:
-        return _failed(message, worker, attempts, None, states.FAILURE, "InvalidArguments",
-                       f"arguments do not fit {message.task}{task.signature}: {exc}")
+        return _failed(
+            message,
+            worker,
+            attempts,
+            None,
+            states.FAILURE,
+            "InvalidArguments",
+            f"arguments do not fit {message.task}{task.signature}: {exc}",
+        )
     started = time.time()
     try:
         value = task.fn(*message.args, **message.kwargs)
     except Exception as exc:  # noqa: BLE001 - a task's exception is its outcome, recorded as it is
         return Outcome(
-            message.id, message.task, message.queue, states.FAILURE,
+            message.id,
+            message.task,
+            message.queue,
+            states.FAILURE,
             error_type=_qualified_name(type(exc)),
             error_message=str(exc),
             traceback=traceback.format_exc(),
-            attempts=attempts, worker=worker, started_at=started, finished_at=time.time(),
+            attempts=attempts,
+            worker=worker,
+            started_at=started,
+            finished_at=time.time(),
         )
     try:
         encoded = _encode_result(value)
     except (TypeError, ValueError) as exc:
-        return _failed(message, worker, attempts, started, states.FAILURE, "UnserializableResult",
-                       f"the return value is not JSON-serialisable: {exc}")
-    return Outcome(message.id, message.task, message.queue, states.SUCCESS, result_json=encoded,
-                   attempts=attempts, worker=worker, started_at=started, finished_at=time.time())
+        return _failed(
+            message,
+            worker,
+            attempts,
+            started,
+            states.FAILURE,
+            "UnserializableResult",
+            f"the return value is not JSON-serialisable: {exc}",
+        )
+    return Outcome(
+        message.id,
+        message.task,
+        message.queue,
+        states.SUCCESS,
+        result_json=encoded,
+        attempts=attempts,
+        worker=worker,
+        started_at=started,
+        finished_at=time.time(),
+    )
 
 
-def _failed(message: TaskMessage, worker: str, attempts: int, started: float | None,
-            state: str, error_type: str, error_message: str) -> Outcome:
-    return Outcome(message.id, message.task, message.queue, state, error_type=error_type,
-                   error_message=error_message, attempts=attempts, worker=worker,
-                   started_at=started, finished_at=time.time())
+def _failed(
+    message: TaskMessage,
+    worker: str,
+    attempts: int,
+    started: float | None,
+    state: str,
+    error_type: str,
+    error_message: str,
+) -> Outcome:
+    return Outcome(
+        message.id,
+        message.task,
+        message.queue,
+        state,
+        error_type=error_type,
+        error_message=error_message,
+        attempts=attempts,
+        worker=worker,
+        started_at=started,
+        finished_at=time.time(),
+    )
 
 
 def _qualified_name(kind: type[BaseException]) -> str:

@@ -81,8 +81,9 @@ class Worker:
         """Run the worker (thread pool) on a background thread; returns at once."""
         if self.pool != "thread":
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
-        self._thread = threading.Thread(target=self._run_consumer, args=(self.concurrency,),
-                                        name="arame-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_consumer, args=(self.concurrency,), name="arame-worker", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -126,7 +127,12 @@ class Worker:
 
         for sig in previous:
             signal.signal(sig, on_signal)
-        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
 
 
 class _Supervisor:

@@ -96,6 +96,8 @@ class OutcomeWriter:
                 if time.monotonic() + delay > deadline:
                     logger.error("giving %d messages back to the broker: %s", len(outcomes), exc)
                     return False
-                logger.warning("could not record %d outcomes, retrying in %.2fs: %s", len(outcomes), delay, exc)
+                logger.warning(
+                    "could not record %d outcomes, retrying in %.2fs: %s", len(outcomes), delay, exc
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from arame import states
-from arame.errors import TaskFailed, TimeoutError
+from arame import errors, states
+from arame.errors import TaskFailed
 from arame.results.store import ResultRow, ResultStore
 
 
@@ -19,7 +19,7 @@ class AsyncResult:
         store: where its row lives.
     """
 
-    __slots__ = ("id", "_store")
+    __slots__ = ("_store", "id")
 
     def __init__(self, task_id: str, store: ResultStore) -> None:
         self.id = task_id
@@ -82,7 +82,7 @@ class AsyncResult:
         row = self._store.wait(self.id, timeout)
         if row is None or not row.ready:
             state = states.UNKNOWN if row is None else row.state
-            raise TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")
+            raise errors.TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")
         if row.state == states.SUCCESS:
             return row.result
         raise TaskFailed(

@@ -112,19 +112,26 @@ class ResultStore:
                     results.update()
                     .where(results.c.id == sa.bindparam("b_id"), _NOT_TERMINAL)
                     .values(state=states.STARTED),
-                    [{"b_id": s.task_id, "started_at": _from_epoch(s.at), "worker": s.worker,
-                      "attempts": s.attempts} for s in started],
+                    [
+                        {
+                            "b_id": s.task_id,
+                            "started_at": _from_epoch(s.at),
+                            "worker": s.worker,
+                            "attempts": s.attempts,
+                        }
+                        for s in started
+                    ],
                 )
             for outcome in outcomes:
                 values = _outcome_values(outcome)
                 updated = conn.execute(
-                    results.update()
-                    .where(results.c.id == outcome.task_id, _NOT_TERMINAL)
-                    .values(values)
+                    results.update().where(results.c.id == outcome.task_id, _NOT_TERMINAL).values(values)
                 )
                 if updated.rowcount == 0:
-                    conn.execute(self._insert_ignore(), {"id": outcome.task_id,
-                                                         "created_at": values["finished_at"], **values})
+                    conn.execute(
+                        self._insert_ignore(),
+                        {"id": outcome.task_id, "created_at": values["finished_at"], **values},
+                    )
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -160,6 +167,21 @@ class ResultStore:
         with self._connect() as conn:
             query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
             return {state: count for state, count in conn.execute(query)}
+
+    def count_states(self, task_ids: Sequence[str]) -> dict[str, int]:
+        """How many of ``task_ids`` are in each state (ids without a row are not counted)."""
+        counts: dict[str, int] = {}
+        with self._connect() as conn:
+            for start in range(0, len(task_ids), 500):  # bounded IN lists
+                chunk = list(task_ids[start : start + 500])
+                query = (
+                    sa.select(results.c.state, sa.func.count())
+                    .where(results.c.id.in_(chunk))
+                    .group_by(results.c.state)
+                )
+                for state, count in conn.execute(query):
+                    counts[state] = counts.get(state, 0) + count
+        return counts
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -218,7 +240,9 @@ class ResultStore:
 
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
         cause = getattr(exc, "orig", None) or exc
-        return ResultStoreError(f"{what} the results database {self.safe_url}: {cause}".strip(), url=self.safe_url)
+        return ResultStoreError(
+            f"{what} the results database {self.safe_url}: {cause}".strip(), url=self.safe_url
+        )
 
 
 def _create_table(engine: sa.Engine) -> None:

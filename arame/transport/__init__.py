@@ -1,8 +1,9 @@
 """Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
 
+from arame.transport.admin import check_broker, purge_queues, queue_sizes
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Publisher
-from arame.transport.subscriber import Delivery, Subscriber
+from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
 from arame.transport.urls import (
     BrokerSpec,
     database_url,
@@ -13,10 +14,14 @@ from arame.transport.urls import (
 
 __all__ = [
     "BrokerSpec",
+    "check_broker",
+    "purge_queues",
+    "queue_sizes",
     "Delivery",
     "Publisher",
     "Subscriber",
     "database_url",
+    "dead_letter_queue",
     "default_database_url",
     "parse_broker_url",
     "redact_url",

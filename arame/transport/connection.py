@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import kombu
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 
 from arame.transport import sql_stock
 from arame.transport.urls import BrokerSpec
@@ -16,23 +17,21 @@ MAX_PRIORITY = 9
 SQLITE_BUSY_TIMEOUT = 30.0
 
 
-def connect(spec: BrokerSpec) -> kombu.Connection:
+def connect(spec: BrokerSpec) -> Connection:
     """Return an unopened Kombu connection for ``spec`` (it connects on first use)."""
     options = dict(spec.options)
     if spec.kind == "sql" and spec.url.startswith("sqla+sqlite:"):
         options["creator"] = _sqlite_creator(spec.url[len("sqla+sqlite:///") :])
-    connection = kombu.Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
+    connection = Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
     if spec.kind == "sql":
         connection.transport_cls = sql_stock.Transport
     return connection
 
 
-def kombu_queue(spec: BrokerSpec, name: str) -> kombu.Queue:
+def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
     """A durable queue reached through the default exchange (no binding lookup per publish)."""
     arguments = {"x-max-priority": MAX_PRIORITY} if spec.kind == "amqp" else None
-    return kombu.Queue(
-        name, exchange=kombu.Exchange(""), routing_key=name, durable=True, queue_arguments=arguments
-    )
+    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, queue_arguments=arguments)
 
 
 def wire_priority(spec: BrokerSpec, priority: int | None) -> int | None:

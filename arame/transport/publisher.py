@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import kombu
+from kombu.connection import Connection
+from kombu.entity import Queue
 
 from arame.errors import TransportError
 from arame.message import CONTENT_ENCODING, CONTENT_TYPE
@@ -27,9 +28,9 @@ class Publisher:
 
     def __init__(self, spec: BrokerSpec, *, max_retries: int = 3) -> None:
         self.spec = spec
-        self._connection: kombu.Connection | None = None
+        self._connection: Connection | None = None
         self._producer: Any = None
-        self._queues: dict[str, kombu.Queue] = {}
+        self._queues: dict[str, Queue] = {}
         self._retry_policy = {
             "max_retries": max_retries,
             "interval_start": 0.1,
@@ -73,7 +74,7 @@ class Publisher:
         if connection is not None:
             try:
                 connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            except Exception:
                 logger.debug("closing the publisher connection failed", exc_info=True)
 
     def _open(self) -> Any:

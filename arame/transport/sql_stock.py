@@ -11,7 +11,7 @@ from kombu.transport import sqlalchemy as stock
 POLLING_INTERVAL = 0.02
 
 
-class Transport(stock.Transport):  # type: ignore[misc]
+class Transport(stock.Transport):
     """The stock transport with a short polling interval."""
 
     polling_interval = POLLING_INTERVAL

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import kombu
+from kombu.connection import Connection
 from kombu.exceptions import ContentDisallowed, DecodeError
 
 from arame.errors import MessageError, TransportError
@@ -16,6 +16,11 @@ from arame.transport.urls import BrokerSpec
 logger = logging.getLogger(__name__)
 
 ACCEPT = ["application/json"]
+
+
+def dead_letter_queue(queue: str) -> str:
+    """Where messages that cannot be run are moved: one dead-letter queue per queue."""
+    return f"{queue}.dead"
 
 
 class Delivery:
@@ -51,7 +56,9 @@ class Delivery:
         try:
             return self._message.decode()
         except ContentDisallowed as exc:
-            raise MessageError(f"refused content type {self._message.content_type!r}: only JSON is accepted") from exc
+            raise MessageError(
+                f"refused content type {self._message.content_type!r}: only JSON is accepted"
+            ) from exc
         except (DecodeError, ValueError, TypeError) as exc:
             raise MessageError(f"the body is not valid JSON: {exc}") from exc
 
@@ -85,7 +92,7 @@ class Subscriber:
         self.queue_names = list(queues)
         self.prefetch = prefetch
         self._on_delivery = on_delivery
-        self._connection: kombu.Connection | None = None
+        self._connection: Connection | None = None
         self._consumer: Any = None
 
     def open(self) -> None:
@@ -128,6 +135,33 @@ class Subscriber:
             raise self._error("lost the connection to", exc) from exc
         return True
 
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a message nobody can run to ``<queue>.dead``, untouched, with ``reason`` in a header.
+
+        The original stays unacknowledged until the copy is stored, so nothing is lost in between;
+        the caller acknowledges it afterwards.
+
+        Raises:
+            TransportError: the copy could not be stored.
+        """
+        if self._connection is None:
+            raise self._error("not connected to", ConnectionError("closed"))
+        message = delivery._message
+        dead = dead_letter_queue(delivery.queue)
+        try:
+            self._connection.Producer(auto_declare=False).publish(
+                message.body,
+                exchange="",
+                routing_key=dead,
+                declare=[kombu_queue(self.spec, dead)],
+                content_type=message.content_type or "application/octet-stream",
+                content_encoding=message.content_encoding or "binary",
+                headers={**(message.headers or {}), "x-arame-reason": reason},
+                delivery_mode=2,
+            )
+        except Exception as exc:
+            raise self._error("could not dead-letter a message on", exc) from exc
+
     def queue_sizes(self) -> dict[str, int]:
         """Messages ready in each queue (not counting unacknowledged ones)."""
         if self._connection is None:
@@ -136,8 +170,10 @@ class Subscriber:
         try:
             channel = self._connection.default_channel
             # A plain (not passive) declare: Redis forgets a queue as soon as it is empty.
-            return {name: kombu_queue(self.spec, name)(channel).queue_declare().message_count
-                    for name in self.queue_names}
+            return {
+                name: kombu_queue(self.spec, name)(channel).queue_declare().message_count
+                for name in self.queue_names
+            }
         except Exception as exc:
             raise self._error("could not read queue sizes from", exc) from exc
 
@@ -147,7 +183,7 @@ class Subscriber:
         if connection is not None:
             try:
                 connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            except Exception:
                 logger.debug("closing the subscriber connection failed", exc_info=True)
 
     def _receive(self, message: Any) -> None:
@@ -155,4 +191,6 @@ class Subscriber:
         self._on_delivery(Delivery(message, queue))
 
     def _error(self, what: str, exc: BaseException) -> TransportError:
-        return TransportError(f"{what} {self.spec.safe_url}: {exc or type(exc).__name__}", url=self.spec.safe_url)
+        return TransportError(
+            f"{what} {self.spec.safe_url}: {exc or type(exc).__name__}", url=self.spec.safe_url
+        )

@@ -28,8 +28,12 @@ BROKER_SCHEMES: dict[str, str] = {
 }
 
 # A bare database URL names a driver only when the user wrote one; these are the installed ones.
-_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-                    "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
 _PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]*)@")
 
 
@@ -119,8 +123,18 @@ def database_url(url: str) -> str:
 
 
 def _unknown_scheme(url: str, scheme: str) -> str:
-    supported = ["redis://", "rediss://", "sentinel://", "amqp://", "amqps://", "memory://",
-                 "sqla+<SQLAlchemy URL>", "sqlite:///", "postgresql://", "mysql://"]
+    supported = [
+        "redis://",
+        "rediss://",
+        "sentinel://",
+        "amqp://",
+        "amqps://",
+        "memory://",
+        "sqla+<SQLAlchemy URL>",
+        "sqlite:///",
+        "postgresql://",
+        "mysql://",
+    ]
     if not scheme:
         return f"broker URL {redact_url(url)!r} has no scheme; supported: {', '.join(supported)}"
     hint = difflib.get_close_matches(scheme, list(BROKER_SCHEMES), n=1)
