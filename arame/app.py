@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
@@ -111,7 +112,14 @@ class App:
         Raises:
             ResultStoreError: the PENDING row could not be written; nothing was published.
             PublishError: the broker did not store the message; its row is removed again.
+            ConfigurationError: the message asks for a delay (delayed delivery is not built yet,
+                and running it early would be wrong).
         """
+        if message.eta is not None and message.eta > time.time():
+            raise ConfigurationError(
+                f"task {message.task}: countdown/eta need delayed delivery, which this version of "
+                "arame does not provide yet; publish without a delay"
+            )
         self.results.add_pending(message)
         try:
             self.producer.publish(message)

@@ -239,10 +239,9 @@ class ResultStore:
         return results.insert().prefix_with("IGNORE")
 
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
-        cause = getattr(exc, "orig", None) or exc
-        return ResultStoreError(
-            f"{what} the results database {self.safe_url}: {cause}".strip(), url=self.safe_url
-        )
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        cause = text.splitlines()[0] if text else type(exc).__name__  # drivers add hint lines
+        return ResultStoreError(f"{what} the results database {self.safe_url}: {cause}", url=self.safe_url)
 
 
 def _create_table(engine: sa.Engine) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.urls import BrokerSpec
+from arame.transport.urls import BrokerSpec, describe_error
 
 
 def check_broker(spec: BrokerSpec) -> None:
@@ -22,7 +22,7 @@ def check_broker(spec: BrokerSpec) -> None:
         connection.default_channel  # noqa: B018 - opening a channel proves the login works
     except Exception as exc:
         raise TransportError(
-            f"cannot reach the broker {spec.safe_url}: {exc or type(exc).__name__}", url=spec.safe_url
+            f"cannot reach the broker {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
         ) from exc
     finally:
         connection.release()
@@ -53,7 +53,7 @@ def _on_queues(spec: BrokerSpec, names: Sequence[str], action: Callable[[Any], i
         return {name: action(kombu_queue(spec, name)(channel)) for name in names}
     except Exception as exc:
         raise TransportError(
-            f"could not inspect queues on {spec.safe_url}: {exc or type(exc).__name__}", url=spec.safe_url
+            f"could not inspect queues on {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
         ) from exc
     finally:
         connection.release()

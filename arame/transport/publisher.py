@@ -11,7 +11,7 @@ from kombu.entity import Queue
 from arame.errors import TransportError
 from arame.message import CONTENT_ENCODING, CONTENT_TYPE
 from arame.transport.connection import connect, kombu_queue, wire_priority
-from arame.transport.urls import BrokerSpec
+from arame.transport.urls import BrokerSpec, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Publisher:
         except Exception as exc:
             self.close()  # the next publish starts from a fresh connection
             raise TransportError(
-                f"could not publish to {queue!r} on {self.spec.safe_url}: {exc or type(exc).__name__}",
+                f"could not publish to {queue!r} on {self.spec.safe_url}: {describe_error(exc)}",
                 url=self.spec.safe_url,
             ) from exc
 

@@ -11,7 +11,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 
 from arame.errors import MessageError, TransportError
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.urls import BrokerSpec
+from arame.transport.urls import BrokerSpec, describe_error
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +191,4 @@ class Subscriber:
         self._on_delivery(Delivery(message, queue))
 
     def _error(self, what: str, exc: BaseException) -> TransportError:
-        return TransportError(
-            f"{what} {self.spec.safe_url}: {exc or type(exc).__name__}", url=self.spec.safe_url
-        )
+        return TransportError(f"{what} {self.spec.safe_url}: {describe_error(exc)}", url=self.spec.safe_url)

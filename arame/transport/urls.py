@@ -143,3 +143,9 @@ def _unknown_scheme(url: str, scheme: str) -> str:
         f"unknown broker scheme {scheme + '://'!r} in {redact_url(url)!r}{did_you_mean}; "
         f"supported: {', '.join(supported)}"
     )
+
+
+def describe_error(exc: BaseException) -> str:
+    """The first line of an exception's text (database drivers add hint lines), or its type."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return redact_url(text.splitlines()[0]) if text else type(exc).__name__
