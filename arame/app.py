@@ -98,6 +98,12 @@ class App:
                 task_options = TaskOptions(name=name, **options)
             except TypeError as exc:
                 raise ConfigurationError(f"task {name!r}: {exc}") from exc
+            existing = self.tasks.get(name)
+            if existing is not None and _origin(existing.fn) != _origin(function):
+                raise ConfigurationError(
+                    f"two functions are declared as task {name!r}: {_origin(existing.fn)} and "
+                    f"{_origin(function)}; give one of them another name="
+                )
             task: Task[Any, Any] = Task(self, function, task_options)
             self.tasks[name] = task
             return task
@@ -190,7 +196,7 @@ class App:
             list(queues) if queues else self.queues(),
             self.tasks,
             self.results,
-            concurrency=concurrency or os.cpu_count() or 1,
+            concurrency=concurrency if concurrency is not None else os.cpu_count() or 1,
             pool=pool,
             burst=burst,
         )
@@ -215,6 +221,12 @@ class App:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+def _origin(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return f"{fn.__module__}.{fn.__qualname__}{where}"
 
 
 class _AppRegistry:

@@ -24,6 +24,7 @@ from arame.transport import BrokerSpec, Delivery, Subscriber
 logger = logging.getLogger(__name__)
 
 IDLE_WAIT = 0.5  # seconds a drain blocks when nothing is running; bounds how late stop() is seen
+BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much quiet
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 
@@ -64,6 +65,7 @@ class Consumer:
         self.burst = burst
         self._tasks = tasks
         self._subscriber = Subscriber(spec, self.queues, slots, self._receive)
+        self._recorder = recorder
         self._writer = OutcomeWriter(recorder, self._committed)
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="arame-slot")
         self._done: deque[tuple[Delivery, bool]] = deque()
@@ -102,7 +104,8 @@ class Consumer:
             self._done_event.wait(IDLE_WAIT)
             self._done_event.clear()
             return
-        arrived = self._subscriber.drain(BUSY_WAIT if self._in_flight else IDLE_WAIT)
+        idle_wait = BURST_WAIT if self.burst else IDLE_WAIT
+        arrived = self._subscriber.drain(BUSY_WAIT if self._in_flight else idle_wait)
         if (
             self.burst
             and not arrived
@@ -122,8 +125,19 @@ class Consumer:
         self._pool.submit(self._run_task, message, delivery)
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
+        if delivery.redelivered and self._already_finished(message.id):
+            logger.info("task %s was redelivered but has already finished; not running it again", message.id)
+            self._committed(delivery, True)
+            return
         self._writer.started(Started(message.id, message.attempt + 1, self._worker, time.time()))
         self._writer.finished(execute(self._tasks, message, self._worker), delivery)
+
+    def _already_finished(self, task_id: str) -> bool:
+        try:
+            return self._recorder.is_finished(task_id)
+        except Exception as exc:  # noqa: BLE001 - unknown: run it (at least once beats at most once)
+            logger.warning("could not check whether task %s already finished: %s", task_id, exc)
+            return False
 
     def _refuse(self, delivery: Delivery, exc: MessageError) -> None:
         """Move a message that cannot be read aside, record it when it has an id, then ack it."""

@@ -61,7 +61,7 @@ def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: s
     started = time.time()
     try:
         value = task.fn(*message.args, **message.kwargs)
-    except Exception as exc:  # noqa: BLE001 - a task's exception is its outcome, recorded as it is
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a task's exception is its outcome, as it is
         return Outcome(
             message.id,
             message.task,

@@ -11,5 +11,8 @@ from arame.states import Outcome, Started
 class ResultRecorder(Protocol):
     """Commits STARTED marks and outcomes; raises if the transaction did not commit."""
 
+    def is_finished(self, task_id: str) -> bool:
+        """Whether the task's row is already in a terminal state."""
+
     def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
         """Write both in one transaction, or raise and write nothing."""

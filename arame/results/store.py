@@ -144,6 +144,11 @@ class ResultStore:
             raise self._error("could not read from", exc) from exc
         return None if found is None else _to_row(found._mapping)
 
+    def is_finished(self, task_id: str) -> bool:
+        """Whether ``task_id`` has a row in a terminal state (it must not run again)."""
+        row = self.read(task_id)
+        return row is not None and row.ready
+
     def wait(self, task_id: str, timeout: float | None) -> ResultRow | None:
         """Wait until ``task_id`` is in a terminal state.
 

@@ -34,7 +34,10 @@ _DEFAULT_DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
-_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]*)@")
+# user:password@ after an optional scheme; greedy up to the last "@", since a raw "@" may sit in
+# the password (over-masking a path is harmless, showing a password is not).
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>.*)@")
+_PASSWORD_WITHOUT_SCHEME = re.compile(r"^(?P<head>[^:/@]*:)(?P<password>.*)@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +63,9 @@ class BrokerSpec:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    return _PASSWORD.sub(r"\g<head>***@", url)
+    """Return ``url`` with any password replaced by ``***`` (also when the scheme is missing)."""
+    pattern = _PASSWORD if "://" in url else _PASSWORD_WITHOUT_SCHEME
+    return pattern.sub(r"\g<head>***@", url)
 
 
 def default_database_url() -> str:

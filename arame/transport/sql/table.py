@@ -1,0 +1,78 @@
+"""The ``arame_queue`` table and the engines that reach it (one per URL and process)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+
+TABLE_NAME = "arame_queue"
+SQLITE_BUSY_TIMEOUT = 30.0
+
+metadata = sa.MetaData()
+
+messages = sa.Table(
+    TABLE_NAME,
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("queue", sa.String(255), nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False, default=0, comment="0 lowest .. 9 highest"),
+    sa.Column("not_before", sa.Double, comment="epoch seconds; NULL: deliverable now"),
+    sa.Column("lease_until", sa.Double, comment="epoch seconds; NULL: not held by any consumer"),
+    sa.Column("deliveries", sa.Integer, nullable=False, default=0),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Index("ix_arame_queue_fetch", "queue", "priority", "id"),
+)
+
+_engines: dict[tuple[str, int], sa.Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(url: str) -> sa.Engine:
+    """The engine of ``url`` in this process, created with the table on first use.
+
+    Keyed by process id: a forked child never reuses its parent's sockets.
+    """
+    key = (url, os.getpid())
+    engine = _engines.get(key)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(key)
+            if engine is None:
+                engine = _engines[key] = _create_engine(url)
+    return engine
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(parsed, creator=_sqlite_creator(parsed.database or ""))
+        # pysqlite starts transactions lazily and deferred; a fetch must take the write lock first
+        # (BEGIN IMMEDIATE), or two fetchers deadlock upgrading their read locks.
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    elif backend in {"mysql", "mariadb"}:
+        engine = sa.create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED")
+    else:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except sa.exc.SQLAlchemyError:
+        # Another process may have created it between the check and the CREATE.
+        if not sa.inspect(engine).has_table(TABLE_NAME):
+            raise
+    return engine
+
+
+def _sqlite_creator(path: str) -> Any:
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+        )
+        conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        return conn
+
+    return connect

@@ -1,0 +1,220 @@
+"""arame's SQL transport: a Kombu virtual transport on one table, with leases.
+
+Kombu's stock SQL transport hides a row for good once fetched, never deletes rows and polls once
+a second. Here a fetch *leases* its row (``lease_until``); the lease is renewed while the message
+is held, the row is deleted on ack, released on requeue or close, and an expired lease (its
+consumer died) makes the row deliverable again. PostgreSQL and MySQL/MariaDB fetch with
+``FOR UPDATE SKIP LOCKED`` so consumers never queue behind one row; PostgreSQL wakes idle
+consumers with ``LISTEN/NOTIFY``; the others poll with a backoff from 1 ms.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from queue import Empty
+from typing import Any
+
+import sqlalchemy as sa
+from kombu.transport import virtual
+from kombu.utils.json import dumps, loads
+
+from arame.transport.sql.listener import Listener
+from arame.transport.sql.table import engine_for, messages
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
+LISTEN_FALLBACK_POLL = 1.0
+NOTIFY_CHANNEL = "arame_queue"
+
+
+class QoS(virtual.QoS):
+    """Acks delete the row, requeues and close release its lease."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        self.channel._settle(delivery_tag, delete=True)
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        self.channel._settle(delivery_tag, delete=not requeue)
+        self._quick_ack(delivery_tag)
+
+    def restore_unacked(self) -> list[Any]:
+        self._flush()
+        for tag in list(self._delivered):
+            self.channel._settle(tag, delete=False)
+        self._delivered.clear()
+        return []
+
+
+class Channel(virtual.Channel):
+    """One consumer's or producer's view of the queue table."""
+
+    QoS = QoS
+    lease_seconds = LEASE_SECONDS
+
+    def __init__(self, connection: Any, **kwargs: Any) -> None:
+        super().__init__(connection, **kwargs)
+        self._url = connection.client.hostname
+        self._held: dict[Any, int] = {}  # delivery tag -> row id
+        self._renewed = time.monotonic()
+
+    @property
+    def engine(self) -> sa.Engine:
+        return engine_for(self._url)
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        self.engine  # noqa: B018 - creates the table on first use
+
+    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
+        return True
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        properties = message.get("properties", {})
+        headers = message.get("headers") or {}
+        row = {
+            "queue": queue,
+            "priority": int(properties.get("priority") or 0),
+            "not_before": headers.get("x-arame-not-before"),
+            "deliveries": 0,
+            "payload": dumps(message),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(messages.insert(), row)
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
+
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        now = time.time()
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(messages.c.id, messages.c.payload, messages.c.deliveries)
+                .where(
+                    messages.c.queue == queue,
+                    sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+                    sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
+                )
+                .order_by(messages.c.priority.desc(), messages.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if found is None:
+                raise Empty()
+            conn.execute(
+                messages.update()
+                .where(messages.c.id == found.id)
+                .values(lease_until=now + self.lease_seconds, deliveries=messages.c.deliveries + 1)
+            )
+        payload: dict[str, Any] = loads(found.payload)
+        properties = payload.setdefault("properties", {})
+        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 0
+        properties["x-arame-deliveries"] = found.deliveries + 1
+        self._held[properties["delivery_tag"]] = found.id
+        return payload
+
+    def _settle(self, delivery_tag: Any, *, delete: bool) -> None:
+        row_id = self._held.pop(delivery_tag, None)
+        if row_id is None:
+            return
+        statement = messages.delete() if delete else messages.update().values(lease_until=None)
+        with self.engine.begin() as conn:
+            conn.execute(statement.where(messages.c.id == row_id))
+
+    def renew_leases(self) -> None:
+        """Push the lease of every held row forward; due every third of a lease."""
+        if not self._held or time.monotonic() - self._renewed < self.lease_seconds / 3:
+            return
+        self._renewed = time.monotonic()
+        with self.engine.begin() as conn:
+            conn.execute(
+                messages.update()
+                .where(messages.c.id.in_(list(self._held.values())))
+                .values(lease_until=time.time() + self.lease_seconds)
+            )
+
+    def _size(self, queue: str) -> int:
+        now = time.time()
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        messages.c.queue == queue,
+                        sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+                    )
+                ).scalar_one()
+            )
+
+    def _purge(self, queue: str) -> int:
+        now = time.time()
+        with self.engine.begin() as conn:
+            deleted = conn.execute(
+                messages.delete().where(
+                    messages.c.queue == queue,
+                    sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+                )
+            )
+        return int(deleted.rowcount)
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(messages.delete().where(messages.c.queue == queue))
+
+
+class Transport(virtual.Transport):
+    """Kombu transport class for ``sqla+`` and bare database URLs."""
+
+    Channel = Channel
+    driver_type = "sql"
+    driver_name = "sqlalchemy"
+    # A lost or restarted database is a connection error: Kombu reconnects and retries.
+    connection_errors: Any = (
+        *virtual.Transport.connection_errors,
+        sa.exc.OperationalError,
+        sa.exc.InterfaceError,
+    )
+    channel_errors: Any = (*virtual.Transport.channel_errors, sa.exc.DBAPIError)
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._listener: Listener | None = None
+
+    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
+        """Renew the leases of held messages (the consumer calls this while tasks run)."""
+        for channel in self.channels:
+            channel.renew_leases()
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        """Deliver one message; between empty polls wait for a NOTIFY, or back off from 1 ms."""
+        start = time.monotonic()
+        pause = 0.001
+        listener = self._listen()
+        assert self.cycle is not None
+        while True:
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            remaining = None if timeout is None else timeout - (time.monotonic() - start)
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError()
+            if listener is not None:
+                # Leases expiring and delays coming due send no NOTIFY: poll at least this often.
+                listener.wait(min(remaining or LISTEN_FALLBACK_POLL, LISTEN_FALLBACK_POLL))
+            else:
+                time.sleep(pause if remaining is None else min(pause, remaining))
+                pause = min(pause * 2, MAX_IDLE_POLL)
+
+    def _listen(self) -> Listener | None:
+        url = self.client.hostname if self.client is not None else ""
+        if self._listener is None and url.startswith("postgresql"):
+            self._listener = Listener(url, NOTIFY_CHANNEL)
+        return self._listener
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
