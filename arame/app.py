@@ -7,14 +7,16 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from arame.consumers import Worker
+from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
+from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.results import AsyncResult, ResultStore
+from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
 from arame.transport import database_url, default_database_url, parse_broker_url
 
@@ -35,6 +37,11 @@ class App:
         broker: broker URL; default ``$ARAME_BROKER_URL``, else the embedded SQLite file.
         results: results database URL; default ``$ARAME_RESULTS_URL``, else the same SQLite file.
         default_queue: the queue of tasks that name none.
+        max_message_size: bytes; a larger message is refused by the producer and by workers.
+        max_deliveries: a message delivered more often than this goes to the dead-letter queue.
+        signing_keys: key id -> secret. When given, messages are signed (HMAC-SHA256) and
+            workers refuse unsigned or altered ones.
+        signing_key_id: the id to sign with (default: the only key, or the first one).
 
     Raises:
         ConfigurationError: a URL names no transport or database arame supports.
@@ -47,9 +54,18 @@ class App:
         broker: str | None = None,
         results: str | None = None,
         default_queue: str = DEFAULT_QUEUE,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        signing_keys: Mapping[str, bytes | str] | None = None,
+        signing_key_id: str | None = None,
     ) -> None:
         self.name = name
         self.default_queue = default_queue
+        self.max_message_size = max_message_size
+        self.max_deliveries = max_deliveries
+        self.signer = (
+            Signer(signing_keys, signing_key_id or next(iter(signing_keys))) if signing_keys else None
+        )
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._producer: Producer | None = None
         self._store: ResultStore | None = None
@@ -161,7 +177,9 @@ class App:
         if self._producer is None:
             with self._lock:
                 if self._producer is None:
-                    self._producer = Producer(self.broker)
+                    self._producer = Producer(
+                        self.broker, max_message_size=self.max_message_size, signer=self.signer
+                    )
         return self._producer
 
     @property
@@ -182,6 +200,7 @@ class App:
         *,
         pool: str = "thread",
         burst: bool = False,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     ) -> Worker:
         """A worker for this app; ``run()`` it, or ``start()`` / ``stop()`` it on a thread.
 
@@ -190,15 +209,18 @@ class App:
             concurrency: tasks at once; default: the number of CPUs.
             pool: ``"thread"`` or ``"process"``.
             burst: return once the queues are empty.
+            shutdown_timeout: seconds running tasks get to finish after a stop.
         """
+        admission = Admission(self.tasks, self.max_message_size, self.max_deliveries, self.signer)
         return Worker(
             self.broker,
             list(queues) if queues else self.queues(),
-            self.tasks,
+            admission,
             self.results,
             concurrency=concurrency if concurrency is not None else os.cpu_count() or 1,
             pool=pool,
             burst=burst,
+            shutdown_timeout=shutdown_timeout,
         )
 
     def queues(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 from arame import errors, states
 from arame.app import BROKER_ENV, RESULTS_ENV, App
 from arame.cli.loading import load_app
+from arame.consumers import SHUTDOWN_TIMEOUT
 from arame.errors import TaskFailed, TaskNotRegistered
 from arame.task import Task
 from arame.transport import check_broker, purge_queues, queue_sizes
@@ -47,6 +49,13 @@ def _queues(app: App, queues: str | None) -> list[str]:
 @BROKER_OPTION
 @RESULTS_OPTION
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=SHUTDOWN_TIMEOUT,
+    show_default=True,
+    help="Seconds running tasks get to finish after SIGTERM; a second SIGTERM stops at once.",
+)
 @click.option("--loglevel", type=LOG_LEVELS, default="INFO", show_default=True)
 def worker(
     app_spec: str,
@@ -56,6 +65,7 @@ def worker(
     broker: str | None,
     results: str | None,
     burst: bool,
+    shutdown_timeout: float,
     loglevel: str,
 ) -> None:
     """Run the tasks of MODULE[:ATTR] from its queues until SIGTERM or SIGINT."""
@@ -64,7 +74,9 @@ def worker(
     )
     app = _open_app(app_spec, broker, results)
     pool = pool or ("process" if app.broker.shared_across_processes else "thread")
-    runner = app.worker(_queues(app, queues), concurrency, pool=pool, burst=burst)
+    runner = app.worker(
+        _queues(app, queues), concurrency, pool=pool, burst=burst, shutdown_timeout=shutdown_timeout
+    )
     check_broker(app.broker)
     app.results.counts()  # opens the database (and creates the table) before any child forks
     app.close_results()
@@ -73,7 +85,13 @@ def worker(
         f"queues {', '.join(runner.queues)}; {runner.concurrency} {pool} slot(s)",
         err=True,
     )
-    sys.exit(runner.run())
+    code = runner.run()
+    if runner.abandoned:
+        # Not sys.exit: interpreter shutdown would wait for the tasks still running.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @click.command()

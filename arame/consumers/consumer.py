@@ -8,17 +8,16 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.writer import OutcomeWriter
-from arame.errors import MessageError, TransportError
+from arame.errors import TransportError
 from arame.message import TaskMessage
 from arame.states import FAILURE, Outcome, Started
-from arame.task import Task
 from arame.transport import BrokerSpec, Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -27,6 +26,7 @@ IDLE_WAIT = 0.5  # seconds a drain blocks when nothing is running; bounds how la
 BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much quiet
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
+SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
 
 
 def worker_name() -> str:
@@ -37,33 +37,38 @@ def worker_name() -> str:
 class Consumer:
     """Runs tasks from queues on ``slots`` threads, acknowledging each after its outcome commits.
 
-    The draining thread owns the broker connection: it receives deliveries, hands them to the
-    slots, and acknowledges them once the writer reports their outcomes committed. The broker
-    hands over at most ``slots`` unacknowledged messages, so none waits behind a busy slot.
+    The draining thread owns the broker connection: it receives deliveries, admits or
+    dead-letters them, hands them to the slots, and acknowledges them once the writer reports
+    their outcomes committed. The broker hands over at most ``slots`` unacknowledged messages,
+    so none waits behind a busy slot.
 
     Args:
         spec: the broker.
         queues: queues to consume.
-        tasks: the registry, name -> Task.
+        admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed.
         slots: how many tasks run at once.
         burst: return from ``run()`` once the queues are empty and nothing runs.
+        shutdown_timeout: seconds running tasks get to finish after ``stop()``; then the
+            consumer returns and their messages are delivered again.
     """
 
     def __init__(
         self,
         spec: BrokerSpec,
         queues: Sequence[str],
-        tasks: Mapping[str, Task[Any, Any]],
+        admission: Admission,
         recorder: ResultRecorder,
         *,
         slots: int = 1,
         burst: bool = False,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     ) -> None:
         self.queues = list(queues)
         self.slots = slots
         self.burst = burst
-        self._tasks = tasks
+        self.shutdown_timeout = shutdown_timeout
+        self._admission = admission
         self._subscriber = Subscriber(spec, self.queues, slots, self._receive)
         self._recorder = recorder
         self._writer = OutcomeWriter(recorder, self._committed)
@@ -71,12 +76,21 @@ class Consumer:
         self._done: deque[tuple[Delivery, bool]] = deque()
         self._done_event = threading.Event()
         self._stopping = threading.Event()
+        self._stop_now = threading.Event()
         self._in_flight = 0
         self._worker = worker_name()
+        #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
+        self.abandoned = 0
 
-    def stop(self) -> None:
-        """Ask ``run()`` to stop fetching, finish running tasks, acknowledge them and return."""
+    def stop(self, *, now: bool = False) -> None:
+        """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
+
+        With ``now`` (or once ``shutdown_timeout`` runs out) ``run()`` returns without waiting;
+        the unfinished messages stay unacknowledged and the broker delivers them again.
+        """
         self._stopping.set()
+        if now:
+            self._stop_now.set()
         self._done_event.set()
 
     def run(self) -> None:
@@ -100,6 +114,7 @@ class Consumer:
 
     def _step(self) -> None:
         self._acknowledge_done()
+        self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         if self._in_flight >= self.slots:
             self._done_event.wait(IDLE_WAIT)
             self._done_event.clear()
@@ -118,19 +133,19 @@ class Consumer:
     def _receive(self, delivery: Delivery) -> None:
         self._in_flight += 1
         try:
-            message = TaskMessage.from_body(delivery.decode())
-        except MessageError as exc:
-            self._refuse(delivery, exc)
+            message = self._admission.admit(delivery)
+        except Poison as poison:
+            self._dead_letter(delivery, poison)
             return
-        self._pool.submit(self._run_task, message, delivery)
-
-    def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         if delivery.redelivered and self._already_finished(message.id):
             logger.info("task %s was redelivered but has already finished; not running it again", message.id)
             self._committed(delivery, True)
             return
+        self._pool.submit(self._run_task, message, delivery)
+
+    def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         self._writer.started(Started(message.id, message.attempt + 1, self._worker, time.time()))
-        self._writer.finished(execute(self._tasks, message, self._worker), delivery)
+        self._writer.finished(execute(self._admission.tasks, message, self._worker), delivery)
 
     def _already_finished(self, task_id: str) -> bool:
         try:
@@ -139,26 +154,25 @@ class Consumer:
             logger.warning("could not check whether task %s already finished: %s", task_id, exc)
             return False
 
-    def _refuse(self, delivery: Delivery, exc: MessageError) -> None:
-        """Move a message that cannot be read aside, record it when it has an id, then ack it."""
-        task_id = _id_of(delivery)
-        logger.error("moving a malformed message from %r to its dead-letter queue: %s", delivery.queue, exc)
+    def _dead_letter(self, delivery: Delivery, poison: Poison) -> None:
+        """Move a message no worker should run aside, record why when it has an id, then ack it."""
+        logger.error("moving a message from %r to its dead-letter queue: %s", delivery.queue, poison)
         try:
-            self._subscriber.dead_letter(delivery, exc.reason)
+            self._subscriber.dead_letter(delivery, f"{poison.kind}: {poison.reason}")
         except TransportError as error:
             logger.error("%s; the message goes back to the queue", error)
             self._committed(delivery, False)
             return
-        if task_id is None:
+        if poison.task_id is None:
             self._committed(delivery, True)  # nothing to record it under; the copy keeps it
             return
         outcome = Outcome(
-            task_id,
-            "?",
+            poison.task_id,
+            poison.task_name,
             delivery.queue,
             FAILURE,
-            error_type="MalformedMessage",
-            error_message=exc.reason,
+            error_type=poison.kind,
+            error_message=poison.reason,
             worker=self._worker,
             finished_at=time.time(),
         )
@@ -194,21 +208,20 @@ class Consumer:
                 delay = min(delay * 2, 5.0)
 
     def _finish(self) -> None:
-        self._pool.shutdown(wait=True)  # running tasks finish; their outcomes reach the writer
-        deadline = time.monotonic() + 60.0
-        while self._in_flight > 0 and time.monotonic() < deadline:
+        """Wait for running tasks (bounded), acknowledge what committed, close the connection."""
+        self._pool.shutdown(wait=False)
+        deadline = time.monotonic() + self.shutdown_timeout
+        while self._in_flight > 0 and not self._stop_now.is_set() and time.monotonic() < deadline:
             self._done_event.wait(0.1)
             self._done_event.clear()
             self._acknowledge_done()
-        self._writer.stop()
-        self._acknowledge_done()
-        self._subscriber.close()
-
-
-def _id_of(delivery: Delivery) -> str | None:
-    try:
-        body = delivery.decode()
-    except MessageError:
-        return None
-    task_id = body.get("id") if isinstance(body, dict) else None
-    return task_id if isinstance(task_id, str) and task_id else None
+            self._subscriber.heartbeat()
+        self.abandoned = self._in_flight
+        if self._in_flight > 0:
+            logger.warning(
+                "stopping with %d task(s) unfinished; the broker delivers them again", self._in_flight
+            )
+        else:
+            self._writer.stop()
+            self._acknowledge_done()
+        self._subscriber.close()  # anything still unacknowledged goes back to the queue

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from arame.consumers.consumer import Consumer
+from arame.consumers.admission import Admission
+from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
-from arame.task import Task
 from arame.transport import BrokerSpec
 
 logger = logging.getLogger(__name__)
@@ -31,23 +32,26 @@ class Worker:
     Args:
         spec: the broker.
         queues: queues to consume.
-        tasks: the registry, name -> Task.
+        admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed; must be usable after a fork (process pool).
         concurrency: tasks run at once: threads in the thread pool, children in the process pool.
         pool: ``"thread"`` or ``"process"``.
         burst: return once the queues are empty.
+        shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
+            SIGINT stops at once. Unfinished messages are delivered again.
     """
 
     def __init__(
         self,
         spec: BrokerSpec,
         queues: Sequence[str],
-        tasks: Mapping[str, Task[Any, Any]],
+        admission: Admission,
         recorder: ResultRecorder,
         *,
         concurrency: int = 1,
         pool: str = "thread",
         burst: bool = False,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -60,7 +64,8 @@ class Worker:
         self.concurrency = concurrency
         self.pool = pool
         self.burst = burst
-        self._tasks = tasks
+        self.shutdown_timeout = shutdown_timeout
+        self._admission = admission
         self._recorder = recorder
         self._stopping = threading.Event()
         self._consumer: Consumer | None = None
@@ -86,16 +91,26 @@ class Worker:
         )
         self._thread.start()
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop fetching, let running tasks finish and be acknowledged, then return."""
+    def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
+        """Stop fetching, let running tasks finish and be acknowledged, then return.
+
+        Args:
+            timeout: seconds to wait for a ``start()``-ed worker's thread.
+            now: do not wait for running tasks; their messages are delivered again.
+        """
         self._stopping.set()
         if self._consumer is not None:
-            self._consumer.stop()
+            self._consumer.stop(now=now)
         for child in self._children:
             if child.is_alive():
-                child.terminate()  # SIGTERM: the child stops gracefully
+                child.terminate()  # SIGTERM: the child stops gracefully; a second one, at once
         if self._thread is not None:
             self._thread.join(timeout)
+
+    @property
+    def abandoned(self) -> int:
+        """Tasks of this process still running when the worker returned (0 after a clean stop)."""
+        return self._consumer.abandoned if self._consumer is not None else 0
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for a ``start()``-ed worker to return (e.g. a burst worker)."""
@@ -104,7 +119,13 @@ class Worker:
 
     def _run_consumer(self, slots: int) -> int:
         consumer = self._consumer = Consumer(
-            self.spec, self.queues, self._tasks, self._recorder, slots=slots, burst=self.burst
+            self.spec,
+            self.queues,
+            self._admission,
+            self._recorder,
+            slots=slots,
+            burst=self.burst,
+            shutdown_timeout=self.shutdown_timeout,
         )
         if self._stopping.is_set():
             return EXIT_OK
@@ -121,9 +142,10 @@ class Worker:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def on_signal(signum: int, _frame: Any) -> None:
-            logger.info("received %s: finishing running tasks", signal.Signals(signum).name)
-            signal.signal(signum, signal.SIG_DFL)  # a second one stops at once
-            self.stop()
+            again = self._stopping.is_set()
+            name = signal.Signals(signum).name
+            logger.warning("received %s: %s", name, "stopping now" if again else "finishing running tasks")
+            self.stop(now=again)
 
         for sig in previous:
             signal.signal(sig, on_signal)
@@ -173,8 +195,11 @@ def _child_main(worker: Worker) -> None:
     worker._stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:
-        worker.stop()
+        worker.stop(now=worker._stopping.is_set())  # the second signal: stop at once
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # Ctrl-C reaches the whole process group
-    raise SystemExit(worker._run_consumer(1))
+    code = worker._run_consumer(1)
+    logging.shutdown()
+    # Not SystemExit: that would wait for a task still running after "stop now" or the timeout.
+    os._exit(code)

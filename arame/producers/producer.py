@@ -8,6 +8,7 @@ import threading
 
 from arame.errors import MessageError, PublishError, TransportError
 from arame.message import TaskMessage
+from arame.signing import SIGNATURE_HEADER, Signer
 from arame.transport import BrokerSpec, Publisher
 
 logger = logging.getLogger(__name__)
@@ -22,10 +23,21 @@ class Producer:
     Args:
         spec: the broker.
         max_retries: reconnect attempts after a lost connection before ``PublishError``.
+        max_message_size: bytes; a larger body is refused before it is sent.
+        signer: when set, every body is signed.
     """
 
-    def __init__(self, spec: BrokerSpec, *, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        spec: BrokerSpec,
+        *,
+        max_retries: int = 3,
+        max_message_size: int | None = None,
+        signer: Signer | None = None,
+    ) -> None:
         self.spec = spec
+        self.max_message_size = max_message_size
+        self._signer = signer
         self._max_retries = max_retries
         self._lock = threading.Lock()
         self._publisher: Publisher | None = None
@@ -41,10 +53,19 @@ class Producer:
             body = message.to_body()
         except MessageError as exc:
             raise PublishError(str(exc), url=self.spec.safe_url, task_id=message.id) from exc
+        encoded = body.encode()
+        if self.max_message_size is not None and len(encoded) > self.max_message_size:
+            raise PublishError(
+                f"task {message.id} ({message.task}) is {len(encoded)} bytes, over the limit of "
+                f"{self.max_message_size} (max_message_size); pass a reference, not the data",
+                url=self.spec.safe_url,
+                task_id=message.id,
+            )
+        headers = {SIGNATURE_HEADER: self._signer.sign(encoded)} if self._signer else None
         with self._lock:
             publisher = self._publisher_for_this_process()
             try:
-                publisher.publish(body, message.queue, message.priority)
+                publisher.publish(body, message.queue, message.priority, headers)
             except TransportError as exc:
                 raise PublishError(
                     f"task {message.id} ({message.task}) was not published: {exc}",

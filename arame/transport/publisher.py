@@ -38,7 +38,9 @@ class Publisher:
             "interval_max": 1.0,
         }
 
-    def publish(self, body: str, queue: str, priority: int | None = None) -> None:
+    def publish(
+        self, body: str, queue: str, priority: int | None = None, headers: dict[str, Any] | None = None
+    ) -> None:
         """Store ``body`` in ``queue``, persistently, and return once the broker has it.
 
         Raises:
@@ -58,6 +60,7 @@ class Publisher:
                 content_encoding=CONTENT_ENCODING,
                 delivery_mode=PERSISTENT,
                 priority=wire_priority(self.spec, priority),
+                headers=headers,
                 retry=True,
                 retry_policy=self._retry_policy,
             )

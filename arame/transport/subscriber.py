@@ -16,6 +16,7 @@ from arame.transport.urls import BrokerSpec, describe_error
 logger = logging.getLogger(__name__)
 
 ACCEPT = ["application/json"]
+DELIVERIES = "x-arame-deliveries"
 
 
 def dead_letter_queue(queue: str) -> str:
@@ -38,8 +39,23 @@ class Delivery:
 
     @property
     def redelivered(self) -> bool:
-        """Whether the broker says this message was delivered before."""
-        return bool(self._message.delivery_info.get("redelivered"))
+        """Whether this message was delivered before (and may have started running)."""
+        return bool(self._message.delivery_info.get("redelivered")) or (self.deliveries or 1) > 1
+
+    @property
+    def deliveries(self) -> int | None:
+        """How many times it has been delivered, this time included; ``None`` if not counted.
+
+        arame's SQL and Redis transports count in the broker; on RabbitMQ the count travels in
+        a header (see ``Subscriber._count_redelivery``); ``memory://`` does not count.
+        """
+        counted = self._message.properties.get(DELIVERIES) or self.headers.get(DELIVERIES)
+        return None if counted is None else int(counted)
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """The message headers."""
+        return self._message.headers or {}
 
     @property
     def raw_body(self) -> bytes:
@@ -162,6 +178,14 @@ class Subscriber:
         except Exception as exc:
             raise self._error("could not dead-letter a message on", exc) from exc
 
+    def heartbeat(self) -> None:
+        """Keep the connection alive and renew the leases of held messages (call it often)."""
+        if self._connection is not None:
+            try:
+                self._connection.heartbeat_check()
+            except Exception as exc:
+                raise self._error("lost the connection to", exc) from exc
+
     def queue_sizes(self) -> dict[str, int]:
         """Messages ready in each queue (not counting unacknowledged ones)."""
         if self._connection is None:
@@ -188,7 +212,31 @@ class Subscriber:
 
     def _receive(self, message: Any) -> None:
         queue = message.delivery_info.get("routing_key") or self.queue_names[0]
+        if self.spec.kind == "amqp" and message.delivery_info.get("redelivered"):
+            self._count_redelivery(message, queue)
+            return
         self._on_delivery(Delivery(message, queue))
+
+    def _count_redelivery(self, message: Any, queue: str) -> None:
+        """Re-publish a redelivered RabbitMQ message with its delivery count in a header.
+
+        Classic queues only say "redelivered", not how often; without a count, a message that
+        kills every worker that runs it would come back forever. The copy goes to the tail of
+        the queue and the original is acknowledged once the copy is confirmed.
+        """
+        assert self._connection is not None
+        count = int((message.headers or {}).get(DELIVERIES) or 1) + 1
+        self._connection.Producer(auto_declare=False).publish(
+            message.body,
+            exchange="",
+            routing_key=queue,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            headers={**(message.headers or {}), DELIVERIES: count},
+            priority=message.properties.get("priority"),
+            delivery_mode=2,
+        )
+        message.ack()
 
     def _error(self, what: str, exc: BaseException) -> TransportError:
         return TransportError(f"{what} {self.spec.safe_url}: {describe_error(exc)}", url=self.spec.safe_url)
