@@ -1,4 +1,4 @@
-"""The ``arame`` command line: worker, send, result, status, purge, demo.
+"""The ``arame`` command line: worker, send, result, status, purge, dead, demo.
 
 Mistakes a user can make end with one line on stderr and exit code 1 (2 for bad usage);
 only the command line configures logging.
@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from arame.cli import commands, demo
+from arame.cli import commands, dead, demo
 from arame.errors import ArameError
 
 
@@ -30,7 +30,15 @@ def cli() -> None:
     """arame: tasks, brokers, workers and a SQL results table, without Celery."""
 
 
-for command in (commands.worker, commands.send, commands.result, commands.status, commands.purge, demo.demo):
+for command in (
+    commands.worker,
+    commands.send,
+    commands.result,
+    commands.status,
+    commands.purge,
+    dead.dead,
+    demo.demo,
+):
     cli.add_command(command)
 
 

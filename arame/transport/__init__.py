@@ -1,6 +1,7 @@
 """Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
 
 from arame.transport.admin import check_broker, purge_queues, queue_sizes
+from arame.transport.dead import DeadLetter, list_dead, requeue_dead
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Publisher
 from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
@@ -14,6 +15,9 @@ from arame.transport.urls import (
 
 __all__ = [
     "BrokerSpec",
+    "DeadLetter",
+    "list_dead",
+    "requeue_dead",
     "check_broker",
     "purge_queues",
     "queue_sizes",

@@ -43,7 +43,7 @@ def purge_queues(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
     Raises:
         TransportError: the broker does not answer.
     """
-    return _on_queues(spec, names, lambda queue: queue.purge() or 0)
+    return _on_queues(spec, names, _purge)
 
 
 def _on_queues(spec: BrokerSpec, names: Sequence[str], action: Callable[[Any], int]) -> dict[str, int]:
@@ -57,3 +57,8 @@ def _on_queues(spec: BrokerSpec, names: Sequence[str], action: Callable[[Any], i
         ) from exc
     finally:
         connection.release()
+
+
+def _purge(queue: Any) -> int:
+    queue.declare()  # RabbitMQ refuses to purge a queue that does not exist yet
+    return int(queue.purge() or 0)

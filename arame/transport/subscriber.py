@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 ACCEPT = ["application/json"]
 DELIVERIES = "x-arame-deliveries"
+DEAD_REASON = "x-arame-reason"
 
 
 def dead_letter_queue(queue: str) -> str:
@@ -172,7 +173,7 @@ class Subscriber:
                 declare=[kombu_queue(self.spec, dead)],
                 content_type=message.content_type or "application/octet-stream",
                 content_encoding=message.content_encoding or "binary",
-                headers={**(message.headers or {}), "x-arame-reason": reason},
+                headers={**(message.headers or {}), DEAD_REASON: reason},
                 delivery_mode=2,
             )
         except Exception as exc:

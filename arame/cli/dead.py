@@ -1,0 +1,91 @@
+"""``arame dead``: inspect, requeue and purge the dead-letter queues."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from arame.app import BROKER_ENV, App
+from arame.cli.loading import load_app
+from arame.transport import dead_letter_queue, list_dead, purge_queues, requeue_dead
+
+QUEUES = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
+BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
+
+
+def _app_and_queues(app_spec: str, broker: str | None, queues: str | None) -> tuple[App, list[str]]:
+    app = load_app(app_spec)
+    app.configure(broker=broker)
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else app.queues()
+    return app, names
+
+
+@click.group()
+def dead() -> None:
+    """Messages no worker could run: moved aside to QUEUE.dead with the reason."""
+
+
+@dead.command("list")
+@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@QUEUES
+@BROKER
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def list_command(app_spec: str, queues: str | None, broker: str | None, limit: int) -> None:
+    """One line per dead letter: queue, task id, reason."""
+    app, names = _app_and_queues(app_spec, broker, queues)
+    total = 0
+    for queue in names:
+        for letter in list_dead(app.broker, queue, limit):
+            total += 1
+            click.echo(f"{queue:<20} {letter.task_id or '-':<34} {letter.reason}")
+    click.echo(f"{total} dead letter(s)", err=True)
+
+
+@dead.command()
+@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@click.argument("task_id")
+@QUEUES
+@BROKER
+def show(app_spec: str, task_id: str, queues: str | None, broker: str | None) -> None:
+    """The whole dead letter of TASK_ID: reason, headers and body."""
+    app, names = _app_and_queues(app_spec, broker, queues)
+    for queue in names:
+        for letter in list_dead(app.broker, queue, limit=10_000):
+            if letter.task_id == task_id:
+                click.echo(f"queue:        {queue} (in {dead_letter_queue(queue)})")
+                click.echo(f"reason:       {letter.reason}")
+                click.echo(f"content type: {letter.content_type}")
+                click.echo(f"headers:      {json.dumps(letter.headers, default=str)}")
+                click.echo(f"body:         {letter.body.decode('utf-8', 'replace')}")
+                return
+    raise click.ClickException(f"no dead letter with task id {task_id} in {', '.join(names)}")
+
+
+@dead.command()
+@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@click.option("--id", "task_id", help="Only the dead letter of this task id.")
+@QUEUES
+@BROKER
+def requeue(app_spec: str, task_id: str | None, queues: str | None, broker: str | None) -> None:
+    """Publish dead letters back to their queue (after fixing what made them fail)."""
+    app, names = _app_and_queues(app_spec, broker, queues)
+    for queue in names:
+        moved = requeue_dead(app.broker, queue, task_id)
+        if moved:
+            click.echo(f"{queue}: {moved} message(s) back in the queue")
+
+
+@dead.command()
+@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@QUEUES
+@BROKER
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge(app_spec: str, queues: str | None, broker: str | None, yes: bool) -> None:
+    """Delete every dead letter of the queues."""
+    app, names = _app_and_queues(app_spec, broker, queues)
+    dead_queues = [dead_letter_queue(q) for q in names]
+    if not yes:
+        click.confirm(f"Delete every message of {', '.join(dead_queues)}?", abort=True)
+    for name, count in purge_queues(app.broker, dead_queues).items():
+        click.echo(f"{name}: {count} message(s) deleted")

@@ -1,0 +1,113 @@
+"""Dead-letter queues: look at what was moved aside, put it back, or delete it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from arame.errors import TransportError
+from arame.transport.connection import connect, kombu_queue
+from arame.transport.subscriber import DEAD_REASON, dead_letter_queue
+from arame.transport.urls import BrokerSpec, describe_error
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One message in a dead-letter queue.
+
+    Attributes:
+        queue: the queue it was moved from.
+        body: the body as it arrived.
+        reason: why it was moved aside.
+        content_type: its content type.
+        headers: its headers, the reason included.
+    """
+
+    queue: str
+    body: bytes
+    reason: str
+    content_type: str | None
+    headers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_id(self) -> str | None:
+        """The task id in the body, when the body is a JSON object that has one."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return None
+        task_id = data.get("id") if isinstance(data, dict) else None
+        return task_id if isinstance(task_id, str) else None
+
+
+def list_dead(spec: BrokerSpec, queue: str, limit: int = 100) -> list[DeadLetter]:
+    """Up to ``limit`` messages of ``queue``'s dead-letter queue; they stay there.
+
+    Raises:
+        TransportError: the broker does not answer.
+    """
+    return _walk(spec, queue, limit, lambda _letter, _message, _conn: False)
+
+
+def requeue_dead(spec: BrokerSpec, queue: str, task_id: str | None = None, limit: int = 1000) -> int:
+    """Publish dead letters back to ``queue`` (all, or the one with ``task_id``); return how many.
+
+    Raises:
+        TransportError: the broker does not answer.
+    """
+
+    def put_back(letter: DeadLetter, message: Any, connection: Any) -> bool:
+        if task_id is not None and letter.task_id != task_id:
+            return False
+        headers = {k: v for k, v in letter.headers.items() if k != DEAD_REASON}
+        connection.Producer(auto_declare=False).publish(
+            letter.body,
+            exchange="",
+            routing_key=queue,
+            declare=[kombu_queue(spec, queue)],
+            content_type=letter.content_type,
+            content_encoding=message.content_encoding or "binary",
+            headers=headers,
+            delivery_mode=2,
+        )
+        return True
+
+    return len(_walk(spec, queue, limit, put_back, consume=True))
+
+
+def _walk(
+    spec: BrokerSpec,
+    queue: str,
+    limit: int,
+    take: Callable[[DeadLetter, Any, Any], bool],
+    *,
+    consume: bool = False,
+) -> list[DeadLetter]:
+    """Get up to ``limit`` dead letters; ack those ``take`` accepts; the rest go back on close."""
+    connection = connect(spec)
+    found: list[DeadLetter] = []
+    try:
+        dead = kombu_queue(spec, dead_letter_queue(queue))(connection.default_channel)
+        dead.declare()
+        for _ in range(limit):
+            message = dead.get(no_ack=False)
+            if message is None:
+                break
+            body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+            headers = dict(message.headers or {})
+            letter = DeadLetter(queue, body, str(headers.get(DEAD_REASON, "")), message.content_type, headers)
+            if take(letter, message, connection):
+                message.ack()
+                found.append(letter)
+            elif not consume:
+                found.append(letter)
+    except Exception as exc:
+        raise TransportError(
+            f"could not read dead letters of {queue!r} on {spec.safe_url}: {describe_error(exc)}",
+            url=spec.safe_url,
+        ) from exc
+    finally:
+        connection.release()  # what was not acknowledged returns to the dead-letter queue
+    return found
