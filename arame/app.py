@@ -18,7 +18,13 @@ from arame.producers import Producer
 from arame.results import AsyncResult, ResultStore
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
-from arame.transport import database_url, default_database_url, parse_broker_url
+from arame.transport import (
+    DEFAULT_LEASE_SECONDS,
+    database_url,
+    default_database_url,
+    parse_broker_url,
+    with_lease,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ class App:
         signing_keys: key id -> secret. When given, messages are signed (HMAC-SHA256) and
             workers refuse unsigned or altered ones.
         signing_key_id: the id to sign with (default: the only key, or the first one).
+        lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
+            without its worker renewing the lease; a dead worker's message returns after this.
 
     Raises:
         ConfigurationError: a URL names no transport or database arame supports.
@@ -58,8 +66,10 @@ class App:
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         signing_keys: Mapping[str, bytes | str] | None = None,
         signing_key_id: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.name = name
+        self.lease_seconds = lease_seconds
         self.default_queue = default_queue
         self.max_message_size = max_message_size
         self.max_deliveries = max_deliveries
@@ -86,7 +96,7 @@ class App:
             ConfigurationError: a URL names no transport or database arame supports.
         """
         if broker:
-            spec = parse_broker_url(broker)
+            spec = with_lease(parse_broker_url(broker), self.lease_seconds)
             self.close_broker()
             self.broker_url, self.broker = broker, spec
         if results:

@@ -6,14 +6,17 @@ from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Publisher
 from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
 from arame.transport.urls import (
+    DEFAULT_LEASE_SECONDS,
     BrokerSpec,
     database_url,
     default_database_url,
     parse_broker_url,
     redact_url,
+    with_lease,
 )
 
 __all__ = [
+    "DEFAULT_LEASE_SECONDS",
     "BrokerSpec",
     "DeadLetter",
     "list_dead",
@@ -30,4 +33,5 @@ __all__ = [
     "parse_broker_url",
     "redact_url",
     "reset_memory_transport",
+    "with_lease",
 ]

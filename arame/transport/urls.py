@@ -5,12 +5,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arame.errors import ConfigurationError
 
 DEFAULT_DATABASE_FILE = "arame.db"
+DEFAULT_LEASE_SECONDS = 30.0
 
 #: Broker schemes a user may write, and the kind of transport each one selects.
 BROKER_SCHEMES: dict[str, str] = {
@@ -60,6 +61,15 @@ class BrokerSpec:
     def shared_across_processes(self) -> bool:
         """Whether separate processes see the same queues (``memory://`` lives in one process)."""
         return self.kind != "memory"
+
+
+def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
+    """``spec`` with its lease length set, on the transports that lease (SQL and Redis)."""
+    if seconds <= 0:
+        raise ConfigurationError(f"lease_seconds must be positive, not {seconds}")
+    if spec.kind not in {"sql", "redis"}:
+        return spec
+    return replace(spec, options={**spec.options, "lease_seconds": seconds})
 
 
 def redact_url(url: str) -> str:

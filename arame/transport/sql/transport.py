@@ -21,10 +21,11 @@ from kombu.utils.json import dumps, loads
 
 from arame.transport.sql.listener import Listener
 from arame.transport.sql.table import engine_for, messages
+from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0
+LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
 LISTEN_FALLBACK_POLL = 1.0
 NOTIFY_CHANNEL = "arame_queue"
@@ -53,10 +54,10 @@ class Channel(virtual.Channel):
     """One consumer's or producer's view of the queue table."""
 
     QoS = QoS
-    lease_seconds = LEASE_SECONDS
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
+        self.lease_seconds = float(connection.client.transport_options.get("lease_seconds", LEASE_SECONDS))
         self._url = connection.client.hostname
         self._held: dict[Any, int] = {}  # delivery tag -> row id
         self._renewed = time.monotonic()
