@@ -5,8 +5,8 @@ from __future__ import annotations
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
-from arame.transport import sql
-from arame.transport.urls import BrokerSpec
+from arame.transport import redis, sql
+from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
 MAX_PRIORITY = 9
@@ -18,7 +18,17 @@ def connect(spec: BrokerSpec) -> Connection:
     connection = Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
     if spec.kind == "sql":
         connection.transport_cls = sql.Transport
+    elif uses_arame_redis(spec):
+        connection.transport_cls = redis.Transport
     return connection
+
+
+def uses_arame_redis(spec: BrokerSpec) -> bool:
+    """Whether ``spec`` goes through arame's Redis transport.
+
+    ``sentinel://`` (and ``redis+socket://``) stay on Kombu's stock Redis transport.
+    """
+    return spec.kind == "redis" and scheme_of(spec.url) in {"redis", "rediss"}
 
 
 def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
@@ -30,9 +40,10 @@ def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
 def wire_priority(spec: BrokerSpec, priority: int | None) -> int | None:
     """Map arame's scale (0 lowest .. 9 highest) onto the transport's own.
 
-    Kombu's Redis transport serves 0 first, the reverse of RabbitMQ, so the scale is flipped
-    there; a message without a priority is sent as the lowest everywhere.
+    arame's own transports take it as it is. Kombu's stock Redis transport (``sentinel://``)
+    serves 0 first, the reverse of RabbitMQ, so the scale is flipped there. A message without a
+    priority is sent as the lowest everywhere.
     """
-    if spec.kind == "redis":
+    if spec.kind == "redis" and not uses_arame_redis(spec):
         return MAX_PRIORITY - (priority or 0)
     return priority or 0

@@ -105,8 +105,9 @@ def parse_broker_url(url: str) -> BrokerSpec:
     if kind == "amqp":
         # Without confirms, a message RabbitMQ refuses is lost without a word.
         return BrokerSpec("amqp", url, redact_url(url), {"confirm_publish": True})
-    if kind == "redis":
-        # Ten buckets, one per priority level; Kombu's default merges them into four.
+    if kind == "redis" and scheme not in {"redis", "rediss"}:
+        # sentinel:// stays on Kombu's stock Redis transport: ten buckets, one per priority level
+        # (its default merges them into four). arame's own (redis://, rediss://) has ten anyway.
         return BrokerSpec("redis", url, redact_url(url), {"priority_steps": list(range(10))})
     return BrokerSpec(kind, url, redact_url(url))
 

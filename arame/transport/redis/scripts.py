@@ -1,0 +1,152 @@
+"""The Lua scripts behind every queue operation: each one runs atomically on the server.
+
+Every script takes the same KEYS, in the order ``QueueKeys.all`` gives them:
+
+    KEYS[1]      leases       sorted set: tag -> lease deadline (server time, epoch milliseconds)
+    KEYS[2]      payloads     hash: tag -> the Kombu message, JSON
+    KEYS[3]      deliveries   hash: tag -> how many times it was fetched
+    KEYS[4..13]  ready lists  priority 9 down to 0: LPUSH at the tail, RPOP at the head
+
+A tag is ``"<priority digit>:<hex id>"``, so a script can find a tag's ready list without
+another lookup (``KEYS[13 - priority]``). Deadlines use the server's clock (``TIME``), so clients
+with skewed clocks still agree on when a lease ran out.
+"""
+
+from __future__ import annotations
+
+# Shared by every script: effects replication (a no-op from Redis 5 on, needed before it for
+# TIME followed by writes), the server clock, and a tag's ready list.
+_PRELUDE = """
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ready_key(tag)
+  return KEYS[13 - tonumber(string.sub(tag, 1, 1))]
+end
+"""
+
+#: ARGV: tag, payload, wake-up channel. Stores the payload, queues the tag, wakes idle consumers.
+PUT = (
+    _PRELUDE
+    + """
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('LPUSH', ready_key(ARGV[1]), ARGV[1])
+redis.call('PUBLISH', ARGV[3], '')
+return 1
+"""
+)
+
+#: ARGV: lease milliseconds, most expired leases to reclaim. Returns {tag, payload, deliveries} or nil.
+#: Expired leases go back to the head of their lists first (earliest expiry served first), so a
+#: dead consumer's messages come back without any separate sweeper process.
+FETCH = (
+    _PRELUDE
+    + """
+local now = now_ms()
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+for i = #expired, 1, -1 do
+  redis.call('ZREM', KEYS[1], expired[i])
+  redis.call('RPUSH', ready_key(expired[i]), expired[i])
+end
+for k = 4, 13 do
+  local tag = redis.call('RPOP', KEYS[k])
+  while tag do
+    local payload = redis.call('HGET', KEYS[2], tag)
+    if payload then
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), tag)
+      return {tag, payload, redis.call('HINCRBY', KEYS[3], tag, 1)}
+    end
+    -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
+    redis.call('HDEL', KEYS[3], tag)
+    tag = redis.call('RPOP', KEYS[k])
+  end
+end
+return false
+"""
+)
+
+#: ARGV: tags. Forgets them whoever holds them now: the work is done.
+ACK = (
+    _PRELUDE
+    + """
+for i = 1, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+end
+return #ARGV
+"""
+)
+
+#: ARGV: wake-up channel, then pairs of tag and the delivery count its holder saw.
+#: Back to the head of its list, but only while that holder's lease is still current: a holder
+#: whose lease ran out (the message may be with another consumer now) releases nothing.
+RELEASE = (
+    _PRELUDE
+    + """
+local released = 0
+for i = 2, #ARGV, 2 do
+  local tag = ARGV[i]
+  if redis.call('HGET', KEYS[3], tag) == ARGV[i + 1] and redis.call('ZREM', KEYS[1], tag) == 1 then
+    redis.call('RPUSH', ready_key(tag), tag)
+    released = released + 1
+  end
+end
+if released > 0 then redis.call('PUBLISH', ARGV[1], '') end
+return released
+"""
+)
+
+#: ARGV: lease milliseconds, then pairs of tag and delivery count. Returns the tags whose lease
+#: was already gone (expired and reclaimed, or taken by another consumer).
+RENEW = (
+    _PRELUDE
+    + """
+local deadline = now_ms() + tonumber(ARGV[1])
+local lost = {}
+for i = 2, #ARGV, 2 do
+  local tag = ARGV[i]
+  if redis.call('HGET', KEYS[3], tag) == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], tag) then
+    redis.call('ZADD', KEYS[1], deadline, tag)
+  else
+    lost[#lost + 1] = tag
+  end
+end
+return lost
+"""
+)
+
+#: No ARGV. Ready messages: the ready lists plus leases that have run out.
+SIZE = (
+    _PRELUDE
+    + """
+local n = redis.call('ZCOUNT', KEYS[1], '-inf', now_ms())
+for k = 4, 13 do n = n + redis.call('LLEN', KEYS[k]) end
+return n
+"""
+)
+
+#: No ARGV. Deletes the ready messages (and those whose lease ran out); returns how many.
+PURGE = (
+    _PRELUDE
+    + """
+local n = 0
+local function forget(tag)
+  redis.call('HDEL', KEYS[2], tag)
+  redis.call('HDEL', KEYS[3], tag)
+  n = n + 1
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+for _, tag in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], tag)
+  forget(tag)
+end
+for k = 4, 13 do
+  for _, tag in ipairs(redis.call('LRANGE', KEYS[k], 0, -1)) do forget(tag) end
+  redis.call('DEL', KEYS[k])
+end
+return n
+"""
+)

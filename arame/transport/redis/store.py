@@ -1,0 +1,135 @@
+"""The Redis data model of arame's queues: key names, and one method per atomic operation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from arame.transport.redis import scripts
+
+PREFIX = "arame"
+MAX_PRIORITY = 9
+RECLAIM_PER_FETCH = 100  # bounds one fetch's work when many leases ran out at once
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message taken from a queue under a lease.
+
+    Attributes:
+        tag: its id in the queue (also its Kombu delivery tag).
+        payload: the Kombu message, JSON.
+        deliveries: how many times it has been fetched, this time included.
+    """
+
+    tag: str
+    payload: str
+    deliveries: int
+
+
+def queue_keys(queue: str) -> tuple[str, ...]:
+    """The keys of ``queue`` in the order the scripts expect (see ``scripts``).
+
+    The queue name sits in braces: in a Redis Cluster all of a queue's keys share one slot.
+    """
+    base = f"{PREFIX}:{{{queue}}}"
+    ready = tuple(f"{base}:ready:{priority}" for priority in range(MAX_PRIORITY, -1, -1))
+    return (f"{base}:leases", f"{base}:payloads", f"{base}:deliveries", *ready)
+
+
+def new_tag(priority: int) -> str:
+    """A fresh message id that carries its priority (0 lowest .. 9 highest) as the first digit."""
+    return f"{min(max(priority, 0), MAX_PRIORITY)}:{uuid.uuid4().hex}"
+
+
+class QueueStore:
+    """arame's queues in one Redis database.
+
+    Args:
+        client: a client with ``decode_responses=True``.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._db = int(client.connection_pool.connection_kwargs.get("db", 0))
+        self._put = client.register_script(scripts.PUT)
+        self._fetch = client.register_script(scripts.FETCH)
+        self._ack = client.register_script(scripts.ACK)
+        self._release = client.register_script(scripts.RELEASE)
+        self._renew = client.register_script(scripts.RENEW)
+        self._size = client.register_script(scripts.SIZE)
+        self._purge = client.register_script(scripts.PURGE)
+
+    def wake_channel(self, queue: str) -> str:
+        """The pub/sub channel told of new messages in ``queue``.
+
+        Pub/sub ignores database numbers, so the channel names the database: consumers of a queue
+        with the same name in another database are not woken for nothing.
+        """
+        return f"{PREFIX}:{self._db}:{{{queue}}}:wake"
+
+    def ping(self) -> None:
+        """Raise unless the server answers."""
+        self.client.ping()
+
+    def put(self, queue: str, tag: str, payload: str) -> None:
+        """Store a message and queue it behind the others of its priority."""
+        self._put(queue_keys(queue), [tag, payload, self.wake_channel(queue)])
+
+    def fetch(self, queue: str, lease_ms: int) -> Fetched | None:
+        """Take the first message of the highest priority, leased for ``lease_ms``."""
+        found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH])
+        if not found:
+            return None
+        tag, payload, deliveries = found
+        return Fetched(tag, payload, int(deliveries))
+
+    def ack(self, queue: str, tags: Sequence[str]) -> None:
+        """Delete messages for good."""
+        if tags:
+            self._ack(queue_keys(queue), list(tags))
+
+    def release(self, queue: str, held: Iterable[tuple[str, int]]) -> int:
+        """Put messages back at the head of their lists; return how many were still ours to release.
+
+        Args:
+            queue: their queue.
+            held: pairs of tag and the delivery count seen when it was fetched.
+        """
+        args = _pairs(held)
+        if not args:
+            return 0
+        return int(self._release(queue_keys(queue), [self.wake_channel(queue), *args]))
+
+    def renew(self, queue: str, held: Iterable[tuple[str, int]], lease_ms: int) -> list[str]:
+        """Extend leases to ``lease_ms`` from now; return the tags whose lease was already lost.
+
+        Args:
+            queue: their queue.
+            held: pairs of tag and the delivery count seen when it was fetched.
+            lease_ms: the new lease length.
+        """
+        args = _pairs(held)
+        if not args:
+            return []
+        return list(self._renew(queue_keys(queue), [lease_ms, *args]))
+
+    def size(self, queue: str) -> int:
+        """Messages ready to be fetched (not counting those under a live lease)."""
+        return int(self._size(queue_keys(queue)))
+
+    def purge(self, queue: str) -> int:
+        """Delete the ready messages; return how many there were."""
+        return int(self._purge(queue_keys(queue)))
+
+    def delete(self, queue: str) -> None:
+        """Delete every message of ``queue``, leased ones included."""
+        self.client.delete(*queue_keys(queue))
+
+
+def _pairs(held: Iterable[tuple[str, int]]) -> list[str | int]:
+    return [item for tag, deliveries in held for item in (tag, deliveries)]

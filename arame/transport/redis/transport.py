@@ -1,0 +1,303 @@
+"""arame's Redis transport: a Kombu virtual transport with leases.
+
+Kombu's stock Redis transport pops a message (BRPOP) and records it as unacknowledged in a second
+write, so a consumer that dies in between loses it, and gives unacknowledged messages back only
+after ``visibility_timeout`` (1 h) counted from delivery, so a longer task runs twice. Here one
+Lua script takes the message *and* leases it (``lease_seconds``, 30 s by default); the lease is
+renewed while the message is held, the message is deleted on ack, released on requeue or close,
+and an expired lease (its consumer died) makes it deliverable again at the next fetch. Idle
+consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
+expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from queue import Empty
+from typing import Any
+
+import redis
+from kombu.transport import virtual
+from kombu.utils.json import dumps, loads
+
+from arame.transport.redis.client import DEFAULT_PORT, create_client
+from arame.transport.redis.store import QueueStore, new_tag
+from arame.transport.redis.waker import Waker
+from arame.transport.urls import DEFAULT_LEASE_SECONDS
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = DEFAULT_LEASE_SECONDS
+FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
+MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up can be had
+DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
+LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
+
+
+class QoS(virtual.QoS):
+    """Acks delete the message, requeues and close release its lease."""
+
+    def ack(self, delivery_tag: Any) -> None:
+        try:
+            self.channel._settle(delivery_tag, requeue=False)
+        finally:
+            super().ack(delivery_tag)  # settled or not, it no longer counts against the prefetch
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        try:
+            self.channel._settle(delivery_tag, requeue=requeue)
+        finally:
+            self._quick_ack(delivery_tag)
+
+    def restore_unacked(self) -> list[Any]:
+        self._flush()
+        self.channel.release_held()
+        self._delivered.clear()
+        return []
+
+
+class Channel(virtual.Channel):
+    """One consumer's or producer's view of arame's queues in one Redis database."""
+
+    QoS = QoS
+    lease_seconds = LEASE_SECONDS
+
+    def __init__(self, connection: Any, **kwargs: Any) -> None:
+        super().__init__(connection, **kwargs)
+        options = connection.client.transport_options
+        self.lease_seconds = float(options.get("lease_seconds", self.lease_seconds))
+        if self.lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive, not {self.lease_seconds}")
+        self._held: dict[str, tuple[str, int]] = {}  # tag -> (queue, delivery count when fetched)
+        self._no_ack: set[str] = set()  # queues consumed without acknowledgements
+        self._pid = os.getpid()
+        self._renewed = time.monotonic()
+
+    @property
+    def store(self) -> QueueStore:
+        """The queues, through this process's client."""
+        store: QueueStore = self.connection.store
+        return store
+
+    @property
+    def lease_ms(self) -> int:
+        """The lease length as the scripts take it."""
+        return max(1, round(self.lease_seconds * 1000))
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        """Nothing to create: a queue's keys appear with its first message."""
+
+    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
+        return True
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        properties = message.get("properties") or {}
+        tag = new_tag(_priority(properties.get("priority")))
+        # A fresh tag per put: the same message put twice is two messages, never one overwritten.
+        stored = {**message, "properties": {**properties, "delivery_tag": tag}}
+        self.store.put(queue, tag, dumps(stored))
+
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        found = self.store.fetch(queue, self.lease_ms)
+        if found is None:
+            raise Empty()
+        if queue in self._no_ack:
+            self.store.ack(queue, [found.tag])  # no acknowledgement will come: done once fetched
+        else:
+            if not self._held:
+                self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
+            self._held[found.tag] = (queue, found.deliveries)
+        payload: dict[str, Any] = loads(found.payload)
+        properties = payload.setdefault("properties", {})
+        properties["delivery_tag"] = found.tag
+        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 1
+        properties[DELIVERIES] = found.deliveries
+        return payload
+
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
+        if no_ack:
+            self._no_ack.add(queue)
+        else:
+            self._no_ack.discard(queue)
+        return super().basic_consume(queue, no_ack, *args, **kwargs)
+
+    def basic_cancel(self, consumer_tag: Any) -> Any:
+        self._no_ack.discard(self._tag_to_queue.get(consumer_tag, ""))
+        return super().basic_cancel(consumer_tag)
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        if message is not None and no_ack:
+            self._settle(message.delivery_tag, requeue=False)
+        return message
+
+    def _settle(self, delivery_tag: Any, *, requeue: bool) -> None:
+        # Forgotten first: if the server cannot be told, its lease runs out and it comes back.
+        held = self._held.pop(delivery_tag, None)
+        if held is None:
+            return
+        queue, deliveries = held
+        if not requeue:
+            self.store.ack(queue, [delivery_tag])
+        elif self._owned():
+            self.store.release(queue, [(delivery_tag, deliveries)])
+
+    def release_held(self) -> None:
+        """Give every held message back to its queue at once (the channel is closing)."""
+        held, self._held = self._held, {}
+        if not held or not self._owned():
+            return
+        try:
+            # Last fetched first: each goes back to the head, so the first fetched ends up first.
+            for queue, pairs in _by_queue(reversed(held.items())).items():
+                self.store.release(queue, pairs)
+        except redis.RedisError as exc:
+            logger.warning(
+                "could not give back %d held message(s): they return when their leases run out: %s",
+                len(held),
+                exc,
+            )
+
+    def renew_leases(self) -> None:
+        """Push the lease of every held message forward; due every third of a lease."""
+        now = time.monotonic()
+        if not self._held or now - self._renewed < self.lease_seconds / 3 or not self._owned():
+            return
+        self._renewed = now
+        live = ((tag, held) for tag, held in self._held.items() if held[1] != LOST)
+        for queue, pairs in _by_queue(live).items():
+            for tag in self.store.renew(queue, pairs, self.lease_ms):
+                # Its ack still deletes it; renewing or releasing it is another holder's business.
+                self._held[tag] = (queue, LOST)
+                logger.warning(
+                    "the lease of message %s in %r ran out before it was renewed: it may run twice",
+                    tag,
+                    queue,
+                )
+
+    def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any
+    ) -> None:
+        """Delete ``queue`` and all its messages, leased ones included, bound or not."""
+        if if_empty and self._size(queue):
+            return
+        self._delete(queue)
+        self.state.queue_bindings_delete(queue)
+
+    def _size(self, queue: str) -> int:
+        return self.store.size(queue)
+
+    def _purge(self, queue: str) -> int:
+        return self.store.purge(queue)
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        self.store.delete(queue)
+
+    def _owned(self) -> bool:
+        # A forked child inherits the held tags, but the leases are its parent's to renew or release.
+        return os.getpid() == self._pid
+
+
+class Transport(virtual.Transport):
+    """Kombu transport class for ``redis://`` and ``rediss://`` URLs."""
+
+    Channel = Channel
+    driver_type = "redis"
+    driver_name = "redis"
+    default_port: Any = DEFAULT_PORT
+    # Lost or refused connections (wrong password, server loading, failed over to a replica) are
+    # connection errors: Kombu reconnects and retries, and a subscriber reports a TransportError.
+    connection_errors: Any = (
+        *virtual.Transport.connection_errors,
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.ReadOnlyError,
+    )
+    channel_errors: Any = (*virtual.Transport.channel_errors, redis.ResponseError, redis.DataError)
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._store: QueueStore | None = None
+        self._waker: Waker | None = None
+        self._pid = os.getpid()
+
+    @property
+    def store(self) -> QueueStore:
+        """The queues, through a client of this process: a forked child never uses its parent's."""
+        if self._store is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._waker = None  # the parent's subscription: not ours to close
+            assert self.client is not None
+            self._store = QueueStore(create_client(self.client, self.client.transport_options))
+        return self._store
+
+    def establish_connection(self) -> Any:
+        self.store.ping()  # a wrong host or password fails here, not at the first publish
+        return super().establish_connection()
+
+    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
+        """Renew the leases of held messages (the consumer calls this while tasks run)."""
+        for channel in self.channels:
+            channel.renew_leases()
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms."""
+        start = time.monotonic()
+        pause = 0.001
+        self.heartbeat_check(connection)
+        assert self.cycle is not None
+        while True:
+            subscribed = self._watch()  # before the poll: a message published after it wakes us
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            remaining = None if timeout is None else timeout - (time.monotonic() - start)
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError()  # what Kombu transports raise when nothing arrived
+            step = FALLBACK_POLL if remaining is None else min(remaining, FALLBACK_POLL)
+            if subscribed:
+                self._waker_for().wait(step)
+            else:
+                time.sleep(min(pause, step))
+                pause = min(pause * 2, MAX_IDLE_POLL)
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)  # closing the channels gives held messages back
+        waker, store, self._waker, self._store = self._waker, self._store, None, None
+        if self._pid != os.getpid():
+            return  # the parent's sockets: closing them here would cut the parent off
+        if waker is not None:
+            waker.close()
+        if store is not None:
+            store.client.close()
+
+    def _watch(self) -> bool:
+        store = self.store
+        queues = {queue for channel in self.channels for queue in channel._active_queues}
+        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues))
+
+    def _waker_for(self) -> Waker:
+        store = self.store  # first: resets the waker in a forked child
+        if self._waker is None:
+            self._waker = Waker(store.client)
+        return self._waker
+
+
+def _priority(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _by_queue(held: Iterable[tuple[str, tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+    grouped: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for tag, (queue, deliveries) in held:
+        grouped[queue].append((tag, deliveries))
+    return grouped

@@ -1,0 +1,129 @@
+"""Pub/sub wake-ups: an idle consumer hears of a new message the moment it is published."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from redis.client import PubSub
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER = 1.0  # seconds before subscribing again after a failure (meanwhile: polling)
+CONFIRM_WITHIN = 1.0  # seconds to wait for the server to confirm a SUBSCRIBE
+DISCARD_EVERY = 1.0  # seconds between emptying the wake-ups a busy consumer never waited for
+MAX_DISCARD = 10_000  # wake-ups read in one go, so that a publishing storm cannot hold us here
+
+
+class Waker:
+    """A subscription to the wake-up channels of the queues being consumed.
+
+    The subscription is made before the queues are polled and kept between waits, so a message
+    published after an empty poll always leaves a wake-up to find. Any failure drops the
+    subscription; the caller polls instead until it is back, so a lost subscription delays
+    messages but never loses them.
+
+    Args:
+        client: the client whose connection pool lends the subscription its connection.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._pubsub: PubSub | None = None
+        self._channels: frozenset[str] = frozenset()
+        self._woken = False  # a wake-up arrived while confirming a subscription
+        self._retry_at = 0.0
+        self._failing = False
+        self._discarded = time.monotonic()
+
+    def watch(self, channels: frozenset[str]) -> bool:
+        """Be subscribed to exactly ``channels``; return whether ``wait`` can be used."""
+        now = time.monotonic()
+        if not channels or (self._pubsub is None and now < self._retry_at):
+            return False
+        try:
+            if self._pubsub is None or channels != self._channels:
+                self._subscribe(channels)
+            elif now - self._discarded >= DISCARD_EVERY:
+                # A consumer that never goes idle never reads its wake-ups; left there, they would
+                # grow until Redis cuts the connection (client-output-buffer-limit pubsub).
+                self._discard_pending()
+        except (redis.RedisError, OSError) as exc:
+            self._fail(exc)
+            return False
+        if self._failing:
+            logger.info("Redis wake-up subscription is back")
+            self._failing = False
+        return True
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; return True as soon as a wake-up arrives."""
+        if self._woken:
+            self._woken = False
+            return True
+        if self._pubsub is None:
+            return False
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+                if message is not None and message["type"] == "message":
+                    self._discard_pending()  # one poll answers all the wake-ups queued so far
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+        except (redis.RedisError, OSError) as exc:
+            self._fail(exc)
+            return False
+
+    def close(self) -> None:
+        """Drop the subscription and give its connection back."""
+        pubsub, self._pubsub, self._channels = self._pubsub, None, frozenset()
+        self._woken = False
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                logger.debug("closing the Redis wake-up subscription failed", exc_info=True)
+
+    def _subscribe(self, channels: frozenset[str]) -> None:
+        if self._pubsub is None:
+            self._pubsub = self._client.pubsub()
+            self._channels = frozenset()
+        gone, new = self._channels - channels, channels - self._channels
+        if gone:
+            self._pubsub.unsubscribe(*gone)
+        if new:
+            self._pubsub.subscribe(*new)
+            self._confirm(len(new))
+        self._channels = channels
+
+    def _confirm(self, count: int) -> None:
+        # Until the server has processed the SUBSCRIBE, a PUBLISH would go unheard: wait for it.
+        assert self._pubsub is not None
+        deadline = time.monotonic() + CONFIRM_WITHIN
+        while count > 0 and (remaining := deadline - time.monotonic()) > 0:
+            message: dict[str, Any] | None = self._pubsub.get_message(timeout=remaining)
+            if message is None:
+                continue
+            if message["type"] == "subscribe":
+                count -= 1
+            elif message["type"] == "message":
+                self._woken = True
+        self._discarded = time.monotonic()
+
+    def _discard_pending(self) -> None:
+        assert self._pubsub is not None
+        for _ in range(MAX_DISCARD):
+            if self._pubsub.get_message(timeout=0.0) is None:
+                break
+        self._discarded = time.monotonic()
+
+    def _fail(self, exc: BaseException) -> None:
+        log = logger.debug if self._failing else logger.warning
+        log("Redis wake-up subscription failed, polling every second until it is back: %s", exc)
+        self._failing = True
+        self._retry_at = time.monotonic() + RETRY_AFTER
+        self.close()
