@@ -8,8 +8,10 @@ from arame.errors import (
     PublishError,
     ResultStoreError,
     Retry,
+    SoftTimeLimitExceeded,
     TaskFailed,
     TaskNotRegistered,
+    TimeLimitExceeded,
     TimeoutError,  # noqa: A004 - the public name users expect
     TransportError,
 )
@@ -35,9 +37,11 @@ __all__ = [
     "PublishError",
     "ResultStoreError",
     "Retry",
+    "SoftTimeLimitExceeded",
     "Task",
     "TaskFailed",
     "TaskNotRegistered",
+    "TimeLimitExceeded",
     "TimeoutError",
     "TransportError",
     "shared_task",

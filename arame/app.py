@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
@@ -15,7 +15,8 @@ from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAG
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.message import TaskMessage
 from arame.producers import Producer
-from arame.results import AsyncResult, ResultStore
+from arame.results import AsyncResult, ResultStore, TickLedger
+from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
 from arame.transport import (
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 BROKER_ENV = "ARAME_BROKER_URL"
 RESULTS_ENV = "ARAME_RESULTS_URL"
 DEFAULT_QUEUE = "default"
+DEFAULT_RESULT_EXPIRES = timedelta(days=7)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +50,8 @@ class App:
         signing_keys: key id -> secret. When given, messages are signed (HMAC-SHA256) and
             workers refuse unsigned or altered ones.
         signing_key_id: the id to sign with (default: the only key, or the first one).
+        timezone: the time zone cron schedules are read in (UTC by default).
+        result_expires: how long finished rows are kept; the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
             without its worker renewing the lease; a dead worker's message returns after this.
 
@@ -67,8 +71,13 @@ class App:
         signing_keys: Mapping[str, bytes | str] | None = None,
         signing_key_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        timezone: str = "UTC",
+        result_expires: timedelta = DEFAULT_RESULT_EXPIRES,
     ) -> None:
         self.name = name
+        self.timezone = timezone
+        self.result_expires = result_expires
+        self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
         self.default_queue = default_queue
         self.max_message_size = max_message_size
@@ -136,6 +145,49 @@ class App:
 
         return declare(fn) if fn is not None else declare
 
+    def periodic(
+        self,
+        *,
+        cron: str | None = None,
+        every: timedelta | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Callable[[Any], Any]:
+        """Publish a task on a schedule: ``@app.periodic(cron="*/5 * * * *")`` above ``@app.task``.
+
+        On a plain function it declares the task too. Ticks are published by ``arame scheduler``
+        (or ``arame worker --scheduler``), each tick once however many schedulers run.
+
+        Raises:
+            ConfigurationError: neither or both of cron/every, or an invalid expression.
+        """
+        schedule = Schedule(cron=cron, every=every, timezone=self.timezone)
+
+        def register(target: Any) -> Any:
+            task = target if isinstance(target, Task) else self.task(target)
+            self.periodic_entries.append(PeriodicEntry(task.name, schedule, tuple(args), dict(kwargs or {})))
+            return task
+
+        return register
+
+    def scheduler(self) -> Scheduler:
+        """A scheduler for this app's periodic tasks; ``run()`` it or ``start()`` / ``stop()`` it."""
+
+        def publish(entry: PeriodicEntry, tick: datetime) -> None:
+            # A deterministic id: the tick's row is the same whichever scheduler publishes it.
+            task_id = f"{entry.task_name}@{tick.strftime('%Y%m%dT%H%M%SZ')}"
+            self.tasks[entry.task_name].apply_async(entry.args, entry.kwargs, task_id=task_id)
+
+        return Scheduler(self.periodic_entries, TickLedger(self.results), publish, housekeeping=self.prune)
+
+    def prune(self) -> int:
+        """Delete finished rows older than ``result_expires`` and old ticks; return rows deleted."""
+        cutoff = datetime.now(UTC) - self.result_expires
+        deleted = self.results.prune(cutoff)
+        TickLedger(self.results).prune(cutoff)
+        logger.info("pruned %d finished rows older than %s", deleted, cutoff.isoformat())
+        return deleted
+
     # -- publishing and reading ------------------------------------------------------------
 
     def send(self, message: TaskMessage) -> AsyncResult:
@@ -144,14 +196,7 @@ class App:
         Raises:
             ResultStoreError: the PENDING row could not be written; nothing was published.
             PublishError: the broker did not store the message; its row is removed again.
-            ConfigurationError: the message asks for a delay (delayed delivery is not built yet,
-                and running it early would be wrong).
         """
-        if message.eta is not None and message.eta > time.time():
-            raise ConfigurationError(
-                f"task {message.task}: countdown/eta need delayed delivery, which this version of "
-                "arame does not provide yet; publish without a delay"
-            )
         self.results.add_pending(message)
         try:
             self.producer.publish(message)

@@ -13,6 +13,7 @@ Every error arame raises derives from one root, so ``except arame.ArameError`` c
     └── TaskFailed              the remote task raised; carries its type, message and traceback
 
 ``Retry`` is not an error: a task raises it to ask for another attempt later.
+``SoftTimeLimitExceeded`` and ``TimeLimitExceeded`` are raised inside a task that runs too long.
 Exceptions raised by user tasks are recorded as they are, never wrapped.
 """
 
@@ -126,3 +127,11 @@ class Retry(Exception):
         super().__init__(f"retry in {countdown}s" if countdown is not None else "retry")
         self.countdown = countdown
         self.exc = exc
+
+
+class SoftTimeLimitExceeded(Exception):
+    """Raised inside a task that passed its ``soft_time_limit``; catch it to clean up."""
+
+
+class TimeLimitExceeded(Exception):
+    """The task passed its hard ``time_limit`` and was stopped."""

@@ -39,6 +39,7 @@ class Outcome:
         worker: ``host:pid`` of the worker that ran it.
         started_at: epoch seconds when the function was called, if it was.
         finished_at: epoch seconds when the outcome was known.
+        retry_at: for RETRY, epoch seconds of the next attempt.
     """
 
     task_id: str
@@ -53,6 +54,7 @@ class Outcome:
     worker: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    retry_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

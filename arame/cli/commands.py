@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -56,6 +59,7 @@ def _queues(app: App, queues: str | None) -> list[str]:
     show_default=True,
     help="Seconds running tasks get to finish after SIGTERM; a second SIGTERM stops at once.",
 )
+@click.option("--scheduler", "with_scheduler", is_flag=True, help="Also publish the periodic tasks.")
 @click.option("--loglevel", type=LOG_LEVELS, default="INFO", show_default=True)
 def worker(
     app_spec: str,
@@ -66,6 +70,7 @@ def worker(
     results: str | None,
     burst: bool,
     shutdown_timeout: float,
+    with_scheduler: bool,
     loglevel: str,
 ) -> None:
     """Run the tasks of MODULE[:ATTR] from its queues until SIGTERM or SIGINT."""
@@ -85,6 +90,10 @@ def worker(
         f"queues {', '.join(runner.queues)}; {runner.concurrency} {pool} slot(s)",
         err=True,
     )
+    if with_scheduler:
+        # Its own process: forking worker children from a process with a scheduler thread
+        # could copy a lock that thread holds.
+        multiprocessing.get_context("fork").Process(target=_run_scheduler, args=(app,), daemon=True).start()
     code = runner.run()
     if runner.abandoned:
         # Not sys.exit: interpreter shutdown would wait for the tasks still running.
@@ -169,6 +178,62 @@ def result(task_id: str, wait: bool, timeout: float, results: str | None) -> Non
         click.echo(f"{row.error_type}: {row.error_message}")
         if row.traceback:
             click.echo(row.traceback.rstrip())
+
+
+def _run_scheduler(app: App) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    app.scheduler().run()
+
+
+@click.command()
+@APP_ARGUMENT
+@BROKER_OPTION
+@RESULTS_OPTION
+@click.option("--loglevel", type=LOG_LEVELS, default="INFO", show_default=True)
+def scheduler(app_spec: str, broker: str | None, results: str | None, loglevel: str) -> None:
+    """Publish the periodic tasks of MODULE[:ATTR] at their ticks (each tick once)."""
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = _open_app(app_spec, broker, results)
+    if not app.periodic_entries:
+        raise click.ClickException(f"{app_spec} declares no periodic task (@app.periodic)")
+    runner = app.scheduler()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop())
+    click.echo(
+        f"arame scheduler: {len(app.periodic_entries)} periodic task(s), {app.broker.safe_url}", err=True
+    )
+    runner.run()
+
+
+@click.group()
+def results() -> None:
+    """The results table."""
+
+
+@results.command()
+@APP_ARGUMENT
+@RESULTS_OPTION
+@click.option("--older-than", type=click.FloatRange(min=0), help="Days [default: the app's result_expires].")
+def prune(app_spec: str, results: str | None, older_than: float | None) -> None:
+    """Delete finished rows older than result_expires (also run hourly by the scheduler)."""
+    app = _open_app(app_spec, None, results)
+    if older_than is not None:
+        app.result_expires = timedelta(days=older_than)
+    click.echo(f"{app.prune()} finished row(s) deleted")
+
+
+@click.command()
+@click.argument("task_id")
+@RESULTS_OPTION
+def revoke(task_id: str, results: str | None) -> None:
+    """Make sure TASK_ID, if it has not started, never runs."""
+    app = App("arame-cli", results=results)
+    handle = app.AsyncResult(task_id)
+    if handle.revoke():
+        click.echo(f"{task_id}: REVOKED")
+        return
+    raise click.ClickException(f"{task_id} was not revoked: it is {handle.state}")
 
 
 @click.command()

@@ -10,15 +10,18 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
+from arame.consumers.limits import Watchdog
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.writer import OutcomeWriter
-from arame.errors import TransportError
+from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded, TransportError
 from arame.message import TaskMessage
-from arame.states import FAILURE, Outcome, Started
-from arame.transport import BrokerSpec, Delivery, Subscriber
+from arame.signing import SIGNATURE_HEADER
+from arame.states import FAILURE, RETRY, Outcome, Started
+from arame.transport import BrokerSpec, Delivery, Publisher, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,21 @@ BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much qui
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
+EXIT_TIME_LIMIT = 4  # a process-pool child that ended a task at its hard time limit
+
+
+def _over_limit(message: TaskMessage, worker: str, kind: type[BaseException]) -> Outcome:
+    return Outcome(
+        message.id,
+        message.task,
+        message.queue,
+        FAILURE,
+        error_type=f"arame.errors.{kind.__name__}",
+        error_message=f"the task ran past its {'soft ' if kind is SoftTimeLimitExceeded else ''}time limit",
+        attempts=message.attempt + 1,
+        worker=worker,
+        finished_at=time.time(),
+    )
 
 
 def worker_name() -> str:
@@ -51,6 +69,8 @@ class Consumer:
         burst: return from ``run()`` once the queues are empty and nothing runs.
         shutdown_timeout: seconds running tasks get to finish after ``stop()``; then the
             consumer returns and their messages are delivered again.
+        kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
+            instead of being interrupted inside its thread.
     """
 
     def __init__(
@@ -63,6 +83,7 @@ class Consumer:
         slots: int = 1,
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        kill_on_hard_limit: bool = False,
     ) -> None:
         self.queues = list(queues)
         self.slots = slots
@@ -79,6 +100,9 @@ class Consumer:
         self._stop_now = threading.Event()
         self._in_flight = 0
         self._worker = worker_name()
+        self._retry_publisher = Publisher(spec)
+        self._watchdog = Watchdog(kill_on_hard=kill_on_hard_limit)
+        self._retry_lock = threading.Lock()
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
 
@@ -102,7 +126,10 @@ class Consumer:
         self._worker = worker_name()
         self._writer.start()
         try:
-            self._subscriber.open()
+            try:
+                self._subscriber.open()
+            except TransportError as exc:
+                self._reconnect(exc)  # a broker still starting: keep trying for RECONNECT_FOR
             logger.info("consuming %s with %d slots", ", ".join(self.queues), self.slots)
             while not self._stopping.is_set():
                 try:
@@ -137,15 +164,64 @@ class Consumer:
         except Poison as poison:
             self._dead_letter(delivery, poison)
             return
-        if delivery.redelivered and self._already_finished(message.id):
-            logger.info("task %s was redelivered but has already finished; not running it again", message.id)
-            self._committed(delivery, True)
-            return
         self._pool.submit(self._run_task, message, delivery)
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
+        # The row decides: a task revoked, or redelivered after it finished, does not run.
+        if self._already_finished(message.id):
+            logger.info("task %s is already finished or revoked; not running it", message.id)
+            self._committed(delivery, True)
+            return
         self._writer.started(Started(message.id, message.attempt + 1, self._worker, time.time()))
-        self._writer.finished(execute(self._admission.tasks, message, self._worker), delivery)
+        outcome = self._execute_within_limits(message)
+        if outcome.state == RETRY and not self._publish_retry(message, outcome):
+            self._committed(delivery, False)  # this attempt's message goes back and runs again
+            return
+        self._writer.finished(outcome, delivery)
+
+    def _execute_within_limits(self, message: TaskMessage) -> Outcome:
+        options = self._admission.tasks[message.task].options
+        if options.time_limit is None and options.soft_time_limit is None:
+            return execute(self._admission.tasks, message, self._worker)
+        watched = object()
+        outcome: Outcome | None = None
+        try:
+            self._watchdog.watch(
+                watched, options.soft_time_limit, options.time_limit, lambda: self._die_over_limit(message)
+            )
+            outcome = execute(self._admission.tasks, message, self._worker)
+            self._watchdog.release(watched)
+        except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
+            # Raised in the instant between the task's return and the release: the task ran out.
+            self._watchdog.release(watched)
+            outcome = outcome or _over_limit(message, self._worker, type(exc))
+        return outcome
+
+    def _die_over_limit(self, message: TaskMessage) -> None:
+        """Process pool, hard limit: record the failure, then end this child (it is replaced)."""
+        try:
+            self._recorder.record([], [_over_limit(message, self._worker, TimeLimitExceeded)])
+        except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
+            logger.error("could not record the time limit of task %s: %s", message.id, exc)
+        logger.error("task %s passed its time limit; this child process ends", message.id)
+        logging.shutdown()
+        os._exit(EXIT_TIME_LIMIT)
+
+    def _publish_retry(self, message: TaskMessage, outcome: Outcome) -> bool:
+        """Publish the next attempt, delayed in the broker; acknowledge this one only after."""
+        retry = replace(message, attempt=message.attempt + 1, eta=outcome.retry_at)
+        body = retry.to_body()
+        signer = self._admission.signer
+        headers = {SIGNATURE_HEADER: signer.sign(body.encode())} if signer else None
+        try:
+            with self._retry_lock:
+                self._retry_publisher.publish(
+                    body, retry.queue, retry.priority, headers, not_before=retry.eta
+                )
+        except TransportError as exc:
+            logger.warning("could not publish the retry of task %s: %s", message.id, exc)
+            return False
+        return True
 
     def _already_finished(self, task_id: str) -> bool:
         try:
@@ -225,3 +301,4 @@ class Consumer:
             self._writer.stop()
             self._acknowledge_done()
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
+        self._retry_publisher.close()

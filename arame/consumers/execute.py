@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from arame import states
+from arame.consumers.retry import retry_delay
+from arame.errors import Retry
 from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
@@ -20,7 +22,8 @@ def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: s
     """Run the task ``message`` asks for and say how it ended.
 
     Never raises for anything the task does: an exception becomes a FAILURE outcome with its
-    type, message and traceback; so do an unknown task name, arguments that do not fit the
+    type, message and traceback (or RETRY with the time of the next attempt, when the task's
+    retry policy allows another); so do an unknown task name, arguments that do not fit the
     function, and a return value that is not JSON. An expired message is not run: REVOKED.
     """
     attempts = message.attempt + 1
@@ -62,17 +65,20 @@ def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: s
     try:
         value = task.fn(*message.args, **message.kwargs)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a task's exception is its outcome, as it is
+        delay = retry_delay(task.options, exc, attempts)
+        cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
         return Outcome(
             message.id,
             message.task,
             message.queue,
-            states.FAILURE,
-            error_type=_qualified_name(type(exc)),
-            error_message=str(exc),
+            states.FAILURE if delay is None else states.RETRY,
+            error_type=_qualified_name(type(cause)),
+            error_message=str(cause),
             traceback=traceback.format_exc(),
             attempts=attempts,
             worker=worker,
             started_at=started,
+            retry_at=None if delay is None else time.time() + delay,
             finished_at=time.time(),
         )
     try:

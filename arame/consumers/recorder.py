@@ -12,7 +12,7 @@ class ResultRecorder(Protocol):
     """Commits STARTED marks and outcomes; raises if the transaction did not commit."""
 
     def is_finished(self, task_id: str) -> bool:
-        """Whether the task's row is already in a terminal state."""
+        """Whether the task's row is already terminal (finished or revoked): it must not run."""
 
     def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
         """Write both in one transaction, or raise and write nothing."""

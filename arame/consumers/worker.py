@@ -126,6 +126,7 @@ class Worker:
             slots=slots,
             burst=self.burst,
             shutdown_timeout=self.shutdown_timeout,
+            kill_on_hard_limit=self.pool == "process",
         )
         if self._stopping.is_set():
             return EXIT_OK

@@ -65,7 +65,7 @@ class Producer:
         with self._lock:
             publisher = self._publisher_for_this_process()
             try:
-                publisher.publish(body, message.queue, message.priority, headers)
+                publisher.publish(body, message.queue, message.priority, headers, not_before=message.eta)
             except TransportError as exc:
                 raise PublishError(
                     f"task {message.id} ({message.task}) was not published: {exc}",

@@ -2,5 +2,6 @@
 
 from arame.results.async_result import AsyncResult
 from arame.results.store import ResultRow, ResultStore
+from arame.results.ticks import TickLedger
 
-__all__ = ["AsyncResult", "ResultRow", "ResultStore"]
+__all__ = ["AsyncResult", "ResultRow", "ResultStore", "TickLedger"]

@@ -69,6 +69,14 @@ class AsyncResult:
         """Whether the task finished with FAILURE."""
         return self.state == states.FAILURE
 
+    def revoke(self) -> bool:
+        """Make sure a task that has not started never runs; it then reads ``REVOKED``.
+
+        Returns:
+            ``True`` if it was revoked; ``False`` if it had already started or finished.
+        """
+        return self._store.revoke(self.id, "revoked before it started")
+
     def get(self, timeout: float | None = None) -> Any:
         """Wait for the task to finish and return its result.
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,12 +22,11 @@ from arame import states
 from arame.errors import ResultStoreError
 from arame.message import TaskMessage
 from arame.results.table import metadata, results
+from arame.sqlite import connect_sqlite
 from arame.states import Outcome, Started
 
 logger = logging.getLogger(__name__)
 
-#: Seconds SQLite waits on a lock held by another process before it gives up.
-SQLITE_BUSY_TIMEOUT = 30.0
 # Result waits poll from 1 ms, doubling to this cap: fast for quick tasks, cheap for long ones.
 MAX_POLL_INTERVAL = 0.05
 # Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
@@ -88,33 +87,57 @@ class ResultStore:
             "attempts": message.attempt,
             "created_at": _from_epoch(message.created),
         }
-        with self._transaction() as conn:
-            conn.execute(self._insert_ignore(), row)
+        with self.transaction() as conn:
+            conn.execute(self.insert_ignore(results), row)
+
+    def revoke(self, task_id: str, reason: str = "revoked") -> bool:
+        """Mark a task that has not started REVOKED, so no worker runs it.
+
+        Returns:
+            Whether it was revoked (``False``: it already started, finished, or is unknown).
+        """
+        with self.transaction() as conn:
+            revoked = conn.execute(
+                results.update()
+                .where(results.c.id == task_id, results.c.state.in_([states.PENDING, states.RETRY]))
+                .values(
+                    state=states.REVOKED,
+                    error_type="TaskRevoked",
+                    error_message=reason,
+                    finished_at=_from_epoch(time.time()),
+                )
+            )
+        return bool(revoked.rowcount)
 
     def forget_pending(self, task_id: str) -> None:
         """Delete a row still PENDING (its message never reached the broker)."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute(results.delete().where(results.c.id == task_id, results.c.state == states.PENDING))
 
     def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
         """Write STARTED marks and outcomes in one transaction.
 
         A row in a terminal state is never changed, so a late STARTED never hides a result and
-        a redelivered task never overwrites the first outcome. An outcome whose id has no row
-        gets one.
+        a redelivered task never overwrites the first outcome; nor is a row changed by a write
+        about an earlier attempt than the one it records. An outcome whose id has no row gets one.
 
         Raises:
             ResultStoreError: the transaction did not commit; nothing of it was written.
         """
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             if started:
                 conn.execute(
                     results.update()
-                    .where(results.c.id == sa.bindparam("b_id"), _NOT_TERMINAL)
+                    .where(
+                        results.c.id == sa.bindparam("b_id"),
+                        _NOT_TERMINAL,
+                        results.c.attempts <= sa.bindparam("b_attempts"),
+                    )
                     .values(state=states.STARTED),
                     [
                         {
                             "b_id": s.task_id,
+                            "b_attempts": s.attempts,
                             "started_at": _from_epoch(s.at),
                             "worker": s.worker,
                             "attempts": s.attempts,
@@ -125,23 +148,26 @@ class ResultStore:
             for outcome in outcomes:
                 values = _outcome_values(outcome)
                 updated = conn.execute(
-                    results.update().where(results.c.id == outcome.task_id, _NOT_TERMINAL).values(values)
+                    results.update()
+                    .where(
+                        results.c.id == outcome.task_id,
+                        _NOT_TERMINAL,
+                        results.c.attempts <= outcome.attempts,
+                    )
+                    .values(values)
                 )
                 if updated.rowcount == 0:
+                    created = values["finished_at"] or _from_epoch(time.time())
                     conn.execute(
-                        self._insert_ignore(),
-                        {"id": outcome.task_id, "created_at": values["finished_at"], **values},
+                        self.insert_ignore(results), {"id": outcome.task_id, "created_at": created, **values}
                     )
 
     # -- reads -----------------------------------------------------------------------------
 
     def read(self, task_id: str) -> ResultRow | None:
         """Return the row of ``task_id``, or ``None`` if no one published it."""
-        try:
-            with self._connect() as conn:
-                found = conn.execute(sa.select(results).where(results.c.id == task_id)).first()
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._error("could not read from", exc) from exc
+        with self.connect() as conn:
+            found = conn.execute(sa.select(results).where(results.c.id == task_id)).first()
         return None if found is None else _to_row(found._mapping)
 
     def is_finished(self, task_id: str) -> bool:
@@ -167,16 +193,37 @@ class ResultStore:
             time.sleep(interval if remaining is None else min(interval, remaining))
             interval = min(interval * 2, MAX_POLL_INTERVAL)
 
+    def prune(self, before: datetime, batch: int = 1000) -> int:
+        """Delete finished rows (terminal, finished before ``before``) in batches; return how many.
+
+        Batches keep each transaction short, so workers writing results never wait long.
+        """
+        deleted = 0
+        while True:
+            with self.transaction() as conn:
+                ids = list(
+                    conn.execute(
+                        sa.select(results.c.id)
+                        .where(results.c.state.in_(states.TERMINAL_STATES), results.c.finished_at < before)
+                        .limit(batch)
+                    ).scalars()
+                )
+                if ids:
+                    conn.execute(results.delete().where(results.c.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch:
+                return deleted
+
     def counts(self) -> dict[str, int]:
         """How many rows are in each state."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
             return {state: count for state, count in conn.execute(query)}
 
     def count_states(self, task_ids: Sequence[str]) -> dict[str, int]:
         """How many of ``task_ids`` are in each state (ids without a row are not counted)."""
         counts: dict[str, int] = {}
-        with self._connect() as conn:
+        with self.connect() as conn:
             for start in range(0, len(task_ids), 500):  # bounded IN lists
                 chunk = list(task_ids[start : start + 500])
                 query = (
@@ -197,7 +244,8 @@ class ResultStore:
     # -- plumbing --------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self) -> Iterator[sa.Connection]:
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A connection in a transaction, committed on exit; errors become ResultStoreError."""
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -205,9 +253,13 @@ class ResultStore:
             raise self._error("could not write to", exc) from exc
 
     @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection for reads; errors become ResultStoreError."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("could not read from", exc) from exc
 
     @property
     def engine(self) -> sa.Engine:
@@ -235,13 +287,14 @@ class ResultStore:
             raise self._error("could not open", exc) from exc
         return engine
 
-    def _insert_ignore(self) -> Any:
+    def insert_ignore(self, table: sa.Table) -> Any:
+        """An INSERT that skips rows whose primary key exists, in this database's dialect."""
         name = self.engine.dialect.name
         if name == "postgresql":
-            return postgresql.insert(results).on_conflict_do_nothing(index_elements=["id"])
+            return postgresql.insert(table).on_conflict_do_nothing()
         if name == "sqlite":
-            return sqlite_dialect.insert(results).on_conflict_do_nothing(index_elements=["id"])
-        return results.insert().prefix_with("IGNORE")
+            return sqlite_dialect.insert(table).on_conflict_do_nothing()
+        return table.insert().prefix_with("IGNORE")
 
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
         text = str(getattr(exc, "orig", None) or exc).strip()
@@ -259,15 +312,8 @@ def _create_table(engine: sa.Engine) -> None:
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
-    database = url.database or ""
-
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
-        # WAL: readers never block the writer, and the broker can share the file.
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
-
-    return sa.create_engine(url, creator=connect)
+    # WAL: readers never block the writer, and the broker can share the file.
+    return sa.create_engine(url, creator=functools.partial(connect_sqlite, url.database or ""))
 
 
 def _outcome_values(outcome: Outcome) -> dict[str, Any]:
@@ -282,7 +328,10 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
         "attempts": outcome.attempts,
         "worker": outcome.worker,
         "started_at": None if outcome.started_at is None else _from_epoch(outcome.started_at),
-        "finished_at": _from_epoch(outcome.finished_at or time.time()),
+        # A RETRY is not finished: the row keeps its error until the next attempt starts.
+        "finished_at": None
+        if outcome.state == states.RETRY
+        else _from_epoch(outcome.finished_at or time.time()),
     }
 
 

@@ -30,3 +30,10 @@ results = sa.Table(
     sa.Column("finished_at", _Timestamp),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
 )
+
+ticks = sa.Table(
+    "arame_ticks",
+    metadata,
+    sa.Column("task_name", sa.String(255), primary_key=True),
+    sa.Column("tick_at", sa.String(32), primary_key=True, comment="UTC, ISO 8601"),
+)

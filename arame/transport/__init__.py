@@ -1,7 +1,8 @@
 """Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
 
-from arame.transport.admin import check_broker, purge_queues, queue_sizes
+from arame.transport.admin import check_broker, delayed_sizes, purge_queues, queue_sizes
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
+from arame.transport.delay import NOT_BEFORE
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Publisher
 from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
@@ -17,11 +18,13 @@ from arame.transport.urls import (
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
+    "NOT_BEFORE",
     "BrokerSpec",
     "DeadLetter",
     "list_dead",
     "requeue_dead",
     "check_broker",
+    "delayed_sizes",
     "purge_queues",
     "queue_sizes",
     "Delivery",

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from arame.errors import TransportError
-from arame.transport.connection import connect, kombu_queue
+from arame.transport.connection import connect, kombu_queue, supports_delay
 from arame.transport.urls import BrokerSpec, describe_error
 
 
@@ -29,7 +29,7 @@ def check_broker(spec: BrokerSpec) -> None:
 
 
 def queue_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
-    """Messages ready in each queue (unacknowledged ones not counted).
+    """Messages ready in each queue: neither unacknowledged nor delayed (see ``delayed_sizes``).
 
     Raises:
         TransportError: the broker does not answer.
@@ -37,8 +37,38 @@ def queue_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
     return _on_queues(spec, names, lambda queue: queue.queue_declare().message_count)
 
 
+def delayed_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | None]:
+    """Messages of each queue published with a ``not_before`` still in the future.
+
+    ``None`` on RabbitMQ: they wait in one delay queue per delay bucket (``<queue>.delay.<ms>``),
+    and AMQP cannot list queues (only the management plugin's HTTP API can), while trying every
+    possible bucket name would take thousands of round trips. 0 on Kombu's stock Redis transport
+    (``sentinel://``), which cannot delay.
+
+    Raises:
+        TransportError: the broker does not answer.
+    """
+    if spec.kind == "amqp":
+        return dict.fromkeys(names)
+    if not supports_delay(spec):
+        return dict.fromkeys(names, 0)
+    connection = connect(spec)
+    try:
+        channel: Any = connection.default_channel  # one of arame's channels: they all count delays
+        return {name: int(channel.delayed_size(name)) for name in names}
+    except Exception as exc:
+        raise TransportError(
+            f"could not inspect queues on {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
+        ) from exc
+    finally:
+        connection.release()
+
+
 def purge_queues(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
     """Delete every ready message of each queue; return how many each one held.
+
+    Delayed messages go too on SQL, Redis and ``memory://``, where they wait in the queue's own
+    storage; on RabbitMQ they wait in delay queues a purge does not reach, and arrive when due.
 
     Raises:
         TransportError: the broker does not answer.

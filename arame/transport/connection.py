@@ -5,7 +5,7 @@ from __future__ import annotations
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
-from arame.transport import redis, sql
+from arame.transport import memory, redis, sql
 from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
@@ -20,7 +20,14 @@ def connect(spec: BrokerSpec) -> Connection:
         connection.transport_cls = sql.Transport
     elif uses_arame_redis(spec):
         connection.transport_cls = redis.Transport
+    elif spec.kind == "memory":
+        connection.transport_cls = memory.Transport
     return connection
+
+
+def supports_delay(spec: BrokerSpec) -> bool:
+    """Whether ``spec`` can hold a message until it is due (all but Kombu's stock Redis transport)."""
+    return spec.kind != "redis" or uses_arame_redis(spec)
 
 
 def uses_arame_redis(spec: BrokerSpec) -> bool:

@@ -11,6 +11,7 @@ from kombu.entity import Queue
 from arame.errors import TransportError
 from arame.message import CONTENT_ENCODING, CONTENT_TYPE
 from arame.transport.connection import connect, kombu_queue, wire_priority
+from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec, describe_error
 
 logger = logging.getLogger(__name__)
@@ -39,28 +40,44 @@ class Publisher:
         }
 
     def publish(
-        self, body: str, queue: str, priority: int | None = None, headers: dict[str, Any] | None = None
+        self,
+        body: str,
+        queue: str,
+        priority: int | None = None,
+        headers: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         """Store ``body`` in ``queue``, persistently, and return once the broker has it.
 
+        Args:
+            body: the message body, JSON.
+            queue: the queue to deliver it to.
+            priority: 0 (lowest) .. 9 (highest); ``None`` is the lowest.
+            headers: message headers.
+            not_before: epoch seconds before which it must not be delivered. A later time makes
+                the broker (or database) hold it until then; ``None`` or a past time delivers it
+                now. See ``arame.transport.delay``.
+
         Raises:
+            ConfigurationError: ``not_before`` is not a number, or this broker cannot delay.
             TransportError: the broker could not be reached or refused the message.
         """
         declared = self._queues.get(queue)
         if declared is None:
             declared = self._queues[queue] = kombu_queue(self.spec, queue)
+        where = route(self.spec, declared, not_before, headers)
         try:
             producer = self._producer or self._open()
             producer.publish(
                 body,
                 exchange="",
-                routing_key=queue,
-                declare=[declared],
+                routing_key=where.routing_key,
+                declare=where.declare,
                 content_type=CONTENT_TYPE,
                 content_encoding=CONTENT_ENCODING,
                 delivery_mode=PERSISTENT,
                 priority=wire_priority(self.spec, priority),
-                headers=headers,
+                headers=where.headers,
                 retry=True,
                 retry_policy=self._retry_policy,
             )

@@ -11,6 +11,8 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 
 from arame.errors import MessageError, TransportError
 from arame.transport.connection import connect, kombu_queue
+from arame.transport.delay import not_before_of, seconds_until
+from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec, describe_error
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,11 @@ class Delivery:
 
     @property
     def redelivered(self) -> bool:
-        """Whether this message was delivered before (and may have started running)."""
+        """Whether this message was delivered before (and may have started running).
+
+        A delayed message is not: on RabbitMQ it reaches the queue dead-lettered from a delay
+        queue, with an ``x-death`` header but never consumed, and RabbitMQ does not flag it.
+        """
         return bool(self._message.delivery_info.get("redelivered")) or (self.deliveries or 1) > 1
 
     @property
@@ -52,6 +58,11 @@ class Delivery:
         """
         counted = self._message.properties.get(DELIVERIES) or self.headers.get(DELIVERIES)
         return None if counted is None else int(counted)
+
+    @property
+    def not_before(self) -> float | None:
+        """Epoch seconds before which it was not to be delivered, when it was published delayed."""
+        return not_before_of(self.headers)
 
     @property
     def headers(self) -> dict[str, Any]:
@@ -213,6 +224,10 @@ class Subscriber:
 
     def _receive(self, message: Any) -> None:
         queue = message.delivery_info.get("routing_key") or self.queue_names[0]
+        not_before = not_before_of(message.headers)
+        if not_before is not None and seconds_until(not_before) > 0:
+            self._delay_again(message, queue, not_before)
+            return
         if self.spec.kind == "amqp" and message.delivery_info.get("redelivered"):
             self._count_redelivery(message, queue)
             return
@@ -234,6 +249,29 @@ class Subscriber:
             content_type=message.content_type,
             content_encoding=message.content_encoding,
             headers={**(message.headers or {}), DELIVERIES: count},
+            priority=message.properties.get("priority"),
+            delivery_mode=2,
+        )
+        message.ack()
+
+    def _delay_again(self, message: Any, queue: str, not_before: float) -> None:
+        """Send a message that arrived before its time back to wait, and acknowledge it.
+
+        RabbitMQ caps a TTL at 49 days, so a longer delay arrives early by design and waits again
+        here; a publisher's clock ahead of ours has the same effect. Never happens on SQL (the
+        fetch compares with this clock) nor on ``memory://``.
+        """
+        assert self._connection is not None
+        where = route(self.spec, kombu_queue(self.spec, queue), not_before, message.headers)
+        logger.debug("a message for %r arrived before its time; waiting again", queue)
+        self._connection.Producer(auto_declare=False).publish(
+            message.body,
+            exchange="",
+            routing_key=where.routing_key,
+            declare=where.declare,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            headers=where.headers,
             priority=message.properties.get("priority"),
             delivery_mode=2,
         )

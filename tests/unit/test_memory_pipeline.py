@@ -251,12 +251,6 @@ def test_a_message_delivered_again_after_success_does_not_run_the_function_again
     app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=arame.TaskFailed,
-    reason="arame.Retry is not handled: arame/consumers/execute.py records it as FAILURE "
-    "(error_type 'arame.errors.Retry') instead of publishing the task again (DESIGN §1)",
-)
 def test_a_task_that_raises_retry_runs_again(app: arame.App) -> None:
     attempts: list[int] = []
 

@@ -6,10 +6,12 @@ Every script takes the same KEYS, in the order ``QueueKeys.all`` gives them:
     KEYS[2]      payloads     hash: tag -> the Kombu message, JSON
     KEYS[3]      deliveries   hash: tag -> how many times it was fetched
     KEYS[4..13]  ready lists  priority 9 down to 0: LPUSH at the tail, RPOP at the head
+    KEYS[14]     delayed      sorted set: tag -> due time (server time, epoch milliseconds)
 
 A tag is ``"<priority digit>:<hex id>"``, so a script can find a tag's ready list without
-another lookup (``KEYS[13 - priority]``). Deadlines use the server's clock (``TIME``), so clients
-with skewed clocks still agree on when a lease ran out.
+another lookup (``KEYS[13 - priority]``). Deadlines and due times use the server's clock
+(``TIME``), so clients with skewed clocks still agree on when a lease ran out or a message is due;
+a publisher sends a delay (milliseconds from now), never a time of its own clock.
 """
 
 from __future__ import annotations
@@ -25,26 +27,46 @@ end
 local function ready_key(tag)
   return KEYS[13 - tonumber(string.sub(tag, 1, 1))]
 end
+local function first_score(key)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then return tonumber(first[2]) end
+  return nil
+end
 """
 
-#: ARGV: tag, payload, wake-up channel. Stores the payload, queues the tag, wakes idle consumers.
+#: ARGV: tag, payload, wake-up channel, delay in milliseconds. Stores the payload, queues the tag
+#: (or files it under its due time), and wakes idle consumers: for a delayed message too, so that
+#: they learn how long to sleep.
 PUT = (
     _PRELUDE
     + """
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('LPUSH', ready_key(ARGV[1]), ARGV[1])
+local delay = tonumber(ARGV[4])
+if delay > 0 then
+  redis.call('ZADD', KEYS[14], now_ms() + delay, ARGV[1])
+else
+  redis.call('LPUSH', ready_key(ARGV[1]), ARGV[1])
+end
 redis.call('PUBLISH', ARGV[3], '')
 return 1
 """
 )
 
-#: ARGV: lease milliseconds, most expired leases to reclaim. Returns {tag, payload, deliveries} or nil.
-#: Expired leases go back to the head of their lists first (earliest expiry served first), so a
-#: dead consumer's messages come back without any separate sweeper process.
+#: ARGV: lease milliseconds, most expired leases to reclaim, most due messages to move.
+#: Returns {tag, payload, deliveries}; when nothing is ready, the milliseconds until a delayed
+#: message comes due or a lease runs out, whichever is first (-1: neither), for an idle wait.
+#: Due messages join the tail of their lists first (earliest due first, as if published then),
+#: and expired leases go back to the head (earliest expiry first), so a dead consumer's messages
+#: and delayed ones come back without any separate sweeper process.
 FETCH = (
     _PRELUDE
     + """
 local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+if #due > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[14], 0, #due - 1)
+  for i = 1, #due do redis.call('LPUSH', ready_key(due[i]), due[i]) end
+end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for i = #expired, 1, -1 do
   redis.call('ZREM', KEYS[1], expired[i])
@@ -63,7 +85,11 @@ for k = 4, 13 do
     tag = redis.call('RPOP', KEYS[k])
   end
 end
-return false
+local next_at = first_score(KEYS[14])
+local lease_at = first_score(KEYS[1])
+if lease_at and (not next_at or lease_at < next_at) then next_at = lease_at end
+if next_at then return math.max(0, next_at - now) end
+return -1
 """
 )
 
@@ -118,17 +144,26 @@ return lost
 """
 )
 
-#: No ARGV. Ready messages: the ready lists plus leases that have run out.
+#: No ARGV. Ready messages: the ready lists, leases that have run out, due delayed messages.
 SIZE = (
     _PRELUDE
     + """
-local n = redis.call('ZCOUNT', KEYS[1], '-inf', now_ms())
+local now = now_ms()
+local n = redis.call('ZCOUNT', KEYS[1], '-inf', now) + redis.call('ZCOUNT', KEYS[14], '-inf', now)
 for k = 4, 13 do n = n + redis.call('LLEN', KEYS[k]) end
 return n
 """
 )
 
-#: No ARGV. Deletes the ready messages (and those whose lease ran out); returns how many.
+#: No ARGV. Delayed messages not yet due.
+DELAYED_SIZE = (
+    _PRELUDE
+    + """
+return redis.call('ZCOUNT', KEYS[14], '(' .. now_ms(), '+inf')
+"""
+)
+
+#: No ARGV. Deletes the ready and delayed messages (and those whose lease ran out); returns how many.
 PURGE = (
     _PRELUDE
     + """
@@ -143,8 +178,9 @@ for _, tag in ipairs(expired) do
   redis.call('ZREM', KEYS[1], tag)
   forget(tag)
 end
-for k = 4, 13 do
-  for _, tag in ipairs(redis.call('LRANGE', KEYS[k], 0, -1)) do forget(tag) end
+for k = 4, 14 do
+  local tags = k == 14 and redis.call('ZRANGE', KEYS[k], 0, -1) or redis.call('LRANGE', KEYS[k], 0, -1)
+  for _, tag in ipairs(tags) do forget(tag) end
   redis.call('DEL', KEYS[k])
 end
 return n

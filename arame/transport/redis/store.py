@@ -14,6 +14,7 @@ from arame.transport.redis import scripts
 PREFIX = "arame"
 MAX_PRIORITY = 9
 RECLAIM_PER_FETCH = 100  # bounds one fetch's work when many leases ran out at once
+PROMOTE_PER_FETCH = 100  # bounds one fetch's work when many delayed messages came due at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,18 @@ class Fetched:
     deliveries: int
 
 
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Nothing to fetch in a queue.
+
+    Attributes:
+        wake_in: milliseconds until a delayed message comes due or a lease runs out there,
+            whichever is first; ``None`` when neither will happen without a new message.
+    """
+
+    wake_in: int | None
+
+
 def queue_keys(queue: str) -> tuple[str, ...]:
     """The keys of ``queue`` in the order the scripts expect (see ``scripts``).
 
@@ -38,7 +51,7 @@ def queue_keys(queue: str) -> tuple[str, ...]:
     """
     base = f"{PREFIX}:{{{queue}}}"
     ready = tuple(f"{base}:ready:{priority}" for priority in range(MAX_PRIORITY, -1, -1))
-    return (f"{base}:leases", f"{base}:payloads", f"{base}:deliveries", *ready)
+    return (f"{base}:leases", f"{base}:payloads", f"{base}:deliveries", *ready, f"{base}:delayed")
 
 
 def new_tag(priority: int) -> str:
@@ -62,6 +75,7 @@ class QueueStore:
         self._release = client.register_script(scripts.RELEASE)
         self._renew = client.register_script(scripts.RENEW)
         self._size = client.register_script(scripts.SIZE)
+        self._delayed_size = client.register_script(scripts.DELAYED_SIZE)
         self._purge = client.register_script(scripts.PURGE)
 
     def wake_channel(self, queue: str) -> str:
@@ -76,15 +90,22 @@ class QueueStore:
         """Raise unless the server answers."""
         self.client.ping()
 
-    def put(self, queue: str, tag: str, payload: str) -> None:
-        """Store a message and queue it behind the others of its priority."""
-        self._put(queue_keys(queue), [tag, payload, self.wake_channel(queue)])
+    def put(self, queue: str, tag: str, payload: str, delay_ms: int = 0) -> None:
+        """Store a message and queue it behind the others of its priority.
 
-    def fetch(self, queue: str, lease_ms: int) -> Fetched | None:
+        Args:
+            queue: its queue.
+            tag: its id (see ``new_tag``).
+            payload: the Kombu message, JSON.
+            delay_ms: when positive, it is held that long (by the server's clock) first.
+        """
+        self._put(queue_keys(queue), [tag, payload, self.wake_channel(queue), max(0, delay_ms)])
+
+    def fetch(self, queue: str, lease_ms: int) -> Fetched | Idle:
         """Take the first message of the highest priority, leased for ``lease_ms``."""
-        found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH])
-        if not found:
-            return None
+        found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH, PROMOTE_PER_FETCH])
+        if not isinstance(found, list):
+            return Idle(None if int(found) < 0 else int(found))
         tag, payload, deliveries = found
         return Fetched(tag, payload, int(deliveries))
 
@@ -122,8 +143,12 @@ class QueueStore:
         """Messages ready to be fetched (not counting those under a live lease)."""
         return int(self._size(queue_keys(queue)))
 
+    def delayed_size(self, queue: str) -> int:
+        """Messages not yet due."""
+        return int(self._delayed_size(queue_keys(queue)))
+
     def purge(self, queue: str) -> int:
-        """Delete the ready messages; return how many there were."""
+        """Delete the ready and the delayed messages; return how many there were."""
         return int(self._purge(queue_keys(queue)))
 
     def delete(self, queue: str) -> None:

@@ -8,11 +8,16 @@ renewed while the message is held, the message is deleted on ack, released on re
 and an expired lease (its consumer died) makes it deliverable again at the next fetch. Idle
 consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
 expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
+
+A delayed message waits in a sorted set by due time; the fetch script moves it to its ready list
+once due. An empty fetch says how long until the next one is due (or a lease runs out), and the
+idle consumer sleeps exactly that long, so it is fetched within milliseconds of its time.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections import defaultdict
@@ -24,8 +29,9 @@ import redis
 from kombu.transport import virtual
 from kombu.utils.json import dumps, loads
 
+from arame.transport.delay import delay_ms
 from arame.transport.redis.client import DEFAULT_PORT, create_client
-from arame.transport.redis.store import QueueStore, new_tag
+from arame.transport.redis.store import Idle, QueueStore, new_tag
 from arame.transport.redis.waker import Waker
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
@@ -34,6 +40,7 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
 MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up can be had
+WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
 DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
 LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
 
@@ -76,6 +83,7 @@ class Channel(virtual.Channel):
         self._no_ack: set[str] = set()  # queues consumed without acknowledgements
         self._pid = os.getpid()
         self._renewed = time.monotonic()
+        self.wake_at: dict[str, float] = {}  # queue -> monotonic time its next message is due
 
     @property
     def store(self) -> QueueStore:
@@ -99,11 +107,15 @@ class Channel(virtual.Channel):
         tag = new_tag(_priority(properties.get("priority")))
         # A fresh tag per put: the same message put twice is two messages, never one overwritten.
         stored = {**message, "properties": {**properties, "delivery_tag": tag}}
-        self.store.put(queue, tag, dumps(stored))
+        self.store.put(queue, tag, dumps(stored), delay_ms(message.get("headers")))
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         found = self.store.fetch(queue, self.lease_ms)
-        if found is None:
+        if isinstance(found, Idle):
+            if found.wake_in is None:
+                self.wake_at.pop(queue, None)
+            else:
+                self.wake_at[queue] = time.monotonic() + found.wake_in / 1000
             raise Empty()
         if queue in self._no_ack:
             self.store.ack(queue, [found.tag])  # no acknowledgement will come: done once fetched
@@ -191,6 +203,10 @@ class Channel(virtual.Channel):
     def _size(self, queue: str) -> int:
         return self.store.size(queue)
 
+    def delayed_size(self, queue: str) -> int:
+        """Messages of ``queue`` not yet due."""
+        return self.store.delayed_size(queue)
+
     def _purge(self, queue: str) -> int:
         return self.store.purge(queue)
 
@@ -245,7 +261,10 @@ class Transport(virtual.Transport):
             channel.renew_leases()
 
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
-        """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms."""
+        """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms.
+
+        Either wait ends early when a delayed message comes due or a lease runs out.
+        """
         start = time.monotonic()
         pause = 0.001
         self.heartbeat_check(connection)
@@ -260,7 +279,8 @@ class Transport(virtual.Transport):
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
                 raise TimeoutError()  # what Kombu transports raise when nothing arrived
-            step = FALLBACK_POLL if remaining is None else min(remaining, FALLBACK_POLL)
+            step = min(FALLBACK_POLL, self._until_due())
+            step = step if remaining is None else min(remaining, step)
             if subscribed:
                 self._waker_for().wait(step)
             else:
@@ -276,6 +296,20 @@ class Transport(virtual.Transport):
             waker.close()
         if store is not None:
             store.client.close()
+
+    def _until_due(self) -> float:
+        """Seconds until a message of a consumed queue comes due or its lease runs out."""
+        soonest = min(
+            (
+                channel.wake_at[queue]
+                for channel in self.channels
+                if channel.qos.can_consume()  # a full channel fetches nothing: its times are stale
+                for queue in channel._active_queues
+                if queue in channel.wake_at
+            ),
+            default=math.inf,
+        )
+        return max(0.0, soonest - time.monotonic()) + WAKE_MARGIN
 
     def _watch(self) -> bool:
         store = self.store

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-import sqlite3
 import threading
-from typing import Any
 
 import sqlalchemy as sa
 
+from arame.sqlite import connect_sqlite
+
+logger = logging.getLogger(__name__)
+
 TABLE_NAME = "arame_queue"
-SQLITE_BUSY_TIMEOUT = 30.0
 
 metadata = sa.MetaData()
 
@@ -25,6 +28,8 @@ messages = sa.Table(
     sa.Column("deliveries", sa.Integer, nullable=False, default=0),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Index("ix_arame_queue_fetch", "queue", "priority", "id"),
+    # An idle consumer asks for the earliest future not_before of its queues: one index probe.
+    sa.Index("ix_arame_queue_due", "queue", "not_before"),
 )
 
 _engines: dict[tuple[str, int], sa.Engine] = {}
@@ -50,7 +55,9 @@ def _create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(parsed, creator=_sqlite_creator(parsed.database or ""))
+        engine = sa.create_engine(
+            parsed, creator=functools.partial(connect_sqlite, parsed.database or "", autocommit=True)
+        )
         # pysqlite starts transactions lazily and deferred; a fetch must take the write lock first
         # (BEGIN IMMEDIATE), or two fetchers deadlock upgrading their read locks.
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
@@ -64,15 +71,18 @@ def _create_engine(url: str) -> sa.Engine:
         # Another process may have created it between the check and the CREATE.
         if not sa.inspect(engine).has_table(TABLE_NAME):
             raise
+    _add_missing_indexes(engine)
     return engine
 
 
-def _sqlite_creator(path: str) -> Any:
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
-        )
-        conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        return conn
-
-    return connect
+def _add_missing_indexes(engine: sa.Engine) -> None:
+    """Create the indexes a table made by an older arame lacks (create_all skips existing tables)."""
+    present = {index["name"] for index in sa.inspect(engine).get_indexes(TABLE_NAME)}
+    for index in messages.indexes:
+        if index.name in present:
+            continue
+        try:
+            index.create(engine)
+        except sa.exc.SQLAlchemyError:
+            # Another process may have created it in between; without it, queries only run slower.
+            logger.debug("could not create index %s", index.name, exc_info=True)

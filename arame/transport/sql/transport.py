@@ -6,12 +6,17 @@ is held, the row is deleted on ack, released on requeue or close, and an expired
 consumer died) makes the row deliverable again. PostgreSQL and MySQL/MariaDB fetch with
 ``FOR UPDATE SKIP LOCKED`` so consumers never queue behind one row; PostgreSQL wakes idle
 consumers with ``LISTEN/NOTIFY``; the others poll with a backoff from 1 ms.
+
+A delayed message is a row whose ``not_before`` is in the future: the fetch skips it until then.
+An idle consumer learns the earliest ``not_before`` of its queues (see ``DueTimes``) and wakes
+for it, so a delayed message is fetched within milliseconds of its time, without a NOTIFY.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from queue import Empty
 from typing import Any
 
@@ -19,6 +24,8 @@ import sqlalchemy as sa
 from kombu.transport import virtual
 from kombu.utils.json import dumps, loads
 
+from arame.transport.delay import not_before_of
+from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
 from arame.transport.sql.table import engine_for, messages
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
@@ -78,7 +85,7 @@ class Channel(virtual.Channel):
         row = {
             "queue": queue,
             "priority": int(properties.get("priority") or 0),
-            "not_before": headers.get("x-arame-not-before"),
+            "not_before": not_before_of(headers),  # the NOT_BEFORE header, set by a delayed publish
             "deliveries": 0,
             "payload": dumps(message),
         }
@@ -136,6 +143,7 @@ class Channel(virtual.Channel):
             )
 
     def _size(self, queue: str) -> int:
+        """Rows ready to fetch: not leased (or the lease ran out) and due."""
         now = time.time()
         with self.engine.connect() as conn:
             return int(
@@ -143,11 +151,37 @@ class Channel(virtual.Channel):
                     sa.select(sa.func.count()).where(
                         messages.c.queue == queue,
                         sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+                        sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
                     )
                 ).scalar_one()
             )
 
+    def delayed_size(self, queue: str) -> int:
+        """Rows of ``queue`` not yet due."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        messages.c.queue == queue, messages.c.not_before > time.time()
+                    )
+                ).scalar_one()
+            )
+
+    def next_due(self, queues: Iterable[str]) -> float | None:
+        """The earliest future ``not_before`` among ``queues`` (epoch seconds), or ``None``."""
+        names = list(queues)
+        if not names:
+            return None
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                sa.select(sa.func.min(messages.c.not_before)).where(
+                    messages.c.queue.in_(names), messages.c.not_before > time.time()
+                )
+            ).scalar_one()
+        return None if due is None else float(due)
+
     def _purge(self, queue: str) -> int:
+        """Delete the rows no consumer holds, delayed ones included; return how many."""
         now = time.time()
         with self.engine.begin() as conn:
             deleted = conn.execute(
@@ -180,6 +214,7 @@ class Transport(virtual.Transport):
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._listener: Listener | None = None
+        self._due = DueTimes(self._next_due)
 
     def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
         """Renew the leases of held messages (the consumer calls this while tasks run)."""
@@ -187,7 +222,10 @@ class Transport(virtual.Transport):
             channel.renew_leases()
 
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
-        """Deliver one message; between empty polls wait for a NOTIFY, or back off from 1 ms."""
+        """Deliver one message; between empty polls wait for a NOTIFY, or back off from 1 ms.
+
+        Either wait ends early when a delayed message of the consumed queues comes due.
+        """
         start = time.monotonic()
         pause = 0.001
         listener = self._listen()
@@ -201,12 +239,22 @@ class Transport(virtual.Transport):
             remaining = None if timeout is None else timeout - (time.monotonic() - start)
             if remaining is not None and remaining <= 0:
                 raise TimeoutError()
+            # Leases expiring send no NOTIFY: poll at least this often.
+            longest = LISTEN_FALLBACK_POLL if listener is not None else pause
+            wait = min(longest, self._due.seconds_until(self._consumed()))
+            wait = wait if remaining is None else min(wait, remaining)
             if listener is not None:
-                # Leases expiring and delays coming due send no NOTIFY: poll at least this often.
-                listener.wait(min(remaining or LISTEN_FALLBACK_POLL, LISTEN_FALLBACK_POLL))
+                if listener.wait(wait):
+                    self._due.forget()  # the new row may be due sooner than the one we knew of
             else:
-                time.sleep(pause if remaining is None else min(pause, remaining))
+                time.sleep(wait)
                 pause = min(pause * 2, MAX_IDLE_POLL)
+
+    def _consumed(self) -> list[str]:
+        return sorted({queue for channel in self.channels for queue in channel._active_queues})
+
+    def _next_due(self, queues: list[str]) -> float | None:
+        return self.channels[0].next_due(queues) if self.channels else None
 
     def _listen(self) -> Listener | None:
         url = self.client.hostname if self.client is not None else ""

@@ -1,0 +1,94 @@
+"""Time limits: a watchdog that interrupts tasks running past their soft or hard limit.
+
+The soft limit raises ``SoftTimeLimitExceeded`` inside the task, which may catch it to clean up.
+The hard limit, in the process pool, records ``TimeLimitExceeded`` and ends the child process,
+which the supervisor replaces. A thread cannot be killed, so in the thread pool the hard limit
+raises ``TimeLimitExceeded`` inside the task instead. Both are raised between Python bytecodes:
+a task blocked inside one C call (a socket read without a timeout, ``time.sleep``) sees them only
+when that call returns.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
+
+logger = logging.getLogger(__name__)
+
+TICK = 0.05  # seconds between checks: the precision of the limits
+
+
+@dataclass(slots=True)
+class _Watch:
+    thread_id: int
+    soft_at: float | None
+    hard_at: float | None
+    on_hard: Callable[[], None] | None
+
+
+class Watchdog:
+    """Watches running tasks and acts when one passes its limit.
+
+    Args:
+        kill_on_hard: in the process pool, call the watch's ``on_hard`` (record, then exit)
+            instead of raising inside the thread.
+    """
+
+    def __init__(self, *, kill_on_hard: bool) -> None:
+        self._kill_on_hard = kill_on_hard
+        self._watches: dict[object, _Watch] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, key: object, soft: float | None, hard: float | None, on_hard: Callable[[], None]) -> None:
+        """Start watching the calling thread's task under ``key``."""
+        now = time.monotonic()
+        watch = _Watch(
+            threading.get_ident(),
+            None if soft is None else now + soft,
+            None if hard is None else now + hard,
+            on_hard,
+        )
+        with self._lock:
+            self._watches[key] = watch
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="arame-watchdog", daemon=True)
+                self._thread.start()
+
+    def release(self, key: object) -> None:
+        """Stop watching ``key`` (its task returned)."""
+        with self._lock:
+            self._watches.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(TICK)
+            now = time.monotonic()
+            kill: list[Callable[[], None]] = []
+            # Under the lock: once release() returned, nothing more is raised in that thread.
+            with self._lock:
+                for key, watch in list(self._watches.items()):
+                    if watch.hard_at is not None and now >= watch.hard_at:
+                        del self._watches[key]
+                        if self._kill_on_hard and watch.on_hard is not None:
+                            kill.append(watch.on_hard)
+                        else:
+                            _raise_in(watch.thread_id, TimeLimitExceeded)
+                    elif watch.soft_at is not None and now >= watch.soft_at:
+                        watch.soft_at = None  # once
+                        _raise_in(watch.thread_id, SoftTimeLimitExceeded)
+            for on_hard in kill:
+                on_hard()
+
+
+def _raise_in(thread_id: int, kind: type[BaseException]) -> None:
+    """Raise ``kind`` in another thread at its next bytecode (CPython's async exceptions)."""
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(kind))
+    if done != 1:
+        logger.warning("could not interrupt thread %s (%s)", thread_id, kind.__name__)

@@ -1,0 +1,46 @@
+"""Shared by every test: services that may be absent, and a clean memory:// transport."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+
+import pytest
+
+from arame.testing import reset_memory_transport
+
+#: Marker name -> the (host, port) the server listens on.
+SERVICES = {
+    "redis": ("127.0.0.1", 6379),
+    "rabbitmq": ("127.0.0.1", 5672),
+    "postgres": ("127.0.0.1", 5432),
+    "mysql": ("127.0.0.1", 3306),
+}
+
+
+@functools.cache
+def service_answers(name: str) -> bool:
+    """Whether the server behind marker ``name`` accepts a TCP connection within half a second."""
+    try:
+        socket.create_connection(SERVICES[name], timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test whose server is down; fail it instead when ARAME_REQUIRE_SERVICES=1 (CI)."""
+    for name, (host, port) in SERVICES.items():
+        if item.get_closest_marker(name) is None or service_answers(name):
+            continue
+        message = f"the {name} server at {host}:{port} does not answer"
+        if os.environ.get("ARAME_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{message} (ARAME_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _empty_memory_transport() -> None:
+    """Kombu keeps memory:// queues on a class: empty them so no test sees another's messages."""
+    reset_memory_transport()

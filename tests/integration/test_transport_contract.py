@@ -1,0 +1,341 @@
+"""One contract every transport keeps: arame.transport's Publisher and Subscriber on each broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import arame
+from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url, queue_sizes
+from arame.transport.connection import connect, kombu_queue
+
+STOCK_SQL_LOSES = (
+    "Kombu's stock SQL transport hides a fetched message forever; replaced by arame's own SQL transport"
+)
+REDIS_WAITS = (
+    "Kombu's Redis transport gives an unacked message back only after visibility_timeout (1 h by default)"
+)
+MEMORY_DROPS = (
+    "arame bug: Subscriber.close() says unacked deliveries return to the broker, but Kombu's "
+    "memory Channel has do_restore = False, so memory:// drops them"
+)
+
+
+def bodies(count: int) -> list[str]:
+    """JSON bodies easy to tell apart, with non-ASCII text to show they arrive intact."""
+    return [json.dumps({"n": n, "text": f"café №{n} ✓"}, ensure_ascii=False) for n in range(count)]
+
+
+class Inbox:
+    """A subscriber on one queue and the deliveries it received, oldest first."""
+
+    def __init__(self, broker_url: str, queue: str, prefetch: int) -> None:
+        self.deliveries: list[Delivery] = []
+        self.subscriber = Subscriber(parse_broker_url(broker_url), [queue], prefetch, self.deliveries.append)
+
+    def receive(self, count: int, within: float = 15.0) -> list[Delivery]:
+        """Drain until ``count`` deliveries have arrived in all, or ``within`` seconds ran out."""
+        deadline = time.monotonic() + within
+        while len(self.deliveries) < count and time.monotonic() < deadline:
+            self.subscriber.drain(0.1)
+        return self.deliveries
+
+    def receive_for(self, seconds: float) -> list[Delivery]:
+        """Drain for ``seconds`` whatever arrives: to show that nothing more does."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.subscriber.drain(0.1)
+        return self.deliveries
+
+    def bodies(self) -> list[str]:
+        return [delivery.raw_body.decode() for delivery in self.deliveries]
+
+
+@pytest.fixture
+def queue(new_queue: Callable[[], str]) -> str:
+    return new_queue()
+
+
+@pytest.fixture
+def publisher(broker_url: str) -> Iterator[Publisher]:
+    publisher = Publisher(parse_broker_url(broker_url))
+    yield publisher
+    publisher.close()
+
+
+@pytest.fixture
+def inbox(broker_url: str, queue: str) -> Iterator[Callable[..., Inbox]]:
+    """Open inboxes on ``queue``; those still open are closed at teardown."""
+    opened: list[Inbox] = []
+
+    def open_inbox(prefetch: int = 10) -> Inbox:
+        opened.append(Inbox(broker_url, queue, prefetch))
+        opened[-1].subscriber.open()
+        return opened[-1]
+
+    yield open_inbox
+    for each in opened:
+        each.subscriber.close()
+
+
+def test_published_bodies_arrive_intact_and_in_order(publisher, queue, inbox):
+    sent = bodies(5)
+    for body in sent:
+        publisher.publish(body, queue)
+
+    received = inbox().receive(5)
+
+    assert [d.raw_body.decode() for d in received] == sent
+    assert [d.decode() for d in received] == [json.loads(body) for body in sent]
+    assert {d.queue for d in received} == {queue}
+
+
+def test_an_unacked_delivery_comes_back_after_its_subscriber_closes(
+    request, broker_kind, publisher, queue, inbox
+):
+    if broker_kind == "memory":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=MEMORY_DROPS))
+    [body] = bodies(1)
+    publisher.publish(body, queue)
+    first = inbox()
+    assert first.receive(1) and first.bodies() == [body]
+
+    first.subscriber.close()
+    second = inbox()
+
+    assert len(second.receive(1, within=5)) == 1, "the unacked message did not come back"
+    assert second.bodies() == [body]
+    second.deliveries[0].ack()
+
+
+CONSUMER_THAT_HOLDS_ONE = """
+import sys, time
+from arame.transport import Subscriber, parse_broker_url, with_lease
+
+# A short lease (on the transports that lease) so that the test need not wait for the default.
+spec = with_lease(parse_broker_url(sys.argv[1]), float(sys.argv[3]))
+got = []
+subscriber = Subscriber(spec, [sys.argv[2]], 1, got.append)
+subscriber.open()
+deadline = time.monotonic() + 30
+while not got and time.monotonic() < deadline:
+    subscriber.drain(0.1)
+print(got[0]._message.delivery_tag if got else "nothing", flush=True)
+sys.stdin.read()  # hold the delivery, unacked, until this process is killed
+"""
+SHORT_LEASE = 2.0
+
+
+def uses_stock_kombu_transport(broker_url: str) -> bool:
+    """Whether arame reaches this broker through one of Kombu's own transports."""
+    connection = connect(parse_broker_url(broker_url))
+    try:
+        return type(connection.transport).__module__.startswith("kombu.")
+    finally:
+        connection.release()
+
+
+def test_an_unacked_delivery_comes_back_after_its_consumer_process_is_killed(
+    request, broker_url, broker_kind, publisher, queue, inbox
+):
+    if broker_kind == "memory":
+        pytest.skip("memory:// queues live inside one process")
+    stock = broker_kind != "amqp" and uses_stock_kombu_transport(broker_url)
+    if stock:
+        reason = REDIS_WAITS if broker_kind == "redis" else STOCK_SQL_LOSES
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    [body] = bodies(1)
+    publisher.publish(body, queue)
+    command = [sys.executable, "-c", CONSUMER_THAT_HOLDS_ONE, broker_url, queue, str(SHORT_LEASE)]
+    consumer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([consumer.stdout], [], [], 60)[0], "the consumer process did not report"
+        tag = consumer.stdout.readline().strip()
+        assert tag not in {"nothing", ""}, "the consumer process received nothing"
+    finally:
+        os.kill(consumer.pid, signal.SIGKILL)
+        consumer.wait(timeout=10)
+        consumer.stdin.close()
+        consumer.stdout.close()
+    if stock and broker_kind == "redis":
+        request.addfinalizer(lambda: forget_stock_redis_unacked(broker_url, tag))
+
+    survivor = inbox()
+
+    assert len(survivor.receive(1, within=SHORT_LEASE + 8)) == 1, "the killed consumer's message is lost"
+    assert survivor.bodies() == [body]
+    assert survivor.deliveries[0].redelivered
+    survivor.deliveries[0].ack()
+
+
+def forget_stock_redis_unacked(broker_url: str, tag: str) -> None:
+    """Drop a killed consumer's delivery from Kombu's unacked records, so it never comes back later."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        client.hdel("unacked", tag)
+        client.zrem("unacked_index", tag)
+    finally:
+        client.close()
+
+
+def test_a_requeued_delivery_is_delivered_again(publisher, queue, inbox):
+    [body] = bodies(1)
+    publisher.publish(body, queue)
+    box = inbox()
+    box.receive(1)[0].requeue()
+
+    again = box.receive(2)
+
+    assert box.bodies() == [body, body]
+    again[1].ack()
+    assert box.receive_for(0.3) == again, "an acknowledged message came back"
+
+
+def test_queue_sizes_count_ready_messages_but_not_unacked_ones(
+    broker_url, publisher, queue, new_queue, inbox
+):
+    spec = parse_broker_url(broker_url)
+    empty = new_queue()
+    for body in bodies(3):
+        publisher.publish(body, queue)
+
+    assert queue_sizes(spec, [queue, empty]) == {queue: 3, empty: 0}
+
+    box = inbox(prefetch=1)
+    [delivery] = box.receive(1)
+    assert queue_sizes(spec, [queue]) == {queue: 2}
+    assert box.subscriber.queue_sizes() == {queue: 2}
+
+    delivery.ack()
+    for n in (2, 3):
+        box.receive(n)[-1].ack()
+    assert len(box.deliveries) == 3
+    assert queue_sizes(spec, [queue]) == {queue: 0}
+
+
+def test_prefetch_bounds_the_unacked_deliveries(publisher, queue, inbox):
+    sent = bodies(5)
+    for body in sent:
+        publisher.publish(body, queue)
+    box = inbox(prefetch=2)
+
+    assert len(box.receive_for(1.0)) == 2
+
+    box.deliveries[0].ack()
+    assert len(box.receive_for(0.5)) == 3
+    for n in range(3, 6):
+        box.deliveries[n - 2].ack()
+        box.receive(n)
+    box.deliveries[-1].ack()
+    assert box.bodies() == sent
+
+
+def test_a_message_that_is_not_json_is_refused_unread(broker_url, queue, inbox):
+    spec = parse_broker_url(broker_url)
+    connection = connect(spec)
+    try:
+        connection.Producer().publish(
+            {"x": 1}, exchange="", routing_key=queue, declare=[kombu_queue(spec, queue)], serializer="pickle"
+        )
+    finally:
+        connection.release()
+
+    [delivery] = inbox().receive(1)
+
+    with pytest.raises(arame.MessageError, match="content type"):
+        delivery.decode()
+    delivery.ack()
+
+
+def test_a_json_message_whose_body_does_not_parse_is_refused(publisher, queue, inbox):
+    publisher.publish("{not json", queue)
+
+    [delivery] = inbox().receive(1)
+
+    with pytest.raises(arame.MessageError):
+        delivery.decode()
+    assert delivery.raw_body == b"{not json"
+    delivery.ack()
+
+
+PRIORITY_BROKERS = [
+    pytest.param("redis://127.0.0.1:6379/15", id="redis", marks=pytest.mark.redis),
+    pytest.param("amqp://guest:guest@127.0.0.1:5672//", id="amqp", marks=pytest.mark.rabbitmq),
+]
+
+
+@pytest.mark.parametrize("broker_url", PRIORITY_BROKERS, indirect=True)
+def test_a_higher_priority_published_later_is_delivered_first(publisher, queue, inbox):
+    publisher.publish('"low"', queue, priority=1)
+    publisher.publish('"high"', queue, priority=9)
+
+    assert inbox(prefetch=1).receive(1)[0].decode() == "high"
+
+
+@pytest.mark.parametrize("broker_url", PRIORITY_BROKERS, indirect=True)
+def test_priorities_are_served_from_nine_down_to_zero(publisher, queue, inbox):
+    for name, priority in [("zero", 0), ("three", 3), ("none", None), ("nine", 9), ("five", 5)]:
+        publisher.publish(json.dumps(name), queue, priority=priority)
+    box = inbox(prefetch=1)
+
+    for n in range(1, 6):
+        box.receive(n)[-1].ack()
+
+    # A message without a priority is the lowest, after those published earlier at 0.
+    assert [d.decode() for d in box.deliveries] == ["nine", "five", "three", "zero", "none"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:secret@127.0.0.1:1/0",
+        "amqp://guest:secret@127.0.0.1:1//",
+        "postgresql://postgres:secret@127.0.0.1:1/test",
+        "mysql://root:secret@127.0.0.1:1/test",
+    ],
+    ids=["redis", "amqp", "postgres", "mysql"],
+)
+def test_publishing_to_an_unreachable_broker_raises_transport_error(url):
+    publisher = Publisher(parse_broker_url(url), max_retries=1)
+    try:
+        with pytest.raises(arame.TransportError) as caught:
+            publisher.publish("{}", "nowhere")
+    finally:
+        publisher.close()
+
+    assert "secret" not in str(caught.value)
+    assert "secret" not in caught.value.url
+
+
+@pytest.mark.parametrize("action", ["publish", "subscribe"])
+def test_a_new_sqlite_broker_file_waits_for_another_writer_instead_of_failing(tmp_path, action):
+    path = tmp_path / "broker.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing; the file is still in rollback mode
+    release = threading.Timer(0.5, writer.execute, args=("ROLLBACK",))
+    release.start()
+    spec = parse_broker_url(f"sqlite:///{path}")
+    publisher, subscriber = Publisher(spec), Subscriber(spec, ["q"], 1, lambda delivery: None)
+    try:
+        if action == "publish":
+            publisher.publish("{}", "q")  # every other statement waits up to the busy timeout
+        else:
+            subscriber.open()
+    finally:
+        release.join()
+        writer.close()
+        publisher.close()
+        subscriber.close()
