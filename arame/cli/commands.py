@@ -225,12 +225,13 @@ def prune(app_spec: str, results: str | None, older_than: float | None) -> None:
 
 @click.command()
 @click.argument("task_id")
+@click.option("--terminate", is_flag=True, help="Also stop it if it is running (process pool).")
 @RESULTS_OPTION
-def revoke(task_id: str, results: str | None) -> None:
+def revoke(task_id: str, terminate: bool, results: str | None) -> None:
     """Make sure TASK_ID, if it has not started, never runs."""
     app = App("arame-cli", results=results)
     handle = app.AsyncResult(task_id)
-    if handle.revoke():
+    if handle.revoke(terminate=terminate):
         click.echo(f"{task_id}: REVOKED")
         return
     raise click.ClickException(f"{task_id} was not revoked: it is {handle.state}")

@@ -101,7 +101,11 @@ class Consumer:
         self._in_flight = 0
         self._worker = worker_name()
         self._retry_publisher = Publisher(spec)
-        self._watchdog = Watchdog(kill_on_hard=kill_on_hard_limit)
+        self._kill_on_hard_limit = kill_on_hard_limit
+        # Terminating a running task needs a process to end: only the process pool can.
+        self._watchdog = Watchdog(
+            kill_on_hard=kill_on_hard_limit, terminated=recorder.terminated if kill_on_hard_limit else None
+        )
         self._retry_lock = threading.Lock()
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
@@ -181,9 +185,9 @@ class Consumer:
 
     def _execute_within_limits(self, message: TaskMessage) -> Outcome:
         options = self._admission.tasks[message.task].options
-        if options.time_limit is None and options.soft_time_limit is None:
+        if options.time_limit is None and options.soft_time_limit is None and not self._kill_on_hard_limit:
             return execute(self._admission.tasks, message, self._worker)
-        watched = object()
+        watched = message.id
         outcome: Outcome | None = None
         try:
             self._watchdog.watch(
@@ -198,12 +202,15 @@ class Consumer:
         return outcome
 
     def _die_over_limit(self, message: TaskMessage) -> None:
-        """Process pool, hard limit: record the failure, then end this child (it is replaced)."""
+        """Process pool, hard limit or terminate: record the failure, end this child (it is replaced).
+
+        A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
+        """
         try:
             self._recorder.record([], [_over_limit(message, self._worker, TimeLimitExceeded)])
         except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
             logger.error("could not record the time limit of task %s: %s", message.id, exc)
-        logger.error("task %s passed its time limit; this child process ends", message.id)
+        logger.error("task %s passed its time limit or was terminated; this child process ends", message.id)
         logging.shutdown()
         os._exit(EXIT_TIME_LIMIT)
 

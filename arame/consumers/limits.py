@@ -22,6 +22,7 @@ from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
 logger = logging.getLogger(__name__)
 
 TICK = 0.05  # seconds between checks: the precision of the limits
+REVOKE_POLL = 1.0  # seconds between looks for running tasks revoked with terminate=True
 
 
 @dataclass(slots=True)
@@ -29,25 +30,32 @@ class _Watch:
     thread_id: int
     soft_at: float | None
     hard_at: float | None
-    on_hard: Callable[[], None] | None
+    on_hard: Callable[[], None]
 
 
 class Watchdog:
-    """Watches running tasks and acts when one passes its limit.
+    """Watches running tasks and acts when one passes its limit, or is revoked with terminate.
 
     Args:
         kill_on_hard: in the process pool, call the watch's ``on_hard`` (record, then exit)
             instead of raising inside the thread.
+        terminated: given the ids of running tasks, those revoked with ``terminate=True``; for
+            each, the watch's ``on_hard`` is called (the process pool ends the child). Polled
+            every ``REVOKE_POLL`` seconds.
     """
 
-    def __init__(self, *, kill_on_hard: bool) -> None:
+    def __init__(
+        self, *, kill_on_hard: bool, terminated: Callable[[list[str]], set[str]] | None = None
+    ) -> None:
         self._kill_on_hard = kill_on_hard
-        self._watches: dict[object, _Watch] = {}
+        self._terminated = terminated
+        self._watches: dict[str, _Watch] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._next_revoke_poll = 0.0
 
-    def watch(self, key: object, soft: float | None, hard: float | None, on_hard: Callable[[], None]) -> None:
-        """Start watching the calling thread's task under ``key``."""
+    def watch(self, key: str, soft: float | None, hard: float | None, on_hard: Callable[[], None]) -> None:
+        """Start watching the calling thread's task, ``key`` being its id."""
         now = time.monotonic()
         watch = _Watch(
             threading.get_ident(),
@@ -61,7 +69,7 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="arame-watchdog", daemon=True)
                 self._thread.start()
 
-    def release(self, key: object) -> None:
+    def release(self, key: str) -> None:
         """Stop watching ``key`` (its task returned)."""
         with self._lock:
             self._watches.pop(key, None)
@@ -76,15 +84,32 @@ class Watchdog:
                 for key, watch in list(self._watches.items()):
                     if watch.hard_at is not None and now >= watch.hard_at:
                         del self._watches[key]
-                        if self._kill_on_hard and watch.on_hard is not None:
+                        if self._kill_on_hard:
                             kill.append(watch.on_hard)
                         else:
                             _raise_in(watch.thread_id, TimeLimitExceeded)
                     elif watch.soft_at is not None and now >= watch.soft_at:
                         watch.soft_at = None  # once
                         _raise_in(watch.thread_id, SoftTimeLimitExceeded)
+            kill.extend(self._revoked(now))
             for on_hard in kill:
                 on_hard()
+
+    def _revoked(self, now: float) -> list[Callable[[], None]]:
+        if self._terminated is None or now < self._next_revoke_poll:
+            return []
+        self._next_revoke_poll = now + REVOKE_POLL
+        with self._lock:
+            running = list(self._watches)
+        if not running:
+            return []
+        try:
+            revoked = self._terminated(running)
+        except Exception as exc:  # noqa: BLE001 - the database is away: look again next time
+            logger.warning("could not check for revoked tasks: %s", exc)
+            return []
+        with self._lock:
+            return [self._watches.pop(key).on_hard for key in revoked if key in self._watches]
 
 
 def _raise_in(thread_id: int, kind: type[BaseException]) -> None:

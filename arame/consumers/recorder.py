@@ -14,5 +14,8 @@ class ResultRecorder(Protocol):
     def is_finished(self, task_id: str) -> bool:
         """Whether the task's row is already terminal (finished or revoked): it must not run."""
 
+    def terminated(self, task_ids: list[str]) -> set[str]:
+        """Which of these running tasks were revoked with ``terminate=True``."""
+
     def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
         """Write both in one transaction, or raise and write nothing."""

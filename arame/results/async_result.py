@@ -69,13 +69,19 @@ class AsyncResult:
         """Whether the task finished with FAILURE."""
         return self.state == states.FAILURE
 
-    def revoke(self) -> bool:
+    def revoke(self, *, terminate: bool = False) -> bool:
         """Make sure a task that has not started never runs; it then reads ``REVOKED``.
 
+        Args:
+            terminate: also stop it if it is running (process pool only: its child process
+                ends within about a second and is replaced; the thread pool cannot stop it).
+
         Returns:
-            ``True`` if it was revoked; ``False`` if it had already started or finished.
+            ``True`` if it was revoked; ``False`` if it had already finished (or started, without
+            ``terminate``).
         """
-        return self._store.revoke(self.id, "revoked before it started")
+        reason = "terminated by a user" if terminate else "revoked before it started"
+        return self._store.revoke(self.id, reason, terminate=terminate)
 
     def get(self, timeout: float | None = None) -> Any:
         """Wait for the task to finish and return its result.

@@ -90,19 +90,21 @@ class ResultStore:
         with self.transaction() as conn:
             conn.execute(self.insert_ignore(results), row)
 
-    def revoke(self, task_id: str, reason: str = "revoked") -> bool:
-        """Mark a task that has not started REVOKED, so no worker runs it.
+    def revoke(self, task_id: str, reason: str = "revoked", *, terminate: bool = False) -> bool:
+        """Mark a task REVOKED so no worker runs it; with ``terminate``, a running one too.
 
         Returns:
-            Whether it was revoked (``False``: it already started, finished, or is unknown).
+            Whether it was revoked (``False``: it finished, is unknown, or started without
+            ``terminate``).
         """
+        revocable = [states.PENDING, states.RETRY] + ([states.STARTED] if terminate else [])
         with self.transaction() as conn:
             revoked = conn.execute(
                 results.update()
-                .where(results.c.id == task_id, results.c.state.in_([states.PENDING, states.RETRY]))
+                .where(results.c.id == task_id, results.c.state.in_(revocable))
                 .values(
                     state=states.REVOKED,
-                    error_type="TaskRevoked",
+                    error_type="TaskTerminated" if terminate else "TaskRevoked",
                     error_message=reason,
                     finished_at=_from_epoch(time.time()),
                 )
@@ -174,6 +176,14 @@ class ResultStore:
         """Whether ``task_id`` has a row in a terminal state (it must not run again)."""
         row = self.read(task_id)
         return row is not None and row.ready
+
+    def terminated(self, task_ids: list[str]) -> set[str]:
+        """Which of ``task_ids`` read REVOKED (their workers must stop running them)."""
+        with self.connect() as conn:
+            found = conn.execute(
+                sa.select(results.c.id).where(results.c.id.in_(task_ids), results.c.state == states.REVOKED)
+            )
+            return set(found.scalars())
 
     def wait(self, task_id: str, timeout: float | None) -> ResultRow | None:
         """Wait until ``task_id`` is in a terminal state.
