@@ -59,8 +59,15 @@ class Admission:
         """
         body = delivery.raw_body
         if len(body) > self.max_message_size:
-            raise Poison("MessageTooLarge", f"{len(body)} bytes is over the limit of {self.max_message_size}")
+            # Parsed for its id only, so its row can say why; it never runs.
+            raise Poison(
+                "MessageTooLarge",
+                f"{len(body)} bytes is over the limit of {self.max_message_size}",
+                _id_in(delivery),
+            )
         if self.signer is not None:
+            # No row is written for a badly signed message: trusting its id would let anyone
+            # mark a real task failed. Its row stays as the producer left it; the letter says why.
             try:
                 self.signer.verify(body, delivery.headers.get(SIGNATURE_HEADER))
             except MessageError as exc:

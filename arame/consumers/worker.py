@@ -20,6 +20,7 @@ from arame.transport import BrokerSpec
 logger = logging.getLogger(__name__)
 
 POOLS = ("thread", "process")
+STOP_GRACEFULLY, STOP_NOW = signal.SIGUSR1, signal.SIGUSR2  # supervisor -> child
 EXIT_OK, EXIT_GAVE_UP = 0, 3
 
 
@@ -103,7 +104,9 @@ class Worker:
             self._consumer.stop(now=now)
         for child in self._children:
             if child.is_alive():
-                child.terminate()  # SIGTERM: the child stops gracefully; a second one, at once
+                # Not SIGTERM: the child may have had one from its process group already (Ctrl-C,
+                # systemd), and would take a second as "stop now". These two say exactly which.
+                os.kill(child.pid, STOP_NOW if now else STOP_GRACEFULLY)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -200,6 +203,8 @@ def _child_main(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # Ctrl-C reaches the whole process group
+    signal.signal(STOP_GRACEFULLY, lambda *_: worker.stop())
+    signal.signal(STOP_NOW, lambda *_: worker.stop(now=True))
     code = worker._run_consumer(1)
     logging.shutdown()
     # Not SystemExit: that would wait for a task still running after "stop now" or the timeout.

@@ -87,7 +87,10 @@ class OutcomeWriter:
                     self._on_done(item.delivery, committed)
 
     def _commit(self, marks: list[Started], outcomes: list[Outcome]) -> bool:
-        delay, deadline = 0.05, time.monotonic() + self._retry_for
+        # STARTED marks alone are news, not results: one try, so an outage does not hold up
+        # the outcomes queued behind them.
+        retry_for = self._retry_for if outcomes else 0.0
+        delay, deadline = 0.05, time.monotonic() + retry_for
         while True:
             try:
                 self._recorder.record(marks, outcomes)
