@@ -20,9 +20,9 @@ Steps grow with the delay, which bounds both the lateness rounding adds and the 
     up to 30 days 10 min   10 min (0.7 %)              4176
 
 Retries with backoff (at most ``retry_backoff_max``, 600 s by default, spread by jitter) stay in
-the first three rows, where seconds matter. A queue exists only while used: ``x-expires`` deletes
-it a minute after the last publish to it outlives its TTL, and every delayed publish redeclares it
-(Kombu never caches the declaration of an expiring queue), which restarts that clock. RabbitMQ
+the first three rows, where seconds matter. A queue exists only while used: every delayed publish
+redeclares it (Kombu never caches the declaration of an expiring queue), which restarts its
+``x-expires`` clock (TTL + 1 min), so it disappears a minute after its last message left. RabbitMQ
 caps a TTL at 2^32-1 ms (49 days): a longer delay waits 30 days, arrives early, and is sent back
 for the rest by the subscriber (``Subscriber``), which never delivers a message before its time.
 """

@@ -1,0 +1,151 @@
+"""How late do delayed messages arrive? lateness = delivery time - not_before, per message.
+
+Publishes ``-n`` messages whose ``not_before`` is spread evenly over ``--delay`` seconds (starting
+``--lead`` seconds from now, so that every one is published before it is due), in random order,
+to a fresh queue, while one subscriber is open on it. The subscriber drains (``--drain`` seconds
+per call, 0.5 like an idle worker: a shorter one polls more often and hides a transport's own
+waits) and acknowledges them as they come; each delivery's time is taken in its callback. Prints
+p50 / p99 / max (and the minimum: a negative one would be an early delivery) per run, then the
+median of each over runs.
+
+    .venv/bin/python benchmarks/lateness.py --broker redis://127.0.0.1:6379/13 -n 200 --delay 3
+
+Publisher and subscriber run in this process, so both read the same clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url
+from arame.transport.amqp_delay import bucket_ms, queue_name
+from arame.transport.connection import connect, kombu_queue
+from arame.transport.urls import BrokerSpec
+
+MIN_REPEAT = 3
+GRACE = 30.0  # seconds allowed past the last due time before a run gives up
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run's lateness figures, in milliseconds.
+
+    Attributes:
+        p50: the median lateness.
+        p99: the 99th percentile.
+        max: the latest delivery.
+        min: the earliest one (negative: delivered before its time).
+        publish_seconds: how long publishing them all took.
+        missing: messages that did not arrive within the grace period.
+    """
+
+    p50: float
+    p99: float
+    max: float
+    min: float
+    publish_seconds: float
+    missing: int
+
+
+def measure(spec: BrokerSpec, count: int, delay: float, lead: float, drain: float, seed: int) -> Run:
+    """Publish ``count`` delayed messages to a fresh queue, receive them all, return their lateness."""
+    queue = f"arame-bench-lateness-{uuid.uuid4().hex}"
+    lateness: list[float] = []
+
+    def on_delivery(delivery: Delivery) -> None:
+        arrived = time.time()
+        assert delivery.not_before is not None, "a message arrived without its not_before"
+        lateness.append((arrived - delivery.not_before) * 1000)
+        delivery.ack()
+
+    subscriber = Subscriber(spec, [queue], 10, on_delivery)
+    publisher = Publisher(spec)
+    try:
+        subscriber.open()  # idle and waiting before anything is published, as a worker would be
+        start = time.time() + lead
+        due = [start + delay * (i + 1) / count for i in range(count)]
+        random.Random(seed).shuffle(due)
+        began = time.monotonic()
+        for n, not_before in enumerate(due):
+            publisher.publish(str(n), queue, not_before=not_before)
+        published = time.monotonic() - began
+        if time.time() > start:
+            print(f"  warning: publishing took {published:.2f}s, past --lead {lead}s", file=sys.stderr)
+        deadline = time.monotonic() + lead + delay + GRACE
+        while len(lateness) < count and time.monotonic() < deadline:
+            subscriber.drain(drain)
+    finally:
+        subscriber.close()
+        publisher.close()
+        delete_queue(spec, queue, delay + lead)
+    return summarize(lateness, count, published)
+
+
+def summarize(lateness: list[float], count: int, published: float) -> Run:
+    """Percentiles of ``lateness`` (milliseconds)."""
+    if len(lateness) < 2:
+        raise SystemExit(f"only {len(lateness)} of {count} messages arrived")
+    ordered = sorted(lateness)
+    p99 = statistics.quantiles(ordered, n=100, method="inclusive")[98]
+    return Run(statistics.median(ordered), p99, ordered[-1], ordered[0], published, count - len(ordered))
+
+
+def delete_queue(spec: BrokerSpec, queue: str, longest_delay: float) -> None:
+    """Delete the queue (and on RabbitMQ its delay queues, which would expire anyway)."""
+    connection = connect(spec)
+    try:
+        channel = connection.default_channel
+        bound = kombu_queue(spec, queue)(channel)
+        bound.declare()
+        bound.purge()
+        bound.delete()
+        if spec.kind == "amqp":
+            for bucket in sorted({bucket_ms(ms) for ms in range(0, int(longest_delay * 1000) + 10, 10)}):
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(queue_name(queue, bucket))
+    finally:
+        connection.release()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark from the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", required=True, help="broker URL, e.g. redis://127.0.0.1:6379/13")
+    parser.add_argument("-n", type=int, default=200, help="messages per run (default 200)")
+    parser.add_argument("--delay", type=float, default=3.0, help="seconds the due times spread over")
+    parser.add_argument("--lead", type=float, default=1.0, help="seconds before the first is due")
+    parser.add_argument("--drain", type=float, default=0.5, help="seconds per drain call (default 0.5)")
+    parser.add_argument("--repeat", type=int, default=MIN_REPEAT, help=f"runs, at least {MIN_REPEAT}")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the publishing order")
+    args = parser.parse_args(argv)
+    if args.repeat < MIN_REPEAT:
+        parser.error(f"--repeat must be at least {MIN_REPEAT}")
+    if args.n < 2 or args.delay <= 0 or args.lead < 0 or args.drain <= 0:
+        parser.error("-n must be at least 2, --delay and --drain positive, --lead not negative")
+    spec = parse_broker_url(args.broker)
+    print(f"{spec.safe_url}: {args.n} messages over {args.delay}s, {args.repeat} runs (ms late)")
+    runs = []
+    for number in range(1, args.repeat + 1):
+        run = measure(spec, args.n, args.delay, args.lead, args.drain, args.seed + number)
+        runs.append(run)
+        print(
+            f"  run {number}: p50 {run.p50:8.1f}  p99 {run.p99:8.1f}  max {run.max:8.1f}  "
+            f"min {run.min:7.1f}  (published in {run.publish_seconds:.2f}s, {run.missing} missing)"
+        )
+    print(
+        f"  median: p50 {statistics.median(r.p50 for r in runs):8.1f}  "
+        f"p99 {statistics.median(r.p99 for r in runs):8.1f}  "
+        f"max {statistics.median(r.max for r in runs):8.1f}  "
+        f"min {statistics.median(r.min for r in runs):7.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
