@@ -198,8 +198,13 @@ def _child_main(worker: Worker) -> None:
     worker._children = []
     worker._stopping = threading.Event()
 
-    def on_signal(_signum: int, _frame: Any) -> None:
-        worker.stop(now=worker._stopping.is_set())  # the second signal: stop at once
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Only SIGTERM/SIGINT count towards "the second one stops now": the supervisor's own
+        # SIGUSR1 may arrive before or after the group's SIGTERM.
+        received.append(signum)
+        worker.stop(now=len(received) > 1)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # Ctrl-C reaches the whole process group
