@@ -27,6 +27,13 @@ RESULTS_OPTION = click.option(
     "--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}]."
 )
 QUEUES_OPTION = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
+WAIT_TIMEOUT_OPTION = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="With --wait: seconds to wait at most.",
+)
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
 
@@ -112,13 +119,7 @@ def worker(
 @click.option("--priority", type=click.IntRange(0, 9), help="0 (lowest) .. 9 (highest).")
 @click.option("--countdown", type=click.FloatRange(min=0), help="Seconds before it may run.")
 @click.option("--wait", is_flag=True, help="Wait for the result and print it.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="With --wait: seconds to wait at most.",
-)
+@WAIT_TIMEOUT_OPTION
 @BROKER_OPTION
 @RESULTS_OPTION
 def send(
@@ -152,13 +153,7 @@ def send(
 @click.command()
 @click.argument("task_id")
 @click.option("--wait", is_flag=True, help="Wait until the task finishes.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="With --wait: seconds to wait at most.",
-)
+@WAIT_TIMEOUT_OPTION
 @RESULTS_OPTION
 def result(task_id: str, wait: bool, timeout: float, results: str | None) -> None:
     """Print the state and the result (or error) of TASK_ID."""

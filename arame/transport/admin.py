@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue, supports_delay
 from arame.transport.urls import BrokerSpec, describe_error
+
+T = TypeVar("T")
 
 
 def check_broker(spec: BrokerSpec) -> None:
@@ -52,16 +54,8 @@ def delayed_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | Non
         return dict.fromkeys(names)
     if not supports_delay(spec):
         return dict.fromkeys(names, 0)
-    connection = connect(spec)
-    try:
-        channel: Any = connection.default_channel  # one of arame's channels: they all count delays
-        return {name: int(channel.delayed_size(name)) for name in names}
-    except Exception as exc:
-        raise TransportError(
-            f"could not inspect queues on {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
-        ) from exc
-    finally:
-        connection.release()
+    # One of arame's own channels: they all count delays.
+    return _on_channel(spec, lambda channel: {name: int(channel.delayed_size(name)) for name in names})
 
 
 def purge_queues(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
@@ -77,10 +71,16 @@ def purge_queues(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
 
 
 def _on_queues(spec: BrokerSpec, names: Sequence[str], action: Callable[[Any], int]) -> dict[str, int]:
+    return _on_channel(
+        spec, lambda channel: {name: action(kombu_queue(spec, name)(channel)) for name in names}
+    )
+
+
+def _on_channel(spec: BrokerSpec, action: Callable[[Any], T]) -> T:
+    """Run ``action`` on a channel of a short-lived connection; broker errors become TransportError."""
     connection = connect(spec)
     try:
-        channel = connection.default_channel
-        return {name: action(kombu_queue(spec, name)(channel)) for name in names}
+        return action(connection.default_channel)
     except Exception as exc:
         raise TransportError(
             f"could not inspect queues on {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
