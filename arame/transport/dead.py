@@ -85,9 +85,10 @@ def _walk(
     *,
     consume: bool = False,
 ) -> list[DeadLetter]:
-    """Get up to ``limit`` dead letters; ack those ``take`` accepts; the rest go back on close."""
+    """Get up to ``limit`` dead letters; ack those ``take`` accepts; give the rest back."""
     connection = connect(spec)
     found: list[DeadLetter] = []
+    kept: list[Any] = []  # given back only at the end, so a get() never returns one twice
     try:
         dead = kombu_queue(spec, dead_letter_queue(queue))(connection.default_channel)
         dead.declare()
@@ -101,13 +102,18 @@ def _walk(
             if take(letter, message, connection):
                 message.ack()
                 found.append(letter)
-            elif not consume:
+                continue
+            kept.append(message)
+            if not consume:
                 found.append(letter)
+        # Explicitly, not by closing: memory:// drops what a closing channel still holds.
+        for message in kept:
+            message.reject(requeue=True)
     except Exception as exc:
         raise TransportError(
             f"could not read dead letters of {queue!r} on {spec.safe_url}: {describe_error(exc)}",
             url=spec.safe_url,
         ) from exc
     finally:
-        connection.release()  # what was not acknowledged returns to the dead-letter queue
+        connection.release()  # after an error, what was not settled returns with the connection
     return found
