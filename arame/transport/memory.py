@@ -28,6 +28,10 @@ class Channel(memory.Channel):
     shares it.
     """
 
+    #: Unacknowledged messages go back to their queue when the channel closes, as on a real
+    #: broker (Kombu's memory channel drops them), so tests see the redelivery users will.
+    do_restore = True
+
     #: (due, sequence, queue, message), earliest due first, for every queue.
     delayed: ClassVar[list[tuple[float, int, str, dict[str, Any]]]] = []
     #: Notified (and ``generation`` bumped) whenever a message is put or requeued.

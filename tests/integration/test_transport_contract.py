@@ -25,10 +25,6 @@ STOCK_SQL_LOSES = (
 REDIS_WAITS = (
     "Kombu's Redis transport gives an unacked message back only after visibility_timeout (1 h by default)"
 )
-MEMORY_DROPS = (
-    "arame bug: Subscriber.close() says unacked deliveries return to the broker, but Kombu's "
-    "memory Channel has do_restore = False, so memory:// drops them"
-)
 
 
 def bodies(count: int) -> list[str]:
@@ -100,11 +96,7 @@ def test_published_bodies_arrive_intact_and_in_order(publisher, queue, inbox):
     assert {d.queue for d in received} == {queue}
 
 
-def test_an_unacked_delivery_comes_back_after_its_subscriber_closes(
-    request, broker_kind, publisher, queue, inbox
-):
-    if broker_kind == "memory":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MEMORY_DROPS))
+def test_an_unacked_delivery_comes_back_after_its_subscriber_closes(publisher, queue, inbox):
     [body] = bodies(1)
     publisher.publish(body, queue)
     first = inbox()
