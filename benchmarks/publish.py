@@ -1,0 +1,45 @@
+"""Publishing rate: ``add.delay(i, i)`` in a loop on one thread, PENDING row included; tasks/s.
+
+No worker runs; the queue and rows are removed afterwards. ``delay()`` returns only after the
+PENDING row is committed and the broker has stored the message (see docs/guarantees.md), so this
+is two round trips per task at least. Each run is a fresh process.
+
+    .venv/bin/python benchmarks/publish.py --broker postgresql -n 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import common
+
+
+def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
+    """One run: ``n`` delay() calls, timed after one warm-up call that opens the connections."""
+    with common.bench_app(broker, results) as bench:
+        app = bench.import_app()
+        add = app.tasks[f"{bench.module}.add"]
+        add.delay(0, 0)
+        out_of_time = common.deadline(args.timeout)
+        samples = []
+        began = time.perf_counter()
+        for i in range(args.n):
+            t = time.perf_counter()
+            add.delay(i, i)
+            samples.append((time.perf_counter() - t) * 1000)
+            if out_of_time():
+                break
+        elapsed = time.perf_counter() - began
+        app.close()
+        return {
+            "rate": len(samples) / elapsed,
+            "p50": common.percentile(samples, 50),
+            "p99": common.percentile(samples, 99),
+        }
+
+
+FIELDS = [("rate", "{:7.0f}/s"), ("p50", "{:5.2f}ms"), ("p99", "{:5.2f}ms")]
+
+if __name__ == "__main__":
+    common.main(common.parser(__doc__.splitlines()[0], n=5000), measure, FIELDS)

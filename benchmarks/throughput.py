@@ -1,0 +1,54 @@
+"""Worker throughput: tasks/s a burst worker sustains on a full queue, read from the results table.
+
+Publishes ``-n`` no-op ``add(x, y)`` tasks (with their PENDING rows) to a fresh queue, then starts
+one ``arame worker MODULE -c C --burst`` process and waits for it to exit. The rate is the number
+of rows finished between the 10 % and the 90 % mark divided by the time between them (from
+``finished_at``), so worker start-up and the tail do not count. Each run is a fresh process.
+
+    .venv/bin/python benchmarks/throughput.py --broker redis -n 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+
+import common
+
+
+def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
+    """One run: publish, drain with a burst worker, return the steady rate."""
+    with common.bench_app(broker, results) as bench:
+        app = bench.import_app()
+        began = time.monotonic()
+        for i in range(args.n):
+            app.tasks[f"{bench.module}.add"].delay(i, i)
+        published = time.monotonic() - began
+        app.close_broker()
+        started = time.monotonic()
+        worker = bench.worker(args.concurrency, args.pool, burst=True)
+        try:
+            worker.wait(args.timeout)
+        except subprocess.TimeoutExpired:
+            common.stop(worker)
+        elapsed = time.monotonic() - started
+        times = common.finished_times(bench, app)
+        app.close()
+        return {
+            "rate": common.steady_rate(times),
+            "overall": len(times) / elapsed,
+            "done": float(len(times)),
+            "publish_s": published,
+        }
+
+
+FIELDS = [
+    ("rate", "{:7.0f}/s"),
+    ("overall", "{:7.0f}/s"),
+    ("done", "{:6.0f}"),
+    ("publish_s", "{:5.1f}s"),
+]
+
+if __name__ == "__main__":
+    common.main(common.parser(__doc__.splitlines()[0], n=10_000), measure, FIELDS)
