@@ -27,8 +27,9 @@ from arame.states import Outcome, Started
 
 logger = logging.getLogger(__name__)
 
-# Result waits poll from 1 ms, doubling to this cap: fast for quick tasks, cheap for long ones.
-MAX_POLL_INTERVAL = 0.05
+# Result waits poll every FAST_POLL for the first FAST_POLL_FOR seconds (most tasks finish by
+# then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.
+FAST_POLL, FAST_POLL_FOR, MAX_POLL_INTERVAL = 0.0005, 0.02, 0.05
 # Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
 _NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
 
@@ -191,8 +192,9 @@ class ResultStore:
         Returns:
             The terminal row, or the latest one (``None`` if absent) when ``timeout`` ran out.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval = 0.001
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
+        interval = FAST_POLL
         while True:
             row = self.read(task_id)
             if row is not None and row.ready:
@@ -201,7 +203,8 @@ class ResultStore:
             if remaining is not None and remaining <= 0:
                 return row
             time.sleep(interval if remaining is None else min(interval, remaining))
-            interval = min(interval * 2, MAX_POLL_INTERVAL)
+            if time.monotonic() - began > FAST_POLL_FOR:
+                interval = min(interval * 2, MAX_POLL_INTERVAL)
 
     def prune(self, before: datetime, batch: int = 1000) -> int:
         """Delete finished rows (terminal, finished before ``before``) in batches; return how many.
