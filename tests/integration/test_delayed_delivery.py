@@ -8,18 +8,15 @@ and survives every consumer closing or dying.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -37,14 +34,6 @@ from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import NOT_BEFORE
 from arame.transport.subscriber import dead_letter_queue
 
-BROKERS = [
-    pytest.param("memory://", id="memory"),
-    pytest.param("redis://127.0.0.1:6379/13", id="redis", marks=pytest.mark.redis),
-    pytest.param("amqp://guest:guest@127.0.0.1:5672//", id="amqp", marks=pytest.mark.rabbitmq),
-    pytest.param("sqlite:///{tmp}/broker.db", id="sqlite"),
-    pytest.param("postgresql://127.0.0.1/test", id="postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql://root@127.0.0.1/test", id="mysql", marks=pytest.mark.mysql),
-]
 DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every transport
 #: How late a due message may arrive in these tests: the transports do far better (see
 #: docs/scheduling.md); this only has to catch "it waited for something else", on a busy machine.
@@ -72,16 +61,6 @@ class Inbox:
 
     def bodies(self) -> list[object]:
         return [delivery.decode() for delivery, _ in self.received]
-
-
-@pytest.fixture(params=BROKERS)
-def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = str(request.param).format(tmp=tmp_path)
-    if url.startswith("sqlite:///"):
-        # A fresh SQLite file switched to WAL by two connections at once fails (see conftest).
-        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-    return url
 
 
 @pytest.fixture
