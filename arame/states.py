@@ -59,16 +59,20 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """A worker began running a task.
+    """A worker is about to run a task.
 
     Attributes:
         task_id: id of the task.
         attempts: how many times it has been started, this one included.
         worker: ``host:pid`` of the worker.
         at: epoch seconds.
+        task_name: the task's registered name (for a row that does not exist yet).
+        queue: the queue it came from (likewise).
     """
 
     task_id: str
     attempts: int
     worker: str
     at: float
+    task_name: str
+    queue: str

@@ -9,12 +9,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
 from arame.consumers.limits import Watchdog
+from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded, TransportError
@@ -56,9 +56,13 @@ class Consumer:
     """Runs tasks from queues on ``slots`` threads, acknowledging each after its outcome commits.
 
     The draining thread owns the broker connection: it receives deliveries, admits or
-    dead-letters them, hands them to the slots, and acknowledges them once the writer reports
-    their outcomes committed. The broker hands over at most ``slots`` unacknowledged messages,
-    so none waits behind a busy slot.
+    dead-letters them, queues them for the slots, and acknowledges them once the writer reports
+    their outcomes committed. A slot claims the next queued tasks in the results table (one
+    transaction for a batch), runs the claimed ones and hands their outcomes to the writer.
+
+    The broker hands over ``slots`` unacknowledged messages while tasks are long, so none
+    waits behind a busy slot; while tasks are short (see ``Pace``) a window more, so that
+    fetches, claims, commits and acks come in batches.
 
     Args:
         spec: the broker.
@@ -93,7 +97,12 @@ class Consumer:
         self._subscriber = Subscriber(spec, self.queues, slots, self._receive)
         self._recorder = recorder
         self._writer = OutcomeWriter(recorder, self._committed)
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="arame-slot")
+        self._pace = Pace()
+        self._ready: deque[tuple[TaskMessage, Delivery]] = deque()
+        self._ready_changed = threading.Condition()
+        self._slot_threads = [
+            threading.Thread(target=self._slot, name=f"arame-slot-{i}", daemon=True) for i in range(slots)
+        ]
         self._done: deque[tuple[Delivery, bool]] = deque()
         self._done_event = threading.Event()
         self._stopping = threading.Event()
@@ -120,6 +129,8 @@ class Consumer:
         if now:
             self._stop_now.set()
         self._done_event.set()
+        with self._ready_changed:
+            self._ready_changed.notify_all()
 
     def run(self) -> None:
         """Consume until ``stop()`` (or, in burst mode, until the queues are empty).
@@ -129,6 +140,8 @@ class Consumer:
         """
         self._worker = worker_name()
         self._writer.start()
+        for thread in self._slot_threads:
+            thread.start()
         try:
             try:
                 self._subscriber.open()
@@ -146,7 +159,10 @@ class Consumer:
     def _step(self) -> None:
         self._acknowledge_done()
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
-        if self._in_flight >= self.slots:
+        prefetch = self.slots + self._pace.window()
+        if prefetch != self._subscriber.prefetch:
+            self._subscriber.set_prefetch(prefetch)
+        if self._in_flight >= prefetch:
             self._done_event.wait(IDLE_WAIT)
             self._done_event.clear()
             return
@@ -168,16 +184,45 @@ class Consumer:
         except Poison as poison:
             self._dead_letter(delivery, poison)
             return
-        self._pool.submit(self._run_task, message, delivery)
+        with self._ready_changed:
+            self._ready.append((message, delivery))
+            self._ready_changed.notify()
+
+    def _slot(self) -> None:
+        """One slot's loop: take queued tasks, claim them, run the claimed ones."""
+        while batch := self._take():
+            claimed = self._claim(batch)
+            for message, delivery in batch:
+                if message.id in claimed:
+                    self._run_task(message, delivery)
+                else:
+                    # The row decides: a task revoked, or redelivered after it finished, does not run.
+                    logger.info("task %s is already finished or revoked; not running it", message.id)
+                    self._committed(delivery, True)
+
+    def _take(self) -> list[tuple[TaskMessage, Delivery]]:
+        """The next tasks for this slot (as many as ``Pace`` says); none once stopping."""
+        with self._ready_changed:
+            while not self._ready and not self._stopping.is_set():
+                self._ready_changed.wait()
+            if self._stopping.is_set():
+                return []  # what is still queued goes back to the broker (see _finish)
+            count = self._pace.claim_size(len(self._ready), self.slots)
+            return [self._ready.popleft() for _ in range(min(count, len(self._ready)))]
+
+    def _claim(self, batch: list[tuple[TaskMessage, Delivery]]) -> set[str]:
+        now = time.time()
+        starts = [Started(m.id, m.attempt + 1, self._worker, now, m.task, m.queue) for m, _ in batch]
+        try:
+            return self._recorder.claim(starts)
+        except Exception as exc:  # noqa: BLE001 - unknown: run them (at least once beats at most once)
+            logger.warning("could not mark %d task(s) started, running them anyway: %s", len(batch), exc)
+            return {start.task_id for start in starts}
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
-        # The row decides: a task revoked, or redelivered after it finished, does not run.
-        if self._already_finished(message.id):
-            logger.info("task %s is already finished or revoked; not running it", message.id)
-            self._committed(delivery, True)
-            return
-        self._writer.started(Started(message.id, message.attempt + 1, self._worker, time.time()))
+        began = time.perf_counter()
         outcome = self._execute_within_limits(message)
+        self._pace.ran(time.perf_counter() - began)
         if outcome.state == RETRY and not self._publish_retry(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
@@ -207,7 +252,7 @@ class Consumer:
         A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
         """
         try:
-            self._recorder.record([], [_over_limit(message, self._worker, TimeLimitExceeded)])
+            self._recorder.record([_over_limit(message, self._worker, TimeLimitExceeded)])
         except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
             logger.error("could not record the time limit of task %s: %s", message.id, exc)
         logger.error("task %s passed its time limit or was terminated; this child process ends", message.id)
@@ -229,13 +274,6 @@ class Consumer:
             logger.warning("could not publish the retry of task %s: %s", message.id, exc)
             return False
         return True
-
-    def _already_finished(self, task_id: str) -> bool:
-        try:
-            return self._recorder.is_finished(task_id)
-        except Exception as exc:  # noqa: BLE001 - unknown: run it (at least once beats at most once)
-            logger.warning("could not check whether task %s already finished: %s", task_id, exc)
-            return False
 
     def _dead_letter(self, delivery: Delivery, poison: Poison) -> None:
         """Move a message no worker should run aside, record why when it has an id, then ack it."""
@@ -266,6 +304,8 @@ class Consumer:
         self._done_event.set()
 
     def _acknowledge_done(self) -> None:
+        if not self._done:
+            return
         while self._done:
             delivery, committed = self._done.popleft()
             self._in_flight -= 1
@@ -273,6 +313,10 @@ class Consumer:
                 delivery.ack() if committed else delivery.requeue()
             except Exception as exc:  # noqa: BLE001 - its connection is gone; the broker redelivers it
                 logger.warning("could not settle a delivery, the broker will redeliver it: %s", exc)
+        try:
+            self._subscriber.flush()
+        except TransportError as exc:
+            logger.warning("%s; the broker will redeliver what was acknowledged", exc)
 
     def _reconnect(self, cause: TransportError) -> None:
         delay, deadline = 0.1, time.monotonic() + RECONNECT_FOR
@@ -291,8 +335,13 @@ class Consumer:
                 delay = min(delay * 2, 5.0)
 
     def _finish(self) -> None:
-        """Wait for running tasks (bounded), acknowledge what committed, close the connection."""
-        self._pool.shutdown(wait=False)
+        """Give back what no slot took, wait for running tasks (bounded), ack, close the connection."""
+        self._stopping.set()
+        with self._ready_changed:
+            unstarted, self._ready = list(self._ready), deque()
+            self._ready_changed.notify_all()
+        for _, delivery in unstarted:
+            self._committed(delivery, False)
         deadline = time.monotonic() + self.shutdown_timeout
         while self._in_flight > 0 and not self._stop_now.is_set() and time.monotonic() < deadline:
             self._done_event.wait(0.1)

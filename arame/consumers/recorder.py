@@ -9,13 +9,13 @@ from arame.states import Outcome, Started
 
 
 class ResultRecorder(Protocol):
-    """Commits STARTED marks and outcomes; raises if the transaction did not commit."""
+    """Claims tasks before they run and commits their outcomes; raises if a transaction failed."""
 
-    def is_finished(self, task_id: str) -> bool:
-        """Whether the task's row is already terminal (finished or revoked): it must not run."""
+    def claim(self, starts: Sequence[Started]) -> set[str]:
+        """Mark tasks STARTED and return the ids that may run (not finished, not revoked)."""
 
     def terminated(self, task_ids: list[str]) -> set[str]:
         """Which of these running tasks were revoked with ``terminate=True``."""
 
-    def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
-        """Write both in one transaction, or raise and write nothing."""
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write the outcomes in one transaction, or raise and write nothing."""

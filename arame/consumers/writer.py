@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arame.consumers.recorder import ResultRecorder
-from arame.states import Outcome, Started
+from arame.states import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +49,12 @@ class OutcomeWriter:
         self._recorder = recorder
         self._on_done = on_done
         self._retry_for = retry_for
-        self._queue: queue.SimpleQueue[Started | Finished | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Finished | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="arame-writer", daemon=True)
 
     def start(self) -> None:
         """Start the writer thread."""
         self._thread.start()
-
-    def started(self, mark: Started) -> None:
-        """Queue a STARTED mark (written with the next batch)."""
-        self._queue.put(mark)
 
     def finished(self, outcome: Outcome, delivery: Any) -> None:
         """Queue an outcome; its delivery is reported once the outcome is committed."""
@@ -78,22 +74,18 @@ class OutcomeWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stopping = batch[-1] is None or None in batch
-            marks = [item for item in batch if isinstance(item, Started)]
-            finished = [item for item in batch if isinstance(item, Finished)]
-            if marks or finished:
-                committed = self._commit(marks, [item.outcome for item in finished])
+            finished = [item for item in batch if item is not None]
+            stopping = len(finished) < len(batch)
+            if finished:
+                committed = self._commit([item.outcome for item in finished])
                 for item in finished:
                     self._on_done(item.delivery, committed)
 
-    def _commit(self, marks: list[Started], outcomes: list[Outcome]) -> bool:
-        # STARTED marks alone are news, not results: one try, so an outage does not hold up
-        # the outcomes queued behind them.
-        retry_for = self._retry_for if outcomes else 0.0
-        delay, deadline = 0.05, time.monotonic() + retry_for
+    def _commit(self, outcomes: list[Outcome]) -> bool:
+        delay, deadline = 0.05, time.monotonic() + self._retry_for
         while True:
             try:
-                self._recorder.record(marks, outcomes)
+                self._recorder.record(outcomes)
                 return True
             except Exception as exc:  # noqa: BLE001 - any failure: retry, then give the messages back
                 if time.monotonic() + delay > deadline:

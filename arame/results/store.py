@@ -117,53 +117,76 @@ class ResultStore:
         with self.transaction() as conn:
             conn.execute(results.delete().where(results.c.id == task_id, results.c.state == states.PENDING))
 
-    def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
-        """Write STARTED marks and outcomes in one transaction.
+    def claim(self, starts: Sequence[Started]) -> set[str]:
+        """Mark tasks STARTED, in one transaction, and return the ids this worker may run.
 
-        A row in a terminal state is never changed, so a late STARTED never hides a result and
-        a redelivered task never overwrites the first outcome; nor is a row changed by a write
-        about an earlier attempt than the one it records. An outcome whose id has no row gets one.
+        A task is claimed when its row is not terminal and records no later attempt; a revoke
+        and a claim of the same row are ordered by the database, so exactly one of them wins.
+        An id without a row (its message was published without one) gets a STARTED row.
+
+        Raises:
+            ResultStoreError: the transaction did not commit; nothing was claimed.
+        """
+        if not starts:
+            return set()
+        with self.transaction() as conn:
+            claimed: set[str] = set()
+            for attempts, group in _by_attempts(starts).items():
+                claimed |= self._mark_started(conn, group, attempts)
+            unclaimed = [s for s in starts if s.task_id not in claimed]
+            if unclaimed:
+                claimed |= self._start_missing(conn, unclaimed)
+        return claimed
+
+    def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
+        ids = [s.task_id for s in starts]
+        first = starts[0]
+        where = (results.c.id.in_(ids), _NOT_TERMINAL, results.c.attempts <= attempts)
+        values = {
+            "state": states.STARTED,
+            "attempts": attempts,
+            "worker": first.worker,
+            "started_at": _from_epoch(first.at),
+        }
+        if conn.dialect.update_returning:
+            return set(
+                conn.execute(results.update().where(*where).values(values).returning(results.c.id)).scalars()
+            )
+        # MySQL/MariaDB: no UPDATE ... RETURNING; lock the rows first, so no revoke slips between.
+        found = set(conn.execute(sa.select(results.c.id).where(*where).with_for_update()).scalars())
+        if found:
+            conn.execute(results.update().where(results.c.id.in_(found)).values(values))
+        return found
+
+    def _start_missing(self, conn: sa.Connection, starts: list[Started]) -> set[str]:
+        ids = [s.task_id for s in starts]
+        present = set(conn.execute(sa.select(results.c.id).where(results.c.id.in_(ids))).scalars())
+        missing = [s for s in starts if s.task_id not in present]
+        if missing:
+            conn.execute(self.insert_ignore(results), [_started_row(s) for s in missing])
+        return {s.task_id for s in missing}
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write outcomes in one transaction.
+
+        A row in a terminal state is never changed, so a redelivered task never overwrites the
+        first outcome; nor is a row changed by an outcome of an earlier attempt than the one it
+        records. An outcome whose id has no row gets one.
 
         Raises:
             ResultStoreError: the transaction did not commit; nothing of it was written.
         """
+        if not outcomes:
+            return
         with self.transaction() as conn:
-            if started:
-                conn.execute(
-                    results.update()
-                    .where(
-                        results.c.id == sa.bindparam("b_id"),
-                        _NOT_TERMINAL,
-                        results.c.attempts <= sa.bindparam("b_attempts"),
-                    )
-                    .values(state=states.STARTED),
-                    [
-                        {
-                            "b_id": s.task_id,
-                            "b_attempts": s.attempts,
-                            "started_at": _from_epoch(s.at),
-                            "worker": s.worker,
-                            "attempts": s.attempts,
-                        }
-                        for s in started
-                    ],
-                )
-            for outcome in outcomes:
-                values = _outcome_values(outcome)
-                updated = conn.execute(
-                    results.update()
-                    .where(
-                        results.c.id == outcome.task_id,
-                        _NOT_TERMINAL,
-                        results.c.attempts <= outcome.attempts,
-                    )
-                    .values(values)
-                )
-                if updated.rowcount == 0:
-                    created = values["finished_at"] or _from_epoch(time.time())
-                    conn.execute(
-                        self.insert_ignore(results), {"id": outcome.task_id, "created_at": created, **values}
-                    )
+            updated = conn.execute(_UPDATE_OUTCOME, [_outcome_params(outcome) for outcome in outcomes])
+            if updated.rowcount == len(outcomes):
+                return  # the common case: every row was there and open
+            ids = [outcome.task_id for outcome in outcomes]
+            present = set(conn.execute(sa.select(results.c.id).where(results.c.id.in_(ids))).scalars())
+            missing = [outcome for outcome in outcomes if outcome.task_id not in present]
+            if missing:
+                conn.execute(self.insert_ignore(results), [_outcome_row(outcome) for outcome in missing])
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -172,11 +195,6 @@ class ResultStore:
         with self.connect() as conn:
             found = conn.execute(sa.select(results).where(results.c.id == task_id)).first()
         return None if found is None else _to_row(found._mapping)
-
-    def is_finished(self, task_id: str) -> bool:
-        """Whether ``task_id`` has a row in a terminal state (it must not run again)."""
-        row = self.read(task_id)
-        return row is not None and row.ready
 
     def terminated(self, task_ids: list[str]) -> set[str]:
         """Which of ``task_ids`` read REVOKED (their workers must stop running them)."""
@@ -327,6 +345,63 @@ def _create_table(engine: sa.Engine) -> None:
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     # WAL: readers never block the writer, and the broker can share the file.
     return sa.create_engine(url, creator=functools.partial(connect_sqlite, url.database or ""))
+
+
+_OUTCOME_COLUMNS = (
+    "task_name",
+    "queue",
+    "state",
+    "result",
+    "error_type",
+    "error_message",
+    "traceback",
+    "attempts",
+    "worker",
+    "started_at",
+    "finished_at",
+)
+# One statement for a whole batch (an executemany); bound names differ from the columns'.
+_UPDATE_OUTCOME = (
+    results.update()
+    .where(
+        results.c.id == sa.bindparam("b_id"), _NOT_TERMINAL, results.c.attempts <= sa.bindparam("b_attempts")
+    )
+    .values({name: sa.bindparam(f"v_{name}") for name in _OUTCOME_COLUMNS})
+)
+
+
+def _by_attempts(starts: Sequence[Started]) -> dict[int, list[Started]]:
+    groups: dict[int, list[Started]] = {}
+    for start in starts:
+        groups.setdefault(start.attempts, []).append(start)
+    return groups
+
+
+def _started_row(start: Started) -> dict[str, Any]:
+    at = _from_epoch(start.at)
+    return {
+        "id": start.task_id,
+        "task_name": start.task_name,
+        "queue": start.queue,
+        "state": states.STARTED,
+        "attempts": start.attempts,
+        "worker": start.worker,
+        "created_at": at,
+        "started_at": at,
+    }
+
+
+def _outcome_params(outcome: Outcome) -> dict[str, Any]:
+    values = _outcome_values(outcome)
+    params = {f"v_{name}": values[name] for name in _OUTCOME_COLUMNS}
+    params["b_id"] = outcome.task_id
+    params["b_attempts"] = outcome.attempts
+    return params
+
+
+def _outcome_row(outcome: Outcome) -> dict[str, Any]:
+    values = _outcome_values(outcome)
+    return {"id": outcome.task_id, "created_at": values["finished_at"] or _from_epoch(time.time()), **values}
 
 
 def _outcome_values(outcome: Outcome) -> dict[str, Any]:

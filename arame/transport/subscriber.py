@@ -134,9 +134,8 @@ class Subscriber:
         try:
             connection.ensure_connection(max_retries=1)
             queues = [kombu_queue(self.spec, name) for name in self.queue_names]
-            self._consumer = connection.Consumer(
-                queues, on_message=self._receive, accept=ACCEPT, prefetch_count=self.prefetch
-            )
+            self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
+            self._apply_prefetch()
             self._consumer.consume()
         except Exception as exc:
             connection.release()
@@ -162,6 +161,37 @@ class Subscriber:
         except Exception as exc:
             raise self._error("lost the connection to", exc) from exc
         return True
+
+    def set_prefetch(self, prefetch: int) -> None:
+        """Change how many unacknowledged deliveries the broker may hand over.
+
+        Raises:
+            TransportError: the connection was lost.
+        """
+        self.prefetch = prefetch
+        if self._consumer is not None:
+            try:
+                self._apply_prefetch()
+            except Exception as exc:
+                raise self._error("lost the connection to", exc) from exc
+
+    def _apply_prefetch(self) -> None:
+        # Per channel ("global"): RabbitMQ applies a per-consumer limit only to consumers
+        # created after it, so a change would never reach the running one.
+        self._consumer.qos(prefetch_count=self.prefetch, apply_global=True)
+
+    def flush(self) -> None:
+        """Send acknowledgements a transport collects into one round trip (arame's SQL, Redis).
+
+        Raises:
+            TransportError: they could not be sent; the broker delivers those messages again.
+        """
+        flush_acks = getattr(self._consumer.channel, "flush_acks", None) if self._consumer else None
+        if flush_acks is not None:
+            try:
+                flush_acks()
+            except Exception as exc:
+                raise self._error("could not acknowledge messages on", exc) from exc
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move a message nobody can run to ``<queue>.dead``, untouched, with ``reason`` in a header.

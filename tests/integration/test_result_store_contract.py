@@ -21,7 +21,7 @@ import arame
 from arame.message import TaskMessage
 from arame.results import AsyncResult, ResultStore
 from arame.results.table import results as results_table
-from arame.states import FAILURE, PENDING, STARTED, SUCCESS, UNKNOWN, Outcome, Started
+from arame.states import FAILURE, PENDING, REVOKED, STARTED, SUCCESS, UNKNOWN, Outcome, Started
 
 QUEUE = "contract"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tasks.py", line 3, in boom\nValueError: no luck\n'
@@ -87,8 +87,8 @@ def published(store: ResultStore, task_id: str | None = None) -> str:
     return task_id
 
 
-def started(task_id: str) -> Started:
-    return Started(task_id, attempts=1, worker="host:1", at=time.time())
+def started(task_id: str, attempts: int = 1) -> Started:
+    return Started(task_id, attempts, "host:1", time.time(), "shop.add", QUEUE)
 
 
 def success(task_id: str, value: object) -> Outcome:
@@ -167,10 +167,10 @@ def test_publishing_the_same_id_twice_keeps_one_row(store):
     assert store.read(task_id).task_name == "shop.add"
 
 
-def test_a_started_mark_moves_a_pending_task_to_started(store):
+def test_a_claim_moves_a_pending_task_to_started(store):
     task_id = published(store)
 
-    store.record([started(task_id)], [])
+    assert store.claim([started(task_id)]) == {task_id}
 
     row = store.read(task_id)
     assert row.state == STARTED
@@ -182,7 +182,8 @@ def test_a_success_is_stored_with_its_result_decoded(store):
     task_id = published(store)
     value = {"total": 5, "items": [1, 2.5, None, "café ✓"], "ok": True}
 
-    store.record([started(task_id)], [success(task_id, value)])
+    store.claim([started(task_id)])
+    store.record([success(task_id, value)])
 
     row = store.read(task_id)
     assert row.state == SUCCESS and row.ready
@@ -192,22 +193,60 @@ def test_a_success_is_stored_with_its_result_decoded(store):
     assert AsyncResult(task_id, store).result == value
 
 
-def test_a_late_started_mark_never_moves_a_success_back(store):
+def test_a_finished_task_cannot_be_claimed_and_keeps_its_result(store):
     task_id = published(store)
-    store.record([], [success(task_id, 5)])
+    store.record([success(task_id, 5)])
 
-    store.record([started(task_id)], [])
+    assert store.claim([started(task_id)]) == set()
 
     row = store.read(task_id)
     assert (row.state, row.result) == (SUCCESS, 5)
 
 
+def test_a_revoked_task_cannot_be_claimed(store):
+    task_id = published(store)
+    assert store.revoke(task_id)
+
+    assert store.claim([started(task_id)]) == set()
+    assert store.read(task_id).state == REVOKED
+
+
+def test_a_claimed_task_can_no_longer_be_revoked_without_terminate(store):
+    task_id = published(store)
+    store.claim([started(task_id)])
+
+    assert not store.revoke(task_id)
+    assert store.read(task_id).state == STARTED
+
+
+def test_a_claim_for_an_earlier_attempt_than_the_row_records_is_refused(store):
+    task_id = published(store)
+    store.claim([started(task_id, attempts=3)])
+
+    assert store.claim([started(task_id, attempts=2)]) == set()
+    assert store.read(task_id).attempts == 3
+
+
+def test_a_claim_of_a_batch_returns_only_the_runnable_ids(store):
+    pending, done, revoked, unknown = published(store), published(store), published(store), new_id()
+    retried = published(store)
+    store.record([success(done, 1)])
+    store.revoke(revoked)
+    batch = [started(pending), started(done), started(revoked), started(unknown), started(retried, 2)]
+
+    assert store.claim(batch) == {pending, unknown, retried}
+
+    assert store.read(unknown).state == STARTED
+    assert store.read(unknown).task_name == "shop.add"
+    assert store.read(retried).attempts == 2
+
+
 def test_the_first_outcome_wins_over_a_later_one(store):
     task_id = published(store)
-    store.record([], [success(task_id, 5)])
+    store.record([success(task_id, 5)])
 
-    store.record([], [failure(task_id)])
-    store.record([], [success(task_id, 6)])
+    store.record([failure(task_id)])
+    store.record([success(task_id, 6)])
 
     row = store.read(task_id)
     assert (row.state, row.result, row.error_type) == (SUCCESS, 5, None)
@@ -217,7 +256,7 @@ def test_the_first_outcome_wins_over_a_later_one(store):
 def test_an_outcome_for_an_id_without_a_row_inserts_one(store):
     task_id = new_id()
 
-    store.record([started(task_id)], [failure(task_id)])
+    store.record([failure(task_id)])
 
     row = store.read(task_id)
     assert (row.state, row.task_name, row.error_type, row.error_message) == (
@@ -231,7 +270,8 @@ def test_an_outcome_for_an_id_without_a_row_inserts_one(store):
 
 def test_forget_pending_deletes_only_pending_rows(store):
     pending, running, done = published(store), published(store), published(store)
-    store.record([started(running)], [success(done, 1)])
+    store.claim([started(running)])
+    store.record([success(done, 1)])
 
     for task_id in (pending, running, done):
         store.forget_pending(task_id)
@@ -250,7 +290,8 @@ def test_wait_returns_as_soon_as_another_connection_commits_the_outcome(database
         other = ResultStore(database_url)  # its own connections, as another process would have
         try:
             go.wait(10)
-            other.record([started(task_id)], [success(task_id, 42)])
+            other.claim([started(task_id)])
+            other.record([success(task_id, 42)])
         except BaseException as exc:
             failed.append(exc)
         finally:
@@ -271,7 +312,7 @@ def test_wait_returns_as_soon_as_another_connection_commits_the_outcome(database
 
 def test_wait_returns_the_unfinished_row_when_its_timeout_runs_out(store):
     task_id = published(store)
-    store.record([started(task_id)], [])
+    store.claim([started(task_id)])
 
     assert store.wait(task_id, timeout=0.2).state == STARTED
     assert store.wait(new_id(), timeout=0.1) is None
@@ -279,7 +320,7 @@ def test_wait_returns_the_unfinished_row_when_its_timeout_runs_out(store):
 
 def test_get_returns_the_value_of_a_successful_task(store):
     task_id = published(store)
-    store.record([], [success(task_id, [2, 3])])
+    store.record([success(task_id, [2, 3])])
     handle = AsyncResult(task_id, store)
 
     assert handle.get(timeout=5) == [2, 3]
@@ -288,7 +329,7 @@ def test_get_returns_the_value_of_a_successful_task(store):
 
 def test_get_raises_task_failed_with_the_remote_error(store):
     task_id = published(store)
-    store.record([], [failure(task_id)])
+    store.record([failure(task_id)])
     handle = AsyncResult(task_id, store)
 
     with pytest.raises(arame.TaskFailed) as caught:
@@ -316,7 +357,8 @@ def test_outcomes_recorded_from_many_threads_are_all_stored(store):
     def record(chunk: list[str]) -> None:
         try:
             for task_id in chunk:
-                store.record([started(task_id)], [success(task_id, task_id)])
+                store.claim([started(task_id)])
+                store.record([success(task_id, task_id)])
         except BaseException as exc:
             failed.append(exc)
 

@@ -151,16 +151,16 @@ def test_get_on_a_pending_task_raises_timeout_error_saying_pending(app: arame.Ap
         add.delay(1, 2).get(timeout=0.05)
 
 
-def test_a_late_started_write_never_moves_a_finished_task_backwards(app: arame.App) -> None:
+def test_a_finished_task_cannot_be_claimed_again(app: arame.App) -> None:
     add = _declare_add(app)
     handle = add.delay(2, 3)
+    app.results.claim([Started(handle.id, 1, "host:1", time.time(), add.name, "default")])
     app.results.record(
-        [Started(handle.id, 1, "host:1", time.time())],
         [Outcome(handle.id, add.name, "default", arame.SUCCESS, result_json="5", finished_at=time.time())],
     )
     assert handle.state == arame.SUCCESS
 
-    app.results.record([Started(handle.id, 2, "host:2", time.time())], [])
+    assert app.results.claim([Started(handle.id, 2, "host:2", time.time(), add.name, "default")]) == set()
     assert handle.state == arame.SUCCESS
     assert handle.get(timeout=1) == 5
 
@@ -168,8 +168,8 @@ def test_a_late_started_write_never_moves_a_finished_task_backwards(app: arame.A
 def test_a_second_outcome_never_overwrites_the_first(app: arame.App) -> None:
     add = _declare_add(app)
     handle = add.delay(2, 3)
-    app.results.record([], [Outcome(handle.id, add.name, "default", arame.SUCCESS, result_json="5")])
-    app.results.record([], [Outcome(handle.id, add.name, "default", arame.FAILURE, error_type="ValueError")])
+    app.results.record([Outcome(handle.id, add.name, "default", arame.SUCCESS, result_json="5")])
+    app.results.record([Outcome(handle.id, add.name, "default", arame.FAILURE, error_type="ValueError")])
     assert handle.state == arame.SUCCESS
     assert handle.result == 5
 
@@ -241,7 +241,7 @@ def test_a_message_delivered_again_after_success_does_not_run_the_function_again
     while not taken:
         subscriber.drain(1.0)
     # The first worker recorded SUCCESS, then died before its ack.
-    app.results.record([], [Outcome(handle.id, charge.name, "default", arame.SUCCESS, result_json="100")])
+    app.results.record([Outcome(handle.id, charge.name, "default", arame.SUCCESS, result_json="100")])
     subscriber.close()
 
     run_until_empty(app, concurrency=1)

@@ -7,19 +7,19 @@ from collections.abc import Sequence
 
 from arame import states
 from arame.consumers.writer import OutcomeWriter
-from arame.states import Outcome, Started
+from arame.states import Outcome
 
 
 class FakeRecorder:
     """Records each call; fails the first ``failures`` calls (or all, with ``always_fail``)."""
 
     def __init__(self, failures: int = 0, *, always_fail: bool = False) -> None:
-        self.calls: list[tuple[list[Started], list[Outcome]]] = []
+        self.calls: list[list[Outcome]] = []
         self.failures = failures
         self.always_fail = always_fail
 
-    def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
-        self.calls.append((list(started), list(outcomes)))
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        self.calls.append(list(outcomes))
         if self.always_fail or self.failures > 0:
             self.failures -= 1
             raise RuntimeError("database is down")
@@ -33,8 +33,8 @@ class BlockingRecorder(FakeRecorder):
         self.first_commit_running = threading.Event()
         self.release = threading.Event()
 
-    def record(self, started: Sequence[Started], outcomes: Sequence[Outcome]) -> None:
-        super().record(started, outcomes)
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        super().record(outcomes)
         if len(self.calls) == 1:
             self.first_commit_running.set()
             assert self.release.wait(5)
@@ -42,10 +42,6 @@ class BlockingRecorder(FakeRecorder):
 
 def _outcome(n: int) -> Outcome:
     return Outcome(f"t-{n}", "shop.add", "default", states.SUCCESS, result_json=str(n))
-
-
-def _mark(n: int) -> Started:
-    return Started(f"t-{n}", 1, "host:1", 1_700_000_000.0)
 
 
 class Done:
@@ -60,11 +56,10 @@ def test_what_accumulated_before_the_writer_ran_is_committed_in_one_batch() -> N
     recorder, done = FakeRecorder(), Done()
     writer = OutcomeWriter(recorder, done)
     for n in range(3):
-        writer.started(_mark(n))
         writer.finished(_outcome(n), f"delivery-{n}")
     writer.start()
     writer.stop()
-    assert recorder.calls == [([_mark(0), _mark(1), _mark(2)], [_outcome(0), _outcome(1), _outcome(2)])]
+    assert recorder.calls == [[_outcome(0), _outcome(1), _outcome(2)]]
     assert done.reports == [("delivery-0", True), ("delivery-1", True), ("delivery-2", True)]
 
 
@@ -78,7 +73,7 @@ def test_outcomes_that_arrive_during_a_commit_go_together_in_the_next_one() -> N
         writer.finished(_outcome(n), f"delivery-{n}")
     recorder.release.set()
     writer.stop()
-    assert [outcomes for _, outcomes in recorder.calls] == [
+    assert recorder.calls == [
         [_outcome(0)],
         [_outcome(1), _outcome(2), _outcome(3)],
     ]
@@ -102,7 +97,7 @@ def test_a_commit_that_fails_for_a_while_is_retried_until_it_succeeds() -> None:
     writer.finished(_outcome(0), "delivery-0")
     writer.stop()
     assert len(recorder.calls) == 3
-    assert all(outcomes == [_outcome(0)] for _, outcomes in recorder.calls)
+    assert all(outcomes == [_outcome(0)] for outcomes in recorder.calls)
     assert done.reports == [("delivery-0", True)]
 
 
@@ -140,22 +135,10 @@ def test_stop_commits_everything_still_queued() -> None:
     writer.start()
     for n in range(50):
         writer.finished(_outcome(n), f"delivery-{n}")
-    writer.started(_mark(99))
     writer.stop()
-    recorded = [outcome for _, outcomes in recorder.calls for outcome in outcomes]
+    recorded = [outcome for outcomes in recorder.calls for outcome in outcomes]
     assert recorded == [_outcome(n) for n in range(50)]
-    assert [mark for marks, _ in recorder.calls for mark in marks] == [_mark(99)]
     assert done.reports == [(f"delivery-{n}", True) for n in range(50)]
-
-
-def test_started_marks_alone_are_recorded_without_any_report() -> None:
-    recorder, done = FakeRecorder(), Done()
-    writer = OutcomeWriter(recorder, done)
-    writer.start()
-    writer.started(_mark(1))
-    writer.stop()
-    assert recorder.calls == [([_mark(1)], [])]
-    assert done.reports == []
 
 
 def test_stopping_an_idle_writer_records_nothing() -> None:
