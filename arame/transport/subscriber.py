@@ -91,7 +91,11 @@ class Delivery:
             raise MessageError(f"the body is not valid JSON: {exc}") from exc
 
     def ack(self) -> None:
-        """Remove the message from the broker."""
+        """Remove the message from the broker.
+
+        arame's Redis and SQL transports collect acknowledgements and send them together at
+        the subscriber's next ``flush()`` or ``drain()``; until then the message stays leased.
+        """
         self._message.ack()
 
     def requeue(self) -> None:

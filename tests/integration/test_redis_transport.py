@@ -156,6 +156,7 @@ def test_an_acknowledged_message_leaves_no_key_behind(publisher, queue, inbox):
     box = inbox()
     for delivery in box.receive(2):
         delivery.ack()
+    box.subscriber.flush()  # acknowledgements are sent in batches
 
     assert len(box.deliveries) == 2
     assert keys_of(queue) == []
@@ -176,6 +177,7 @@ def test_an_unacked_message_comes_back_after_its_lease_runs_out_flagged_redelive
     assert (first.redelivered, first.deliveries) == (False, 1)
     assert (again.redelivered, again.deliveries) == (True, 2)
     again.ack()
+    other.subscriber.flush()  # acknowledgements are sent in batches
     holder.subscriber.close()  # its lease is gone: closing must not put the message back
     assert keys_of(queue) == []
 
@@ -190,6 +192,7 @@ def test_a_renewed_lease_keeps_a_long_running_message_from_another_subscriber(pu
     assert other.receive_for(SHORT_LEASE * 4, heartbeat=holder) == []
 
     held.ack()
+    holder.subscriber.flush()  # acknowledgements are sent in batches
     assert other.receive_for(SHORT_LEASE * 1.5) == []
     assert keys_of(queue) == []
 
@@ -212,6 +215,7 @@ def test_closing_a_subscriber_gives_its_held_messages_back_at_once_in_order(publ
     assert [(d.redelivered, d.deliveries) for d in received] == [(True, 2)] * 3
     for delivery in received:
         delivery.ack()
+    other.subscriber.flush()  # acknowledgements are sent in batches
     assert keys_of(queue) == []
 
 
@@ -255,6 +259,7 @@ def test_a_holder_whose_lease_ran_out_cannot_requeue_what_another_subscriber_hol
     assert third.receive_for(0.5, heartbeat=current) == [], "requeued by a holder that no longer held it"
     assert broker_queue_sizes(broker(), [queue]) == {queue: 0}
     new.ack()
+    current.subscriber.flush()  # acknowledgements are sent in batches
     assert keys_of(queue) == []
 
 
@@ -309,6 +314,7 @@ def test_a_message_held_by_a_killed_process_comes_back_after_the_lease(publisher
     assert delivery.decode() == "orphan"
     assert (delivery.redelivered, delivery.deliveries) == (True, 2)
     delivery.ack()
+    survivor.subscriber.flush()  # acknowledgements are sent in batches
     assert keys_of(queue) == []
 
 

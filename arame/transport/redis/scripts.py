@@ -52,8 +52,9 @@ return 1
 """
 )
 
-#: ARGV: lease milliseconds, most expired leases to reclaim, most due messages to move.
-#: Returns {tag, payload, deliveries}; when nothing is ready, the milliseconds until a delayed
+#: ARGV: lease milliseconds, most expired leases to reclaim, most due messages to move, most
+#: messages to take. Returns {tag, payload, deliveries, tag, payload, deliveries, ...}, highest
+#: priority first; when nothing is ready, the milliseconds until a delayed
 #: message comes due or a lease runs out, whichever is first (-1: neither), for an idle wait.
 #: Due messages join the tail of their lists first (earliest due first, as if published then),
 #: and expired leases go back to the head (earliest expiry first), so a dead consumer's messages
@@ -72,19 +73,24 @@ for i = #expired, 1, -1 do
   redis.call('ZREM', KEYS[1], expired[i])
   redis.call('RPUSH', ready_key(expired[i]), expired[i])
 end
+local taken, wanted = {}, tonumber(ARGV[4])
 for k = 4, 13 do
-  local tag = redis.call('RPOP', KEYS[k])
-  while tag do
+  while #taken < wanted * 3 do
+    local tag = redis.call('RPOP', KEYS[k])
+    if not tag then break end
     local payload = redis.call('HGET', KEYS[2], tag)
     if payload then
       redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), tag)
-      return {tag, payload, redis.call('HINCRBY', KEYS[3], tag, 1)}
+      taken[#taken + 1] = tag
+      taken[#taken + 1] = payload
+      taken[#taken + 1] = redis.call('HINCRBY', KEYS[3], tag, 1)
+    else
+      -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
+      redis.call('HDEL', KEYS[3], tag)
     end
-    -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
-    redis.call('HDEL', KEYS[3], tag)
-    tag = redis.call('RPOP', KEYS[k])
   end
 end
+if #taken > 0 then return taken end
 local next_at = first_score(KEYS[14])
 local lease_at = first_score(KEYS[1])
 if lease_at and (not next_at or lease_at < next_at) then next_at = lease_at end

@@ -101,13 +101,12 @@ class QueueStore:
         """
         self._put(queue_keys(queue), [tag, payload, self.wake_channel(queue), max(0, delay_ms)])
 
-    def fetch(self, queue: str, lease_ms: int) -> Fetched | Idle:
-        """Take the first message of the highest priority, leased for ``lease_ms``."""
-        found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH, PROMOTE_PER_FETCH])
+    def fetch(self, queue: str, lease_ms: int, count: int = 1) -> list[Fetched] | Idle:
+        """Take up to ``count`` messages, highest priority first, each leased for ``lease_ms``."""
+        found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH, PROMOTE_PER_FETCH, count])
         if not isinstance(found, list):
             return Idle(None if int(found) < 0 else int(found))
-        tag, payload, deliveries = found
-        return Fetched(tag, payload, int(deliveries))
+        return [Fetched(found[i], found[i + 1], int(found[i + 2])) for i in range(0, len(found), 3)]
 
     def ack(self, queue: str, tags: Sequence[str]) -> None:
         """Delete messages for good."""

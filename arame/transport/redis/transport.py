@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from queue import Empty
 from typing import Any
@@ -31,7 +31,7 @@ from kombu.utils.json import dumps, loads
 
 from arame.transport.delay import delay_ms
 from arame.transport.redis.client import DEFAULT_PORT, create_client
-from arame.transport.redis.store import Idle, QueueStore, new_tag
+from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
 from arame.transport.redis.waker import Waker
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
@@ -43,6 +43,7 @@ MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up c
 WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
 DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
 LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
+MAX_FETCH = 64  # messages one fetch may take, within what the prefetch allows
 
 
 class QoS(virtual.QoS):
@@ -62,6 +63,7 @@ class QoS(virtual.QoS):
 
     def restore_unacked(self) -> list[Any]:
         self._flush()
+        self.channel.flush_acks()
         self.channel.release_held()
         self._delivered.clear()
         return []
@@ -80,6 +82,9 @@ class Channel(virtual.Channel):
         if self.lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, not {self.lease_seconds}")
         self._held: dict[str, tuple[str, int]] = {}  # tag -> (queue, delivery count when fetched)
+        # Fetched in a batch and leased (so also held), not yet handed to Kombu.
+        self._fetched: dict[str, deque[Fetched]] = defaultdict(deque)
+        self._acked: dict[str, list[str]] = defaultdict(list)  # queue -> tags acked, not yet deleted
         self._no_ack: set[str] = set()  # queues consumed without acknowledgements
         self._pid = os.getpid()
         self._renewed = time.monotonic()
@@ -110,7 +115,20 @@ class Channel(virtual.Channel):
         self.store.put(queue, tag, dumps(stored), delay_ms(message.get("headers")))
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
-        found = self.store.fetch(queue, self.lease_ms)
+        fetched = self._fetched[queue]
+        if not fetched:
+            fetched.extend(self._fetch(queue))
+        found = fetched.popleft()
+        payload: dict[str, Any] = loads(found.payload)
+        properties = payload.setdefault("properties", {})
+        properties["delivery_tag"] = found.tag
+        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 1
+        properties[DELIVERIES] = found.deliveries
+        return payload
+
+    def _fetch(self, queue: str) -> list[Fetched]:
+        """Take as many messages as the prefetch allows in one round trip, and lease them."""
+        found = self.store.fetch(queue, self.lease_ms, self._fetch_count())
         if isinstance(found, Idle):
             if found.wake_in is None:
                 self.wake_at.pop(queue, None)
@@ -118,17 +136,18 @@ class Channel(virtual.Channel):
                 self.wake_at[queue] = time.monotonic() + found.wake_in / 1000
             raise Empty()
         if queue in self._no_ack:
-            self.store.ack(queue, [found.tag])  # no acknowledgement will come: done once fetched
-        else:
-            if not self._held:
-                self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-            self._held[found.tag] = (queue, found.deliveries)
-        payload: dict[str, Any] = loads(found.payload)
-        properties = payload.setdefault("properties", {})
-        properties["delivery_tag"] = found.tag
-        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 1
-        properties[DELIVERIES] = found.deliveries
-        return payload
+            self.store.ack(queue, [each.tag for each in found])  # no ack will come: done once fetched
+            return found
+        if not self._held:
+            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
+        for each in found:
+            self._held[each.tag] = (queue, each.deliveries)
+        return found
+
+    def _fetch_count(self) -> int:
+        room = self.qos.can_consume_max_estimate() or 1
+        buffered = sum(len(fetched) for fetched in self._fetched.values())
+        return max(1, min(MAX_FETCH, room - buffered))
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         if no_ack:
@@ -145,6 +164,7 @@ class Channel(virtual.Channel):
         message = super().basic_get(queue, no_ack=no_ack, **kwargs)
         if message is not None and no_ack:
             self._settle(message.delivery_tag, requeue=False)
+            self.flush_acks()
         return message
 
     def _settle(self, delivery_tag: Any, *, requeue: bool) -> None:
@@ -154,13 +174,24 @@ class Channel(virtual.Channel):
             return
         queue, deliveries = held
         if not requeue:
-            self.store.ack(queue, [delivery_tag])
+            self._acked[queue].append(delivery_tag)  # deleted by the next flush_acks()
         elif self._owned():
             self.store.release(queue, [(delivery_tag, deliveries)])
+
+    def flush_acks(self) -> None:
+        """Delete the messages acknowledged since the last call, one round trip per queue.
+
+        Until then an acknowledged message is only leased; if this process dies first, it comes
+        back when the lease runs out, and the worker finds its task already finished.
+        """
+        acked, self._acked = self._acked, defaultdict(list)
+        for queue, tags in acked.items():
+            self.store.ack(queue, tags)
 
     def release_held(self) -> None:
         """Give every held message back to its queue at once (the channel is closing)."""
         held, self._held = self._held, {}
+        self._fetched.clear()
         if not held or not self._owned():
             return
         try:
@@ -268,6 +299,8 @@ class Transport(virtual.Transport):
         start = time.monotonic()
         pause = 0.001
         self.heartbeat_check(connection)
+        for channel in self.channels:
+            channel.flush_acks()
         assert self.cycle is not None
         while True:
             subscribed = self._watch()  # before the poll: a message published after it wakes us

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from queue import Empty
 from typing import Any
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
 LISTEN_FALLBACK_POLL = 1.0
+MAX_FETCH = 64  # rows one fetch may lease, within what the prefetch allows
 NOTIFY_CHANNEL = "arame_queue"
 
 
@@ -42,7 +44,7 @@ class QoS(virtual.QoS):
     """Acks delete the row, requeues and close release its lease."""
 
     def ack(self, delivery_tag: Any) -> None:
-        self.channel._settle(delivery_tag, delete=True)
+        self.channel._acknowledge(delivery_tag)
         super().ack(delivery_tag)
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
@@ -51,8 +53,8 @@ class QoS(virtual.QoS):
 
     def restore_unacked(self) -> list[Any]:
         self._flush()
-        for tag in list(self._delivered):
-            self.channel._settle(tag, delete=False)
+        self.channel.flush_acks()
+        self.channel.release_held()
         self._delivered.clear()
         return []
 
@@ -67,6 +69,9 @@ class Channel(virtual.Channel):
         self.lease_seconds = float(connection.client.transport_options.get("lease_seconds", LEASE_SECONDS))
         self._url = connection.client.hostname
         self._held: dict[Any, int] = {}  # delivery tag -> row id
+        # Leased in a batch (so also held), not yet handed to Kombu.
+        self._fetched: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        self._acked: list[int] = []  # row ids acknowledged, not yet deleted
         self._renewed = time.monotonic()
 
     @property
@@ -95,6 +100,13 @@ class Channel(virtual.Channel):
                 conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        fetched = self._fetched[queue]
+        if not fetched:
+            fetched.extend(self._fetch(queue))
+        return fetched.popleft()
+
+    def _fetch(self, queue: str) -> list[dict[str, Any]]:
+        """Lease as many due rows as the prefetch allows, in one transaction."""
         now = time.time()
         with self.engine.begin() as conn:
             found = conn.execute(
@@ -105,22 +117,49 @@ class Channel(virtual.Channel):
                     sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
                 )
                 .order_by(messages.c.priority.desc(), messages.c.id)
-                .limit(1)
+                .limit(self._fetch_count())
                 .with_for_update(skip_locked=True)
-            ).first()
-            if found is None:
+            ).all()
+            if not found:
                 raise Empty()
             conn.execute(
                 messages.update()
-                .where(messages.c.id == found.id)
+                .where(messages.c.id.in_([row.id for row in found]))
                 .values(lease_until=now + self.lease_seconds, deliveries=messages.c.deliveries + 1)
             )
-        payload: dict[str, Any] = loads(found.payload)
+        if not self._held:
+            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
+        return [self._payload(row) for row in found]
+
+    def _payload(self, row: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = loads(row.payload)
         properties = payload.setdefault("properties", {})
-        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 0
-        properties["x-arame-deliveries"] = found.deliveries + 1
-        self._held[properties["delivery_tag"]] = found.id
+        properties.setdefault("delivery_info", {})["redelivered"] = row.deliveries > 0
+        properties["x-arame-deliveries"] = row.deliveries + 1
+        self._held[properties["delivery_tag"]] = row.id
         return payload
+
+    def _fetch_count(self) -> int:
+        room = self.qos.can_consume_max_estimate() or 1
+        buffered = sum(len(fetched) for fetched in self._fetched.values())
+        return max(1, min(MAX_FETCH, room - buffered))
+
+    def _acknowledge(self, delivery_tag: Any) -> None:
+        row_id = self._held.pop(delivery_tag, None)
+        if row_id is not None:
+            self._acked.append(row_id)  # deleted by the next flush_acks()
+
+    def flush_acks(self) -> None:
+        """Delete the rows acknowledged since the last call, in one transaction.
+
+        Until then an acknowledged row is only leased; if this process dies first, it comes back
+        when the lease runs out, and the worker finds its task already finished.
+        """
+        if not self._acked:
+            return
+        acked, self._acked = self._acked, []
+        with self.engine.begin() as conn:
+            conn.execute(messages.delete().where(messages.c.id.in_(acked)))
 
     def _settle(self, delivery_tag: Any, *, delete: bool) -> None:
         row_id = self._held.pop(delivery_tag, None)
@@ -129,6 +168,14 @@ class Channel(virtual.Channel):
         statement = messages.delete() if delete else messages.update().values(lease_until=None)
         with self.engine.begin() as conn:
             conn.execute(statement.where(messages.c.id == row_id))
+
+    def release_held(self) -> None:
+        """Give every held row back at once (the channel is closing)."""
+        held, self._held = list(self._held.values()), {}
+        self._fetched.clear()
+        if held:
+            with self.engine.begin() as conn:
+                conn.execute(messages.update().where(messages.c.id.in_(held)).values(lease_until=None))
 
     def renew_leases(self) -> None:
         """Push the lease of every held row forward; due every third of a lease."""
@@ -229,6 +276,8 @@ class Transport(virtual.Transport):
         start = time.monotonic()
         pause = 0.001
         listener = self._listen()
+        for channel in self.channels:
+            channel.flush_acks()
         assert self.cycle is not None
         while True:
             try:
