@@ -208,6 +208,26 @@ class App:
             raise
         return AsyncResult(message.id, self.results)
 
+    def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
+        """Record ``messages`` as PENDING in one transaction, publish them together, return handles.
+
+        Raises:
+            ResultStoreError: the PENDING rows could not be written; nothing was published.
+            PublishError: the broker did not store them all; their rows are removed again.
+        """
+        if not messages:
+            return []
+        self.results.add_pending_many(messages)
+        try:
+            self.producer.publish_many(messages)
+        except PublishError:
+            try:
+                self.results.forget_pending_many([message.id for message in messages])
+            except ResultStoreError:
+                logger.warning("could not remove the rows of %d unpublished tasks", len(messages))
+            raise
+        return [AsyncResult(message.id, self.results) for message in messages]
+
     def send_task(
         self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
     ) -> AsyncResult:
@@ -361,6 +381,10 @@ class SharedTask:
     def apply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Publish through the current app, with options."""
         return self._task().apply_async(*args, **kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
+        """Publish many calls at once through the current app."""
+        return self._task().map(*args, **kwargs)
 
 
 def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

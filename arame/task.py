@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
@@ -27,6 +27,8 @@ class Sender(Protocol):
     default_queue: str
 
     def send(self, message: TaskMessage) -> AsyncResult: ...
+
+    def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,43 @@ class Task(Generic[P, R]):
             priority=self.options.priority if priority is None else priority,
         )
         return self.app.send(message)
+
+    def map(
+        self,
+        arguments: Iterable[Sequence[Any]],
+        *,
+        countdown: float | None = None,
+        expires: float | timedelta | datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+    ) -> list[AsyncResult]:
+        """Publish one call per item of ``arguments`` (each a tuple of positional arguments) at once.
+
+        Far faster than ``delay`` in a loop: the PENDING rows go in one transaction and, on
+        RabbitMQ, the messages in another; ``PublishError`` means none of them was published.
+
+        Returns:
+            A handle per call, in order.
+
+        Raises:
+            ConfigurationError: an option is invalid.
+            PublishError: the broker did not store them all; their rows are removed again.
+        """
+        check_priority(priority)
+        not_before, expiry = _not_before(countdown, None), _expiry(expires)
+        messages = [
+            TaskMessage(
+                id=new_task_id(),
+                task=self.name,
+                args=tuple(args),
+                queue=queue or self.queue,
+                eta=not_before,
+                expires=expiry,
+                priority=self.options.priority if priority is None else priority,
+            )
+            for args in arguments
+        ]
+        return self.app.send_many(messages)
 
 
 def check_priority(priority: int | None) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 
 from arame.errors import MessageError, PublishError, TransportError
 from arame.message import TaskMessage
 from arame.signing import SIGNATURE_HEADER, Signer
-from arame.transport import BrokerSpec, Publisher
+from arame.transport import BrokerSpec, Outgoing, Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,38 @@ class Producer:
         Raises:
             PublishError: the broker did not store it (the cause is chained).
         """
+        outgoing = self._outgoing(message)
+        with self._lock:
+            publisher = self._publisher_for_this_process()
+            try:
+                publisher.publish(
+                    outgoing.body, outgoing.queue, outgoing.priority, outgoing.headers, outgoing.not_before
+                )
+            except TransportError as exc:
+                raise PublishError(
+                    f"task {message.id} ({message.task}) was not published: {exc}",
+                    url=self.spec.safe_url,
+                    task_id=message.id,
+                ) from exc
+
+    def publish_many(self, messages: Sequence[TaskMessage]) -> None:
+        """Publish every message, as one transaction where the broker has them (RabbitMQ).
+
+        Raises:
+            PublishError: the broker did not store them all (on RabbitMQ: none of them).
+        """
+        batch = [self._outgoing(message) for message in messages]
+        with self._lock:
+            publisher = self._publisher_for_this_process()
+            try:
+                publisher.publish_many(batch)
+            except TransportError as exc:
+                raise PublishError(
+                    f"{len(batch)} tasks were not all published: {exc}", url=self.spec.safe_url
+                ) from exc
+
+    def _outgoing(self, message: TaskMessage) -> Outgoing:
+        """Encode, size-check and sign one message."""
         try:
             body = message.to_body()
         except MessageError as exc:
@@ -62,16 +95,7 @@ class Producer:
                 task_id=message.id,
             )
         headers = {SIGNATURE_HEADER: self._signer.sign(encoded)} if self._signer else None
-        with self._lock:
-            publisher = self._publisher_for_this_process()
-            try:
-                publisher.publish(body, message.queue, message.priority, headers, not_before=message.eta)
-            except TransportError as exc:
-                raise PublishError(
-                    f"task {message.id} ({message.task}) was not published: {exc}",
-                    url=self.spec.safe_url,
-                    task_id=message.id,
-                ) from exc
+        return Outgoing(body, message.queue, message.priority, headers, message.eta)
 
     def close(self) -> None:
         """Close the connection."""

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.
 FAST_POLL, FAST_POLL_FOR, MAX_POLL_INTERVAL = 0.0005, 0.02, 0.05
 # Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
 
 
@@ -80,16 +81,36 @@ class ResultStore:
 
     def add_pending(self, message: TaskMessage) -> None:
         """Record a just-published task as PENDING, unless its id already has a row."""
-        row = {
-            "id": message.id,
-            "task_name": message.task,
-            "queue": message.queue,
-            "state": states.PENDING,
-            "attempts": message.attempt,
-            "created_at": _from_epoch(message.created),
-        }
+        self.add_pending_many([message])
+
+    def add_pending_many(self, messages: Sequence[TaskMessage]) -> None:
+        """Record tasks as PENDING in one transaction, skipping ids that already have a row."""
+        rows = [
+            {
+                "id": message.id,
+                "task_name": message.task,
+                "queue": message.queue,
+                "state": states.PENDING,
+                "attempts": message.attempt,
+                "created_at": _from_epoch(message.created),
+            }
+            for message in messages
+        ]
         with self.transaction() as conn:
-            conn.execute(self.insert_ignore(results), row)
+            if conn.dialect.name == "postgresql":
+                # Not worth a disk flush of its own: should the database crash before its next
+                # flush, a worker that claims the task writes the row again (see claim()).
+                conn.execute(_ASYNC_COMMIT)
+            conn.execute(self.insert_ignore(results), rows)
+
+    def forget_pending_many(self, task_ids: Sequence[str]) -> None:
+        """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""
+        with self.transaction() as conn:
+            for start in range(0, len(task_ids), 500):  # bounded IN lists
+                chunk = list(task_ids[start : start + 500])
+                conn.execute(
+                    results.delete().where(results.c.id.in_(chunk), results.c.state == states.PENDING)
+                )
 
     def revoke(self, task_id: str, reason: str = "revoked", *, terminate: bool = False) -> bool:
         """Mark a task REVOKED so no worker runs it; with ``terminate``, a running one too.
@@ -114,8 +135,7 @@ class ResultStore:
 
     def forget_pending(self, task_id: str) -> None:
         """Delete a row still PENDING (its message never reached the broker)."""
-        with self.transaction() as conn:
-            conn.execute(results.delete().where(results.c.id == task_id, results.c.state == states.PENDING))
+        self.forget_pending_many([task_id])
 
     def claim(self, starts: Sequence[Started]) -> set[str]:
         """Mark tasks STARTED, in one transaction, and return the ids this worker may run.

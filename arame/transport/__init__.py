@@ -4,7 +4,7 @@ from arame.transport.admin import check_broker, delayed_sizes, purge_queues, que
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
 from arame.transport.delay import NOT_BEFORE
 from arame.transport.memory import reset_memory_transport
-from arame.transport.publisher import Publisher
+from arame.transport.publisher import Outgoing, Publisher
 from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
 from arame.transport.urls import (
     DEFAULT_LEASE_SECONDS,
@@ -28,6 +28,7 @@ __all__ = [
     "purge_queues",
     "queue_sizes",
     "Delivery",
+    "Outgoing",
     "Publisher",
     "Subscriber",
     "database_url",

@@ -255,7 +255,8 @@ def test_publishing_while_the_broker_is_down_raises_publish_error_and_leaves_no_
     stack: Stack, workers: Workers, proxies: list[TcpProxy]
 ) -> None:
     proxy = proxy_for(stack, proxies)
-    producer = stack.stand_ins(stack.app(broker_url=proxy.url_for(stack.broker_url)))
+    app = stack.app(broker_url=proxy.url_for(stack.broker_url))
+    producer = stack.stand_ins(app)
     before = producer.work.delay("before")
 
     proxy.stop()  # connections cut, new ones refused
@@ -266,11 +267,18 @@ def test_publishing_while_the_broker_is_down_raises_publish_error_and_leaves_no_
         f"PublishError while the broker is down, {stack.kind:<8}: after {time.monotonic() - started:5.2f}s"
     )
     assert stack.state(caught.value.task_id) == arame.UNKNOWN, "the PENDING row was not removed"
+    pending = app.results.counts().get(arame.PENDING, 0)
+    with pytest.raises(arame.PublishError):
+        producer.work.map([("batch-while-down",), ("batch-while-down",)])
+    assert app.results.counts().get(arame.PENDING, 0) == pending, "a batch left PENDING rows behind"
 
     proxy.start()
     after = producer.work.delay("after")  # the same producer recovers by itself
+    after_batch = producer.work.map([("batch-after",)])
     worker = workers.start(stack.write_module(), pool="thread")
-    wait_until(lambda: stack.all_in([before, after], arame.SUCCESS), 30, "both published tasks succeeded")
+    wait_until(
+        lambda: stack.all_in([before, after, *after_batch], arame.SUCCESS), 30, "every published task succeeded"
+    )
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, workers.logs()
-    assert stack.runs.counts("start") == {"before": 1, "after": 1}
+    assert stack.runs.counts("start") == {"before": 1, "after": 1, "batch-after": 1}

@@ -113,3 +113,33 @@ def test_a_burst_worker_returns_once_its_queues_are_empty(shop):
     assert [r.result for r in results] == [n + 1 for n in range(10)]
     assert failed.state == arame.FAILURE
     assert arame.transport.queue_sizes(shop.app.broker, [shop.queue]) == {shop.queue: 0}
+
+
+def test_map_publishes_every_call_with_a_pending_row_and_each_runs_once(shop):
+    calls = [(n, n) for n in range(300)]
+
+    results = shop.add.map(calls)
+
+    assert [r.state for r in results] == [arame.PENDING] * len(calls)
+    assert shop.app.worker(queues=[shop.queue], concurrency=2, burst=True).run() == 0
+    assert [r.get(timeout=TIMEOUT) for r in results] == [2 * n for n in range(300)]
+    rows = [r.row for r in results]
+    assert {row.attempts for row in rows} == {1}, "a task ran twice"
+    assert arame.transport.queue_sizes(shop.app.broker, [shop.queue]) == {shop.queue: 0}
+
+
+def test_map_of_nothing_publishes_nothing(shop):
+    assert shop.add.map([]) == []
+
+
+def test_a_task_revoked_after_a_map_does_not_run_while_its_neighbours_do(shop):
+    results = shop.add.map([(n, 1) for n in range(40)])
+    revoked = results[17]
+    assert revoked.revoke()
+
+    shop.app.worker(queues=[shop.queue], concurrency=2, burst=True).run()
+
+    assert revoked.state == arame.REVOKED
+    assert [r.get(timeout=TIMEOUT) for r in results if r is not revoked] == [
+        n + 1 for n in range(40) if n != 17
+    ]

@@ -264,3 +264,36 @@ def test_a_task_that_raises_retry_runs_again(app: arame.App) -> None:
     handle = flaky.delay()
     run_until_empty(app)
     assert handle.get(timeout=5) == "ok"
+
+
+def test_map_publishes_one_task_per_argument_tuple_with_the_given_options(app: arame.App) -> None:
+    add = _declare_add(app)
+
+    handles = add.map([(1, 2), (3, 4), (5, 6)], priority=7, queue="sums")
+
+    assert [h.state for h in handles] == [arame.PENDING] * 3
+    assert len({h.id for h in handles}) == 3
+    assert queue_sizes(app.broker, ["sums"]) == {"sums": 3}
+    run_until_empty(app, queues=["sums"])
+    assert [h.get(timeout=5) for h in handles] == [3, 7, 11]
+
+
+def test_a_task_that_takes_too_few_arguments_in_a_map_fails_alone(app: arame.App) -> None:
+    add = _declare_add(app)
+
+    good, bad = add.map([(1, 2), (1,)])
+    run_until_empty(app)
+
+    assert good.get(timeout=5) == 3
+    with pytest.raises(arame.TaskFailed, match="InvalidArguments|do not fit"):
+        bad.get(timeout=5)
+
+
+def test_many_short_tasks_run_once_each_through_the_batched_claims(app: arame.App) -> None:
+    add = _declare_add(app)
+    handles = add.map([(n, n) for n in range(500)])
+
+    run_until_empty(app, concurrency=3)
+
+    assert [h.get(timeout=5) for h in handles] == [2 * n for n in range(500)]
+    assert {h.row.attempts for h in handles} == {1}
