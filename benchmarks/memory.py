@@ -64,8 +64,8 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             sup0, child0 = snapshot(worker.pid)
             sup, child, sent = sup0, child0, 1
             while sent < args.n and not out_of_time():
-                for i in range(args.step):
-                    add.delay(i, i)
+                for start in range(0, args.step, common.PUBLISH_BATCH):
+                    add.map([(i, i) for i in range(start, min(args.step, start + common.PUBLISH_BATCH))])
                 sent += args.step
                 while common.count_finished(bench, app) < sent and not out_of_time():
                     time.sleep(0.2)

@@ -22,8 +22,9 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
     with common.bench_app(broker, results) as bench:
         app = bench.import_app()
         began = time.monotonic()
-        for i in range(args.n):
-            app.tasks[f"{bench.module}.add"].delay(i, i)
+        add = app.tasks[f"{bench.module}.add"]
+        for start in range(0, args.n, common.PUBLISH_BATCH):
+            add.map([(i, i) for i in range(start, min(args.n, start + common.PUBLISH_BATCH))])
         published = time.monotonic() - began
         app.close_broker()
         started = time.monotonic()

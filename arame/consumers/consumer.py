@@ -229,16 +229,17 @@ class Consumer:
         self._writer.finished(outcome, delivery)
 
     def _execute_within_limits(self, message: TaskMessage) -> Outcome:
-        options = self._admission.tasks[message.task].options
+        task = self._admission.tasks[message.task]
+        options = task.options
         if options.time_limit is None and options.soft_time_limit is None and not self._kill_on_hard_limit:
-            return execute(self._admission.tasks, message, self._worker)
+            return execute(task, message, self._worker)
         watched = message.id
         outcome: Outcome | None = None
         try:
             self._watchdog.watch(
                 watched, options.soft_time_limit, options.time_limit, lambda: self._die_over_limit(message)
             )
-            outcome = execute(self._admission.tasks, message, self._worker)
+            outcome = execute(task, message, self._worker)
             self._watchdog.release(watched)
         except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
             # Raised in the instant between the task's return and the release: the task ran out.
@@ -306,17 +307,24 @@ class Consumer:
     def _acknowledge_done(self) -> None:
         if not self._done:
             return
+        acks: list[Delivery] = []
         while self._done:
             delivery, committed = self._done.popleft()
             self._in_flight -= 1
+            if committed:
+                acks.append(delivery)
+                continue
             try:
-                delivery.ack() if committed else delivery.requeue()
+                self._subscriber.requeue(delivery)
             except Exception as exc:  # noqa: BLE001 - its connection is gone; the broker redelivers it
-                logger.warning("could not settle a delivery, the broker will redeliver it: %s", exc)
+                logger.warning("could not give a delivery back, the broker will redeliver it: %s", exc)
         try:
+            self._subscriber.acknowledge(acks)
             self._subscriber.flush()
-        except TransportError as exc:
-            logger.warning("%s; the broker will redeliver what was acknowledged", exc)
+        except Exception as exc:  # noqa: BLE001 - the connection is gone; the broker redelivers them
+            logger.warning(
+                "could not acknowledge %d deliveries, the broker will redeliver them: %s", len(acks), exc
+            )
 
     def _reconnect(self, cause: TransportError) -> None:
         delay, deadline = 0.1, time.monotonic() + RECONNECT_FOR

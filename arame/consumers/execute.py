@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Mapping
 from typing import Any
 
 from arame import states
@@ -18,13 +17,14 @@ from arame.task import Task
 _encode_result = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: str) -> Outcome:
-    """Run the task ``message`` asks for and say how it ended.
+def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
+    """Run ``task`` as ``message`` asks and say how it ended.
 
+    The message was admitted (see ``Admission``): its task is ``task`` and its arguments fit.
     Never raises for anything the task does: an exception becomes a FAILURE outcome with its
     type, message and traceback (or RETRY with the time of the next attempt, when the task's
-    retry policy allows another); so do an unknown task name, arguments that do not fit the
-    function, and a return value that is not JSON. An expired message is not run: REVOKED.
+    retry policy allows another); so does a return value that is not JSON. An expired message
+    is not run: REVOKED.
     """
     attempts = message.attempt + 1
     now = time.time()
@@ -37,29 +37,6 @@ def execute(tasks: Mapping[str, Task[Any, Any]], message: TaskMessage, worker: s
             states.REVOKED,
             "TaskExpired",
             f"expired at {message.expires:.3f} (epoch), before a worker started it",
-        )
-    task = tasks.get(message.task)
-    if task is None:
-        return _failed(
-            message,
-            worker,
-            attempts,
-            None,
-            states.FAILURE,
-            "TaskNotRegistered",
-            f"no task named {message.task!r} is registered in this worker",
-        )
-    try:
-        task.signature.bind(*message.args, **message.kwargs)
-    except TypeError as exc:
-        return _failed(
-            message,
-            worker,
-            attempts,
-            None,
-            states.FAILURE,
-            "InvalidArguments",
-            f"arguments do not fit {message.task}{task.signature}: {exc}",
         )
     started = time.time()
     try:

@@ -24,6 +24,7 @@ from arame.message import TaskMessage
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
 from arame.states import Outcome, Started
+from arame.transport.sql.ping import ping_when_idle
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,22 @@ logger = logging.getLogger(__name__)
 # then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.
 FAST_POLL, FAST_POLL_FOR, MAX_POLL_INTERVAL = 0.0005, 0.02, 0.05
 # Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"  # PostgreSQL: commit without waiting for the disk
 _NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
+# Built once: a claim runs for every batch of tasks, and building a statement costs more than it.
+_CLAIMABLE = (
+    results.c.id.in_(sa.bindparam("ids", expanding=True)),
+    _NOT_TERMINAL,
+    results.c.attempts <= sa.bindparam("b_attempts"),
+)
+_CLAIM = results.update().values(
+    state=states.STARTED,
+    attempts=sa.bindparam("v_attempts"),
+    worker=sa.bindparam("v_worker"),
+    started_at=sa.bindparam("v_started_at"),
+)
+_CLAIM_RETURNING = _CLAIM.where(*_CLAIMABLE).returning(results.c.id)
+_LOCK_CLAIMABLE = sa.select(results.c.id).where(*_CLAIMABLE).with_for_update()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +115,7 @@ class ResultStore:
             if conn.dialect.name == "postgresql":
                 # Not worth a disk flush of its own: should the database crash before its next
                 # flush, a worker that claims the task writes the row again (see claim()).
-                conn.execute(_ASYNC_COMMIT)
+                conn.exec_driver_sql(ASYNC_COMMIT)
             conn.execute(self.insert_ignore(results), rows)
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
@@ -150,6 +165,11 @@ class ResultStore:
         if not starts:
             return set()
         with self.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                # A claim lost in a database crash only makes the row read PENDING again; its
+                # message is unacknowledged and comes back. A revoke committed after it cannot
+                # survive the crash without it (the log is flushed in order).
+                conn.exec_driver_sql(ASYNC_COMMIT)
             claimed: set[str] = set()
             for attempts, group in _by_attempts(starts).items():
                 claimed |= self._mark_started(conn, group, attempts)
@@ -160,22 +180,19 @@ class ResultStore:
 
     def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
         ids = [s.task_id for s in starts]
-        first = starts[0]
-        where = (results.c.id.in_(ids), _NOT_TERMINAL, results.c.attempts <= attempts)
-        values = {
-            "state": states.STARTED,
-            "attempts": attempts,
-            "worker": first.worker,
-            "started_at": _from_epoch(first.at),
+        params = {
+            "ids": ids,
+            "b_attempts": attempts,
+            "v_attempts": attempts,
+            "v_worker": starts[0].worker,
+            "v_started_at": _from_epoch(starts[0].at),
         }
         if conn.dialect.update_returning:
-            return set(
-                conn.execute(results.update().where(*where).values(values).returning(results.c.id)).scalars()
-            )
+            return set(conn.execute(_CLAIM_RETURNING, params).scalars())
         # MySQL/MariaDB: no UPDATE ... RETURNING; lock the rows first, so no revoke slips between.
-        found = set(conn.execute(sa.select(results.c.id).where(*where).with_for_update()).scalars())
+        found = set(conn.execute(_LOCK_CLAIMABLE, params).scalars())
         if found:
-            conn.execute(results.update().where(results.c.id.in_(found)).values(values))
+            conn.execute(_CLAIM.where(results.c.id.in_(found)), params)
         return found
 
     def _start_missing(self, conn: sa.Connection, starts: list[Started]) -> set[str]:
@@ -328,9 +345,9 @@ class ResultStore:
                 engine = _sqlite_engine(url)
             elif url.get_backend_name() in {"mysql", "mariadb"}:
                 # Reads see the newest commit, not a snapshot from the transaction's start.
-                engine = sa.create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+                engine = ping_when_idle(sa.create_engine(url, isolation_level="READ COMMITTED"))
             else:
-                engine = sa.create_engine(url, pool_pre_ping=True)
+                engine = ping_when_idle(sa.create_engine(url))
             if not self._table_ready:
                 _create_table(engine)
                 self._table_ready = True

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -126,6 +128,7 @@ class Subscriber:
         self._on_delivery = on_delivery
         self._connection: Connection | None = None
         self._consumer: Any = None
+        self._unsettled: deque[int] = deque()  # AMQP delivery tags handed out, in order
 
     def open(self) -> None:
         """Connect, declare the queues and start consuming.
@@ -139,6 +142,7 @@ class Subscriber:
             connection.ensure_connection(max_retries=1)
             queues = [kombu_queue(self.spec, name) for name in self.queue_names]
             self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
+            self._unsettled.clear()  # tags start again on a new channel
             self._apply_prefetch()
             self._consumer.consume()
         except Exception as exc:
@@ -183,6 +187,45 @@ class Subscriber:
         # Per channel ("global"): RabbitMQ applies a per-consumer limit only to consumers
         # created after it, so a change would never reach the running one.
         self._consumer.qos(prefetch_count=self.prefetch, apply_global=True)
+
+    def acknowledge(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge deliveries; on RabbitMQ, a run of them with one frame.
+
+        Raises:
+            TransportError: the connection was lost; the broker delivers them again.
+        """
+        if self.spec.kind != "amqp" or self._consumer is None:
+            for delivery in deliveries:
+                delivery.ack()
+            return
+        channel = self._consumer.channel
+        done = {d._message.delivery_tag for d in deliveries if d._message.channel is channel}
+        try:
+            # Every tag up to the last of an unbroken run from the oldest unsettled one: one
+            # Basic.Ack with "multiple" settles them all.
+            last = None
+            while self._unsettled and self._unsettled[0] in done:
+                last = self._unsettled.popleft()
+                done.discard(last)
+            if last is not None:
+                channel.basic_ack(last, multiple=True)
+            for delivery in deliveries:
+                # Out of order: on its own. (One from a closed channel comes back by itself.)
+                if delivery._message.channel is channel and delivery._message.delivery_tag in done:
+                    delivery.ack()
+                    self._forget(delivery)
+        except Exception as exc:
+            raise self._error("could not acknowledge messages on", exc) from exc
+
+    def requeue(self, delivery: Delivery) -> None:
+        """Give one delivery back to its queue."""
+        delivery.requeue()
+        self._forget(delivery)
+
+    def _forget(self, delivery: Delivery) -> None:
+        if self.spec.kind == "amqp" and self._consumer is not None:
+            with contextlib.suppress(ValueError):  # settled already
+                self._unsettled.remove(delivery._message.delivery_tag)
 
     def flush(self) -> None:
         """Send acknowledgements a transport collects into one round trip (arame's SQL, Redis).
@@ -262,9 +305,11 @@ class Subscriber:
         if not_before is not None and seconds_until(not_before) > 0:
             self._delay_again(message, queue, not_before)
             return
-        if self.spec.kind == "amqp" and message.delivery_info.get("redelivered"):
-            self._count_redelivery(message, queue)
-            return
+        if self.spec.kind == "amqp":
+            if message.delivery_info.get("redelivered"):
+                self._count_redelivery(message, queue)
+                return
+            self._unsettled.append(message.delivery_tag)
         self._on_delivery(Delivery(message, queue))
 
     def _count_redelivery(self, message: Any, queue: str) -> None:

@@ -277,7 +277,9 @@ def test_publishing_while_the_broker_is_down_raises_publish_error_and_leaves_no_
     after_batch = producer.work.map([("batch-after",)])
     worker = workers.start(stack.write_module(), pool="thread")
     wait_until(
-        lambda: stack.all_in([before, after, *after_batch], arame.SUCCESS), 30, "every published task succeeded"
+        lambda: stack.all_in([before, after, *after_batch], arame.SUCCESS),
+        30,
+        "every published task succeeded",
     )
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, workers.logs()

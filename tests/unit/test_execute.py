@@ -30,8 +30,8 @@ class NoSender:
         raise AssertionError("execute() must not publish")
 
 
-def _registry(*functions: Callable[..., Any]) -> dict[str, Task[Any, Any]]:
-    return {fn.__name__: Task(NoSender(), fn, TaskOptions(name=fn.__name__)) for fn in functions}
+def _task(fn: Callable[..., Any]) -> Task[Any, Any]:
+    return Task(NoSender(), fn, TaskOptions(name=fn.__name__))
 
 
 def _message(task: str, *args: Any, **kwargs: Any) -> TaskMessage:
@@ -43,7 +43,7 @@ def test_a_task_that_returns_gives_a_success_outcome_with_its_result_as_json() -
         return {"sum": x + y}
 
     before = time.time()
-    outcome = execute(_registry(add), _message("add", 2, y=3), WORKER)
+    outcome = execute(_task(add), _message("add", 2, y=3), WORKER)
     assert outcome.state == states.SUCCESS
     assert json.loads(outcome.result_json or "") == {"sum": 5}
     assert (outcome.task_id, outcome.task_name, outcome.queue) == ("t-1", "add", "q")
@@ -58,7 +58,7 @@ def test_a_task_returning_none_succeeds_with_json_null() -> None:
     def nothing() -> None:
         return None
 
-    outcome = execute(_registry(nothing), _message("nothing"), WORKER)
+    outcome = execute(_task(nothing), _message("nothing"), WORKER)
     assert (outcome.state, outcome.result_json) == (states.SUCCESS, "null")
 
 
@@ -67,14 +67,14 @@ def test_attempts_counts_this_start_on_top_of_earlier_ones() -> None:
         return 1
 
     message = TaskMessage(id="t-1", task="ok", attempt=2)
-    assert execute(_registry(ok), message, WORKER).attempts == 3
+    assert execute(_task(ok), message, WORKER).attempts == 3
 
 
 def test_a_task_that_raises_records_its_type_message_and_traceback() -> None:
     def explode() -> None:
         raise ValueError("the flux capacitor is empty")
 
-    outcome = execute(_registry(explode), _message("explode"), WORKER)
+    outcome = execute(_task(explode), _message("explode"), WORKER)
     assert outcome.state == states.FAILURE
     assert outcome.error_type == "ValueError"
     assert outcome.error_message == "the flux capacitor is empty"
@@ -89,39 +89,9 @@ def test_an_exception_type_outside_builtins_is_recorded_with_its_module() -> Non
     def charge() -> None:
         raise PaymentDeclined("card 4242 declined")
 
-    outcome = execute(_registry(charge), _message("charge"), WORKER)
+    outcome = execute(_task(charge), _message("charge"), WORKER)
     assert outcome.error_type == f"{__name__}.PaymentDeclined"
     assert outcome.error_message == "card 4242 declined"
-
-
-def test_an_unknown_task_name_gives_a_task_not_registered_failure() -> None:
-    outcome = execute({}, _message("shop.missing"), WORKER)
-    assert outcome.state == states.FAILURE
-    assert outcome.error_type == "TaskNotRegistered"
-    assert "'shop.missing'" in (outcome.error_message or "")
-    assert outcome.task_name == "shop.missing"
-    assert outcome.started_at is None
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs"),
-    [((1,), {}), ((1, 2, 3), {}), ((1, 2), {"z": 3}), ((1,), {"x": 2})],
-    ids=["too few", "too many", "unknown keyword", "twice"],
-)
-def test_arguments_that_do_not_fit_the_signature_fail_without_calling_the_function(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
-    calls: list[tuple[int, int]] = []
-
-    def add(x: int, y: int) -> int:
-        calls.append((x, y))
-        return x + y
-
-    outcome = execute(_registry(add), _message("add", *args, **kwargs), WORKER)
-    assert outcome.state == states.FAILURE
-    assert outcome.error_type == "InvalidArguments"
-    assert "arguments do not fit add(" in (outcome.error_message or "")
-    assert calls == []
 
 
 @pytest.mark.parametrize("value", [object(), {1, 2}, b"raw"], ids=["object", "set", "bytes"])
@@ -129,7 +99,7 @@ def test_a_result_that_is_not_json_gives_a_failure(value: object) -> None:
     def odd() -> object:
         return value
 
-    outcome = execute(_registry(odd), _message("odd"), WORKER)
+    outcome = execute(_task(odd), _message("odd"), WORKER)
     assert outcome.state == states.FAILURE
     assert outcome.error_type == "UnserializableResult"
     assert "not JSON-serialisable" in (outcome.error_message or "")
@@ -143,7 +113,7 @@ def test_an_expired_message_is_revoked_without_calling_the_function() -> None:
         calls.append("ran")
 
     message = TaskMessage(id="t-1", task="late", expires=time.time() - 1)
-    outcome = execute(_registry(late), message, WORKER)
+    outcome = execute(_task(late), message, WORKER)
     assert outcome.state == states.REVOKED
     assert outcome.error_type == "TaskExpired"
     assert outcome.started_at is None
@@ -155,7 +125,7 @@ def test_a_message_that_expires_later_runs() -> None:
         return "ran"
 
     message = TaskMessage(id="t-1", task="on_time", expires=time.time() + 60)
-    outcome = execute(_registry(on_time), message, WORKER)
+    outcome = execute(_task(on_time), message, WORKER)
     assert (outcome.state, outcome.result_json) == (states.SUCCESS, '"ran"')
 
 
@@ -163,6 +133,6 @@ def test_a_task_that_calls_sys_exit_gives_a_failure_outcome() -> None:
     def quits() -> None:
         sys.exit(3)
 
-    outcome = execute(_registry(quits), _message("quits"), WORKER)
+    outcome = execute(_task(quits), _message("quits"), WORKER)
     assert outcome.state == states.FAILURE
     assert outcome.error_type == "SystemExit"

@@ -10,6 +10,7 @@ import threading
 import sqlalchemy as sa
 
 from arame.sqlite import connect_sqlite
+from arame.transport.sql.ping import ping_when_idle
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,9 @@ def _create_engine(url: str) -> sa.Engine:
         # (BEGIN IMMEDIATE), or two fetchers deadlock upgrading their read locks.
         sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     elif backend in {"mysql", "mariadb"}:
-        engine = sa.create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        engine = ping_when_idle(sa.create_engine(parsed, isolation_level="READ COMMITTED"))
     else:
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        engine = ping_when_idle(sa.create_engine(parsed))
     try:
         metadata.create_all(engine, checkfirst=True)
     except sa.exc.SQLAlchemyError:
