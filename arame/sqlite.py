@@ -12,6 +12,8 @@ BUSY_TIMEOUT = 30.0
 def connect_sqlite(path: str, *, autocommit: bool = False) -> sqlite3.Connection:
     """Open ``path`` in WAL mode (readers never block the writer), usable from any thread.
 
+    Commits do not wait for the disk (``synchronous=NORMAL``); they survive any process crash.
+
     Switching a file to WAL needs a moment with no other writer, and SQLite reports that busy
     state at once instead of waiting its busy timeout, so the switch is retried here.
     """
@@ -24,6 +26,10 @@ def connect_sqlite(path: str, *, autocommit: bool = False) -> sqlite3.Connection
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL still survives the crash of any process (what arame's guarantees
+            # are about); only a power cut or an OS crash can undo the last commits. FULL would
+            # wait for the disk at every commit.
+            conn.execute("PRAGMA synchronous=NORMAL")
             return conn
         except sqlite3.OperationalError as exc:
             if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 SHORT_TASK = 0.002  # seconds: tasks shorter than this on average are worth batching
 ALPHA = 0.1  # weight of the newest duration in the moving average
-WINDOW = 32  # extra messages a consumer holds beyond its slots while tasks are short
-MAX_CLAIM = 32  # tasks one slot claims in one transaction
+WINDOW = 96  # extra messages a consumer holds beyond its slots while tasks are short
+MAX_CLAIM = 64  # tasks one slot claims in one transaction
 
 
 class Pace:

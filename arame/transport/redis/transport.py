@@ -43,7 +43,7 @@ MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up c
 WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
 DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
 LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
-MAX_FETCH = 64  # messages one fetch may take, within what the prefetch allows
+MAX_FETCH = 100  # messages one fetch may take, within what the prefetch allows
 
 
 class QoS(virtual.QoS):

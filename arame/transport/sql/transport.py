@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
 LISTEN_FALLBACK_POLL = 1.0
-MAX_FETCH = 64  # rows one fetch may lease, within what the prefetch allows
+MAX_FETCH = 100  # rows one fetch may lease, within what the prefetch allows
 NOTIFY_CHANNEL = "arame_queue"
 
 
