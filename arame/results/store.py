@@ -88,6 +88,7 @@ class ResultStore:
         self.url = url
         self.safe_url = sa.make_url(url).render_as_string(hide_password=True)
         self._engine: sa.Engine | None = None
+        self._quick_engine: sa.Engine | None = None  # PostgreSQL: autocommit, no wait for the disk
         self._pid = 0
         self._table_ready = False
         self._lock = threading.Lock()
@@ -96,21 +97,15 @@ class ResultStore:
 
     def add_pending(self, message: TaskMessage) -> None:
         """Record a just-published task as PENDING, unless its id already has a row."""
-        self.add_pending_many([message])
+        if self.quick_engine is self.engine:
+            self.add_pending_many([message])
+            return
+        with self.quick() as conn:  # one statement: one round trip, without BEGIN and COMMIT
+            conn.execute(self.insert_ignore(results), _pending_row(message))
 
     def add_pending_many(self, messages: Sequence[TaskMessage]) -> None:
         """Record tasks as PENDING in one transaction, skipping ids that already have a row."""
-        rows = [
-            {
-                "id": message.id,
-                "task_name": message.task,
-                "queue": message.queue,
-                "state": states.PENDING,
-                "attempts": message.attempt,
-                "created_at": _from_epoch(message.created),
-            }
-            for message in messages
-        ]
+        rows = [_pending_row(message) for message in messages]
         with self.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 # Not worth a disk flush of its own: should the database crash before its next
@@ -164,18 +159,23 @@ class ResultStore:
         """
         if not starts:
             return set()
+        if self.quick_engine is not self.engine:
+            # PostgreSQL: each statement is atomic by itself, so no transaction around them.
+            # A claim lost in a database crash only makes the row read PENDING again; its
+            # message is unacknowledged and comes back. A revoke committed after it cannot
+            # survive the crash without it (the log is flushed in order).
+            with self.quick() as conn:
+                return self._claim_on(conn, starts)
         with self.transaction() as conn:
-            if conn.dialect.name == "postgresql":
-                # A claim lost in a database crash only makes the row read PENDING again; its
-                # message is unacknowledged and comes back. A revoke committed after it cannot
-                # survive the crash without it (the log is flushed in order).
-                conn.exec_driver_sql(ASYNC_COMMIT)
-            claimed: set[str] = set()
-            for attempts, group in _by_attempts(starts).items():
-                claimed |= self._mark_started(conn, group, attempts)
-            unclaimed = [s for s in starts if s.task_id not in claimed]
-            if unclaimed:
-                claimed |= self._start_missing(conn, unclaimed)
+            return self._claim_on(conn, starts)
+
+    def _claim_on(self, conn: sa.Connection, starts: Sequence[Started]) -> set[str]:
+        claimed: set[str] = set()
+        for attempts, group in _by_attempts(starts).items():
+            claimed |= self._mark_started(conn, group, attempts)
+        unclaimed = [s for s in starts if s.task_id not in claimed]
+        if unclaimed:
+            claimed |= self._start_missing(conn, unclaimed)
         return claimed
 
     def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
@@ -305,9 +305,10 @@ class ResultStore:
 
     def close(self) -> None:
         """Close every pooled connection."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in {self._engine, self._quick_engine} - {None}:
+            assert engine is not None
+            engine.dispose()
+        self._engine = self._quick_engine = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -324,10 +325,20 @@ class ResultStore:
     def connect(self) -> Iterator[sa.Connection]:
         """A connection for reads; errors become ResultStoreError."""
         try:
-            with self.engine.connect() as conn:
+            with self.quick_engine.connect() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise self._error("could not read from", exc) from exc
+
+    @contextmanager
+    def quick(self) -> Iterator[sa.Connection]:
+        """A connection whose every statement commits by itself (PostgreSQL: without waiting
+        for the disk); errors become ResultStoreError."""
+        try:
+            with self.quick_engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error("could not write to", exc) from exc
 
     @property
     def engine(self) -> sa.Engine:
@@ -335,8 +346,34 @@ class ResultStore:
         if self._engine is None or self._pid != os.getpid():
             with self._lock:
                 if self._engine is None or self._pid != os.getpid():
-                    self._engine, self._pid = self._create_engine(), os.getpid()
+                    self._engine = self._create_engine()
+                    self._quick_engine = self._create_quick_engine(self._engine)
+                    self._pid = os.getpid()
         return self._engine
+
+    @property
+    def quick_engine(self) -> sa.Engine:
+        """For single statements: on PostgreSQL an autocommit engine that skips BEGIN, COMMIT
+        and the wait for the disk (one round trip instead of three or four); elsewhere ``engine``.
+
+        Only for writes that the system repairs after a database crash (a PENDING row, a claim)
+        and for reads. Outcomes always commit durably, through ``engine``.
+        """
+        self.engine  # noqa: B018 - creates both, in this process
+        assert self._quick_engine is not None
+        return self._quick_engine
+
+    def _create_quick_engine(self, engine: sa.Engine) -> sa.Engine:
+        if engine.dialect.name != "postgresql":
+            return engine  # SQLite runs in-process; MySQL would pay a round trip to switch autocommit
+        url = sa.make_url(self.url)
+        given = url.query.get("options", "")  # keep the URL's own (a search_path, say)
+        options = " ".join([*([given] if isinstance(given, str) else given), "-c synchronous_commit=off"])
+        return ping_when_idle(
+            sa.create_engine(
+                url.update_query_dict({"options": options.strip()}), isolation_level="AUTOCOMMIT"
+            )
+        )
 
     def _create_engine(self) -> sa.Engine:
         url = sa.make_url(self.url)
@@ -412,6 +449,17 @@ def _by_attempts(starts: Sequence[Started]) -> dict[int, list[Started]]:
     for start in starts:
         groups.setdefault(start.attempts, []).append(start)
     return groups
+
+
+def _pending_row(message: TaskMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "task_name": message.task,
+        "queue": message.queue,
+        "state": states.PENDING,
+        "attempts": message.attempt,
+        "created_at": _from_epoch(message.created),
+    }
 
 
 def _started_row(start: Started) -> dict[str, Any]:
