@@ -46,6 +46,8 @@ _CLAIM = results.update().values(
     worker=sa.bindparam("v_worker"),
     started_at=sa.bindparam("v_started_at"),
 )
+_READ = sa.select(results).where(results.c.id == sa.bindparam("id"))
+_STATE_OF = sa.select(results.c.state).where(results.c.id == sa.bindparam("id"))
 _CLAIM_RETURNING = _CLAIM.where(*_CLAIMABLE).returning(results.c.id)
 _LOCK_CLAIMABLE = sa.select(results.c.id).where(*_CLAIMABLE).with_for_update()
 
@@ -230,8 +232,7 @@ class ResultStore:
     def read(self, task_id: str) -> ResultRow | None:
         """Return the row of ``task_id``, or ``None`` if no one published it."""
         with self.connect() as conn:
-            found = conn.execute(sa.select(results).where(results.c.id == task_id)).first()
-        return None if found is None else _to_row(found._mapping)
+            return _read_on(conn, task_id)
 
     def terminated(self, task_ids: list[str]) -> set[str]:
         """Which of ``task_ids`` read REVOKED (their workers must stop running them)."""
@@ -251,15 +252,18 @@ class ResultStore:
         deadline = None if timeout is None else began + timeout
         interval = FAST_POLL
         while True:
-            row = self.read(task_id)
-            if row is not None and row.ready:
-                return row
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return row
-            time.sleep(interval if remaining is None else min(interval, remaining))
-            if time.monotonic() - began > FAST_POLL_FOR:
-                interval = min(interval * 2, MAX_POLL_INTERVAL)
+            with self.connect() as conn:
+                # The fast polls share one connection and read only the state; slower ones take
+                # a connection each, so that a long wait holds none between polls.
+                while True:
+                    state = conn.execute(_STATE_OF, {"id": task_id}).scalar()
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if state in states.TERMINAL_STATES or (remaining is not None and remaining <= 0):
+                        return _read_on(conn, task_id)
+                    time.sleep(interval if remaining is None else min(interval, remaining))
+                    if time.monotonic() - began > FAST_POLL_FOR:
+                        interval = min(interval * 2, MAX_POLL_INTERVAL)
+                        break
 
     def prune(self, before: datetime, batch: int = 1000) -> int:
         """Delete finished rows (terminal, finished before ``before``) in batches; return how many.
@@ -506,6 +510,11 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
         if outcome.state == states.RETRY
         else _from_epoch(outcome.finished_at or time.time()),
     }
+
+
+def _read_on(conn: sa.Connection, task_id: str) -> ResultRow | None:
+    found = conn.execute(_READ, {"id": task_id}).first()
+    return None if found is None else _to_row(found._mapping)
 
 
 def _to_row(mapping: Any) -> ResultRow:
