@@ -24,7 +24,7 @@ from arame.message import TaskMessage
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
 from arame.states import Outcome, Started
-from arame.transport.sql.ping import ping_when_idle
+from arame.transport.sql.engines import autocommit_engine, ping_when_idle
 
 logger = logging.getLogger(__name__)
 
@@ -370,14 +370,7 @@ class ResultStore:
     def _create_quick_engine(self, engine: sa.Engine) -> sa.Engine:
         if engine.dialect.name != "postgresql":
             return engine  # SQLite runs in-process; MySQL would pay a round trip to switch autocommit
-        url = sa.make_url(self.url)
-        given = url.query.get("options", "")  # keep the URL's own (a search_path, say)
-        options = " ".join([*([given] if isinstance(given, str) else given), "-c synchronous_commit=off"])
-        return ping_when_idle(
-            sa.create_engine(
-                url.update_query_dict({"options": options.strip()}), isolation_level="AUTOCOMMIT"
-            )
-        )
+        return autocommit_engine(self.url)
 
     def _create_engine(self) -> sa.Engine:
         url = sa.make_url(self.url)

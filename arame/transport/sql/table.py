@@ -10,7 +10,7 @@ import threading
 import sqlalchemy as sa
 
 from arame.sqlite import connect_sqlite
-from arame.transport.sql.ping import ping_when_idle
+from arame.transport.sql.engines import autocommit_engine, ping_when_idle
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,23 @@ messages = sa.Table(
 )
 
 _engines: dict[tuple[str, int], sa.Engine] = {}
+_quick_engines: dict[tuple[str, int], sa.Engine] = {}
 _engines_lock = threading.Lock()
+
+
+def quick_engine_for(url: str) -> sa.Engine | None:
+    """On PostgreSQL, the autocommit engine of ``url`` in this process (see ``autocommit_engine``)."""
+    if not url.startswith("postgresql"):
+        return None
+    key = (url, os.getpid())
+    engine = _quick_engines.get(key)
+    if engine is None:
+        engine_for(url)  # the table first
+        with _engines_lock:
+            engine = _quick_engines.get(key)
+            if engine is None:
+                engine = _quick_engines[key] = autocommit_engine(url)
+    return engine
 
 
 def engine_for(url: str) -> sa.Engine:
