@@ -6,11 +6,12 @@ to a fresh queue, while one subscriber is open on it. The subscriber drains (``-
 per call, 0.5 like an idle worker: a shorter one polls more often and hides a transport's own
 waits) and acknowledges them as they come; each delivery's time is taken in its callback. Prints
 p50 / p99 / max (and the minimum: a negative one would be an early delivery) per run, then the
-median of each over runs.
+median and min-max of each over runs (each run a fresh process, see ``common``).
 
-    .venv/bin/python benchmarks/lateness.py --broker redis://127.0.0.1:6379/13 -n 200 --delay 3
+    .venv/bin/python benchmarks/lateness.py --broker redis,rabbitmq,postgresql,sqlite -n 200 --delay 3
 
-Publisher and subscriber run in this process, so both read the same clock.
+Publisher and subscriber run in one process, so both read the same clock. ``--results`` and
+``-c`` are not used: no worker runs.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ import contextlib
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+
+import common
 
 from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url
 from arame.transport.amqp_delay import bucket_ms, queue_name
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.urls import BrokerSpec
 
-MIN_REPEAT = 3
 GRACE = 30.0  # seconds allowed past the last due time before a run gives up
 
 
@@ -54,7 +57,19 @@ class Run:
     missing: int
 
 
-def measure(spec: BrokerSpec, count: int, delay: float, lead: float, drain: float, seed: int) -> Run:
+def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
+    """One run on ``broker`` (``sqlite``: a fresh file)."""
+    if args.n < 2 or args.delay <= 0 or args.lead < 0 or args.drain <= 0:
+        raise SystemExit("-n must be at least 2, --delay and --drain positive, --lead not negative")
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/lateness.db" if broker == "sqlite" else broker
+        run = measure_lateness(parse_broker_url(url), args.n, args.delay, args.lead, args.drain, args.seed)
+    return {"p50": run.p50, "p99": run.p99, "max": run.max, "min": run.min, "missing": float(run.missing)}
+
+
+def measure_lateness(
+    spec: BrokerSpec, count: int, delay: float, lead: float, drain: float, seed: int | None
+) -> Run:
     """Publish ``count`` delayed messages to a fresh queue, receive them all, return their lateness."""
     queue = f"arame-bench-lateness-{uuid.uuid4().hex}"
     lateness: list[float] = []
@@ -114,38 +129,18 @@ def delete_queue(spec: BrokerSpec, queue: str, longest_delay: float) -> None:
         connection.release()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark from the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--broker", required=True, help="broker URL, e.g. redis://127.0.0.1:6379/13")
-    parser.add_argument("-n", type=int, default=200, help="messages per run (default 200)")
-    parser.add_argument("--delay", type=float, default=3.0, help="seconds the due times spread over")
-    parser.add_argument("--lead", type=float, default=1.0, help="seconds before the first is due")
-    parser.add_argument("--drain", type=float, default=0.5, help="seconds per drain call (default 0.5)")
-    parser.add_argument("--repeat", type=int, default=MIN_REPEAT, help=f"runs, at least {MIN_REPEAT}")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the publishing order")
-    args = parser.parse_args(argv)
-    if args.repeat < MIN_REPEAT:
-        parser.error(f"--repeat must be at least {MIN_REPEAT}")
-    if args.n < 2 or args.delay <= 0 or args.lead < 0 or args.drain <= 0:
-        parser.error("-n must be at least 2, --delay and --drain positive, --lead not negative")
-    spec = parse_broker_url(args.broker)
-    print(f"{spec.safe_url}: {args.n} messages over {args.delay}s, {args.repeat} runs (ms late)")
-    runs = []
-    for number in range(1, args.repeat + 1):
-        run = measure(spec, args.n, args.delay, args.lead, args.drain, args.seed + number)
-        runs.append(run)
-        print(
-            f"  run {number}: p50 {run.p50:8.1f}  p99 {run.p99:8.1f}  max {run.max:8.1f}  "
-            f"min {run.min:7.1f}  (published in {run.publish_seconds:.2f}s, {run.missing} missing)"
-        )
-    print(
-        f"  median: p50 {statistics.median(r.p50 for r in runs):8.1f}  "
-        f"p99 {statistics.median(r.p99 for r in runs):8.1f}  "
-        f"max {statistics.median(r.max for r in runs):8.1f}  "
-        f"min {statistics.median(r.min for r in runs):7.1f}"
-    )
-
+FIELDS = [
+    ("p50", "{:7.1f}ms"),
+    ("p99", "{:7.1f}ms"),
+    ("max", "{:7.1f}ms"),
+    ("min", "{:6.1f}ms"),
+    ("missing", "{:3.0f}"),
+]
 
 if __name__ == "__main__":
-    main()
+    parser = common.parser(__doc__.splitlines()[0], n=200, brokers="redis,rabbitmq,postgresql,sqlite")
+    parser.add_argument("--delay", type=float, default=3.0, help="seconds the due times spread over [3]")
+    parser.add_argument("--lead", type=float, default=1.0, help="seconds before the first is due [1]")
+    parser.add_argument("--drain", type=float, default=0.5, help="seconds per drain call [0.5]")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the publishing order [random]")
+    common.main(parser, measure, FIELDS)
