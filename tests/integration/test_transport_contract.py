@@ -110,6 +110,49 @@ def test_an_unacked_delivery_comes_back_after_its_subscriber_closes(publisher, q
     second.deliveries[0].ack()
 
 
+def test_acknowledging_out_of_order_settles_exactly_the_acknowledged_deliveries(publisher, queue, inbox):
+    sent = bodies(6)
+    for body in sent:
+        publisher.publish(body, queue)
+    first = inbox()
+    received = first.receive(6)
+    assert len(received) == 6
+
+    # A run from the oldest (0, 1) goes as one multiple-ack on RabbitMQ; 3 and 5 stand alone.
+    first.subscriber.acknowledge([received[3], received[1]])
+    first.subscriber.acknowledge([received[0], received[5]])
+    first.subscriber.flush()
+    first.subscriber.close()
+    second = inbox()
+
+    again = second.receive(2, within=10)
+    assert sorted(d.raw_body.decode() for d in again) == sorted([sent[2], sent[4]])
+    assert second.receive_for(0.5) == again, "an acknowledged message came back"
+    second.subscriber.acknowledge(again)
+    second.subscriber.flush()
+
+
+def test_a_requeued_delivery_does_not_block_acknowledging_the_ones_after_it(
+    broker_url, publisher, queue, inbox
+):
+    sent = bodies(3)
+    for body in sent:
+        publisher.publish(body, queue)
+    box = inbox()
+    received = box.receive(3)
+
+    box.subscriber.requeue(received[0])
+    box.subscriber.acknowledge(received[1:])
+    box.subscriber.flush()
+
+    again = box.receive(4, within=10)[3:]
+    assert [d.raw_body.decode() for d in again] == [sent[0]]
+    box.subscriber.acknowledge(again)
+    box.subscriber.flush()
+    box.subscriber.close()
+    assert queue_sizes(parse_broker_url(broker_url), [queue]) == {queue: 0}
+
+
 CONSUMER_THAT_HOLDS_ONE = """
 import sys, time
 from arame.transport import Subscriber, parse_broker_url, with_lease
