@@ -29,6 +29,7 @@ import redis
 from kombu.transport import virtual
 from kombu.utils.json import dumps, loads
 
+from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import delay_ms
 from arame.transport.redis.client import DEFAULT_PORT, create_client
 from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
@@ -46,7 +47,7 @@ LOST = 0  # the delivery count recorded for a held message whose lease ran out: 
 MAX_FETCH = 100  # messages one fetch may take, within what the prefetch allows
 
 
-class QoS(virtual.QoS):
+class QoS(BatchedQoS):
     """Acks delete the message, requeues and close release its lease."""
 
     def ack(self, delivery_tag: Any) -> None:
@@ -60,13 +61,6 @@ class QoS(virtual.QoS):
             self.channel._settle(delivery_tag, requeue=requeue)
         finally:
             self._quick_ack(delivery_tag)
-
-    def restore_unacked(self) -> list[Any]:
-        self._flush()
-        self.channel.flush_acks()
-        self.channel.release_held()
-        self._delivered.clear()
-        return []
 
 
 class Channel(virtual.Channel):
@@ -128,7 +122,7 @@ class Channel(virtual.Channel):
 
     def _fetch(self, queue: str) -> list[Fetched]:
         """Take as many messages as the prefetch allows in one round trip, and lease them."""
-        found = self.store.fetch(queue, self.lease_ms, self._fetch_count())
+        found = self.store.fetch(queue, self.lease_ms, fetch_count(self.qos, self._fetched, MAX_FETCH))
         if isinstance(found, Idle):
             if found.wake_in is None:
                 self.wake_at.pop(queue, None)
@@ -143,11 +137,6 @@ class Channel(virtual.Channel):
         for each in found:
             self._held[each.tag] = (queue, each.deliveries)
         return found
-
-    def _fetch_count(self) -> int:
-        room = self.qos.can_consume_max_estimate() or 1
-        buffered = sum(len(fetched) for fetched in self._fetched.values())
-        return max(1, min(MAX_FETCH, room - buffered))
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         if no_ack:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from kombu.transport import virtual
 from kombu.utils.json import dumps, loads
 
+from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import not_before_of
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
@@ -40,7 +41,7 @@ MAX_FETCH = 100  # rows one fetch may lease, within what the prefetch allows
 NOTIFY_CHANNEL = "arame_queue"
 
 
-class QoS(virtual.QoS):
+class QoS(BatchedQoS):
     """Acks delete the row, requeues and close release its lease."""
 
     def ack(self, delivery_tag: Any) -> None:
@@ -50,13 +51,6 @@ class QoS(virtual.QoS):
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         self.channel._settle(delivery_tag, delete=not requeue)
         self._quick_ack(delivery_tag)
-
-    def restore_unacked(self) -> list[Any]:
-        self._flush()
-        self.channel.flush_acks()
-        self.channel.release_held()
-        self._delivered.clear()
-        return []
 
 
 class Channel(virtual.Channel):
@@ -116,7 +110,7 @@ class Channel(virtual.Channel):
                 sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
             )
             .order_by(messages.c.priority.desc(), messages.c.id)
-            .limit(self._fetch_count())
+            .limit(fetch_count(self.qos, self._fetched, MAX_FETCH))
             .with_for_update(skip_locked=True)
         )
         lease = {"lease_until": now + self.lease_seconds, "deliveries": messages.c.deliveries + 1}
@@ -156,11 +150,6 @@ class Channel(virtual.Channel):
         properties["x-arame-deliveries"] = row.deliveries + 1
         self._held[properties["delivery_tag"]] = row.id
         return payload
-
-    def _fetch_count(self) -> int:
-        room = self.qos.can_consume_max_estimate() or 1
-        buffered = sum(len(fetched) for fetched in self._fetched.values())
-        return max(1, min(MAX_FETCH, room - buffered))
 
     def _acknowledge(self, delivery_tag: Any) -> None:
         row_id = self._held.pop(delivery_tag, None)
