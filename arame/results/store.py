@@ -319,30 +319,28 @@ class ResultStore:
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """A connection in a transaction, committed on exit; errors become ResultStoreError."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._error("could not write to", exc) from exc
+        with self._reporting("could not write to"), self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A connection for reads; errors become ResultStoreError."""
-        try:
-            with self.quick_engine.connect() as conn:
-                yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._error("could not read from", exc) from exc
+        with self._reporting("could not read from"), self.quick_engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def quick(self) -> Iterator[sa.Connection]:
         """A connection whose every statement commits by itself (PostgreSQL: without waiting
         for the disk); errors become ResultStoreError."""
+        with self._reporting("could not write to"), self.quick_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _reporting(self, what: str) -> Iterator[None]:
         try:
-            with self.quick_engine.connect() as conn:
-                yield conn
+            yield
         except sa.exc.SQLAlchemyError as exc:
-            raise self._error("could not write to", exc) from exc
+            raise self._error(what, exc) from exc
 
     @property
     def engine(self) -> sa.Engine:
