@@ -37,8 +37,8 @@ class AsyncResult:
     @property
     def state(self) -> str:
         """``PENDING``, ``STARTED``, ``RETRY``, ``SUCCESS``, ``FAILURE``, ``REVOKED`` or ``UNKNOWN``."""
-        row = self._store.read(self.id)
-        return states.UNKNOWN if row is None else row.state
+        state = self._store.state_of(self.id)  # the state alone: polled often, the message not needed
+        return states.UNKNOWN if state is None else state
 
     @property
     def result(self) -> Any:

@@ -19,8 +19,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from arame import states
-from arame.errors import ResultStoreError
+from arame.errors import MessageError, ResultStoreError
 from arame.message import TaskMessage
+from arame.results.migrate import add_missing_columns
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
 from arame.states import Outcome, Started
@@ -69,11 +70,22 @@ class ResultRow:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    message: TaskMessage | None = None  # None for rows written before the column, or unreadable
 
     @property
     def ready(self) -> bool:
         """Whether the task has reached a state it will never leave."""
         return self.state in states.TERMINAL_STATES
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """The positional arguments it was published with (``()`` when the row has no message)."""
+        return () if self.message is None else self.message.args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments it was published with (``{}`` when the row has no message)."""
+        return {} if self.message is None else dict(self.message.kwargs)
 
 
 class ResultStore:
@@ -233,6 +245,12 @@ class ResultStore:
         """Return the row of ``task_id``, or ``None`` if no one published it."""
         with self.connect() as conn:
             return _read_on(conn, task_id)
+
+    def state_of(self, task_id: str) -> str | None:
+        """The state of ``task_id`` alone (its message is not fetched), or ``None`` if it has no row."""
+        with self.connect() as conn:
+            state = conn.execute(_STATE_OF, {"id": task_id}).scalar()
+            return None if state is None else str(state)
 
     def terminated(self, task_ids: list[str]) -> set[str]:
         """Which of ``task_ids`` read REVOKED (their workers must stop running them)."""
@@ -409,6 +427,7 @@ def _create_table(engine: sa.Engine) -> None:
         # Another process may have created it between the check and the CREATE.
         if not sa.inspect(engine).has_table(results.name):
             raise
+    add_missing_columns(engine, results)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
@@ -454,6 +473,7 @@ def _pending_row(message: TaskMessage) -> dict[str, Any]:
         "state": states.PENDING,
         "attempts": message.attempt,
         "created_at": _from_epoch(message.created),
+        "message": message.to_body(),  # what a requeue, a retry or a reconcile publishes again
     }
 
 
@@ -505,16 +525,27 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
 
 def _read_on(conn: sa.Connection, task_id: str) -> ResultRow | None:
     found = conn.execute(_READ, {"id": task_id}).first()
-    return None if found is None else _to_row(found._mapping)
+    return None if found is None else to_row(found._mapping)
 
 
-def _to_row(mapping: Any) -> ResultRow:
+def to_row(mapping: Any) -> ResultRow:
     data = dict(mapping)
     raw = data.pop("result")
+    data["message"] = _message_of(data.get("message"))
     for key in ("created_at", "started_at", "finished_at"):
         if data[key] is not None and data[key].tzinfo is None:
             data[key] = data[key].replace(tzinfo=UTC)  # SQLite and MySQL hand back naive UTC
     return ResultRow(result=None if raw is None else json.loads(raw), **data)
+
+
+def _message_of(body: str | None) -> TaskMessage | None:
+    if body is None:
+        return None
+    try:
+        return TaskMessage.from_body(body)
+    except MessageError:
+        logger.warning("a results row holds a message that cannot be decoded; reading it as none")
+        return None
 
 
 def _from_epoch(seconds: float) -> datetime:

@@ -28,6 +28,8 @@ results = sa.Table(
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("started_at", _Timestamp),
     sa.Column("finished_at", _Timestamp),
+    # Added after the first release: a table made before it gains the column when a store opens.
+    sa.Column("message", sa.Text, comment="the task message's JSON wire body, unsigned"),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
 )
 
