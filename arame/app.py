@@ -15,6 +15,7 @@ from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAG
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.message import TaskMessage
 from arame.producers import Producer
+from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
 from arame.results import AsyncResult, ResultStore, TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
@@ -33,6 +34,7 @@ BROKER_ENV = "ARAME_BROKER_URL"
 RESULTS_ENV = "ARAME_RESULTS_URL"
 DEFAULT_QUEUE = "default"
 DEFAULT_RESULT_EXPIRES = timedelta(days=7)
+HOUSEKEEPING_EVERY = timedelta(minutes=5)  # how soon the scheduler republishes tasks a broker lost
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -178,7 +180,19 @@ class App:
             task_id = f"{entry.task_name}@{tick.strftime('%Y%m%dT%H%M%SZ')}"
             self.tasks[entry.task_name].apply_async(entry.args, entry.kwargs, task_id=task_id)
 
-        return Scheduler(self.periodic_entries, TickLedger(self.results), publish, housekeeping=self.prune)
+        return Scheduler(
+            self.periodic_entries,
+            TickLedger(self.results),
+            publish,
+            housekeeping=self._housekeeping,
+            housekeeping_every=HOUSEKEEPING_EVERY,
+        )
+
+    def _housekeeping(self) -> None:
+        try:
+            self.reconcile()
+        finally:
+            self.prune()
 
     def prune(self) -> int:
         """Delete finished rows older than ``result_expires`` and old ticks; return rows deleted."""
@@ -241,6 +255,27 @@ class App:
         except KeyError:
             raise TaskNotRegistered(name, sorted(self.tasks)) from None
         return task.apply_async(tuple(args), kwargs or {}, **options)
+
+    def retry(self, task_id: str) -> AsyncResult:
+        """Run a FAILURE or REVOKED task again from its row: same id, attempts continuing.
+
+        Raises:
+            TaskStateError: unknown id, no stored message, or not FAILURE/REVOKED.
+        """
+        retry_task(self.results, self.producer, task_id)
+        return AsyncResult(task_id, self.results)
+
+    def requeue_dead(self, queue: str, task_id: str | None = None) -> list[str]:
+        """Publish the dead letters of ``queue`` (or the one of ``task_id``) back, their rows PENDING again.
+
+        Returns:
+            The task ids requeued (a letter without a readable id goes back without a row).
+        """
+        return requeue_dead_letters(self.results, self.broker, queue, task_id)
+
+    def reconcile(self, older_than: float = RECONCILE_GRACE) -> list[str]:
+        """Publish again the PENDING tasks (older than ``older_than`` s) the broker lost; return their ids."""
+        return reconcile(self.results, self.producer, self.broker, older_than)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""

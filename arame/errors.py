@@ -10,7 +10,8 @@ Every error arame raises derives from one root, so ``except arame.ArameError`` c
     ├── MessageError            a message body that does not follow the protocol
     ├── TaskNotRegistered       a name no task of the app answers to
     ├── TimeoutError            a wait ran out (also a builtin ``TimeoutError``)
-    └── TaskFailed              the remote task raised; carries its type, message and traceback
+    ├── TaskFailed              the remote task raised; carries its type, message and traceback
+    └── TaskStateError          an operation the task's state does not allow (retry a success)
 
 ``Retry`` is not an error: a task raises it to ask for another attempt later.
 ``SoftTimeLimitExceeded`` and ``TimeLimitExceeded`` are raised inside a task that runs too long.
@@ -135,3 +136,17 @@ class SoftTimeLimitExceeded(Exception):
 
 class TimeLimitExceeded(Exception):
     """The task passed its hard ``time_limit`` and was stopped."""
+
+
+class TaskStateError(ArameError):
+    """An operation does not fit the task's row: a retry of a task that succeeded or still runs.
+
+    Attributes:
+        task_id: the task.
+        state: the state its row reads (``UNKNOWN`` when it has none).
+    """
+
+    def __init__(self, message: str, *, task_id: str, state: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.state = state

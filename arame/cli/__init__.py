@@ -1,4 +1,4 @@
-"""The ``arame`` command line: worker, send, result, status, purge, dead, demo.
+"""The ``arame`` command line: worker, send, result, status, purge, dead, retry, reconcile, demo.
 
 Mistakes a user can make end with one line on stderr and exit code 1 (2 for bad usage);
 only the command line configures logging.
@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from arame.cli import commands, dead, demo
+from arame.cli import commands, dead, demo, recovery
 from arame.errors import ArameError
 
 
@@ -40,6 +40,8 @@ for command in (
     commands.status,
     commands.purge,
     dead.dead,
+    recovery.retry,
+    recovery.reconcile,
     demo.demo,
 ):
     cli.add_command(command)

@@ -8,7 +8,7 @@ import click
 
 from arame.app import BROKER_ENV, App
 from arame.cli.loading import load_app
-from arame.transport import dead_letter_queue, list_dead, purge_queues, requeue_dead
+from arame.transport import dead_letter_queue, list_dead, purge_queues
 
 QUEUES = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
 BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
@@ -71,9 +71,9 @@ def requeue(app_spec: str, task_id: str | None, queues: str | None, broker: str 
     """Publish dead letters back to their queue (after fixing what made them fail)."""
     app, names = _app_and_queues(app_spec, broker, queues)
     for queue in names:
-        moved = requeue_dead(app.broker, queue, task_id)
+        moved = app.requeue_dead(queue, task_id)
         if moved:
-            click.echo(f"{queue}: {moved} message(s) back in the queue")
+            click.echo(f"{queue}: {len(moved)} message(s) back in the queue, their tasks PENDING again")
 
 
 @dead.command()

@@ -46,7 +46,8 @@ class Scheduler:
         entries: what to publish and when.
         ledger: the tick claims (the results database).
         publish: publishes one entry for one tick.
-        housekeeping: run about once an hour (e.g. prune old results), if given.
+        housekeeping: run every ``housekeeping_every`` (prune old results, reconcile), if given.
+        housekeeping_every: how often (an hour by default).
     """
 
     def __init__(
@@ -56,11 +57,13 @@ class Scheduler:
         publish: Callable[[PeriodicEntry, datetime], None],
         *,
         housekeeping: Callable[[], object] | None = None,
+        housekeeping_every: timedelta = HOUSEKEEPING_EVERY,
     ) -> None:
         self.entries = list(entries)
         self._ledger = ledger
         self._publish = publish
         self._housekeeping = housekeeping
+        self._housekeeping_every = housekeeping_every
         self._seen: dict[str, datetime] = {}
         self._next_housekeeping: datetime | None = None
         self._stopping = threading.Event()
@@ -118,7 +121,7 @@ class Scheduler:
         if self._housekeeping is None:
             return
         if self._next_housekeeping is None or now >= self._next_housekeeping:
-            self._next_housekeeping = now + HOUSEKEEPING_EVERY
+            self._next_housekeeping = now + self._housekeeping_every
             self._housekeeping()
 
     def _sleep_after(self, now: datetime) -> float:

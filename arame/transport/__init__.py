@@ -3,6 +3,7 @@
 from arame.transport.admin import check_broker, delayed_sizes, purge_queues, queue_sizes
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
 from arame.transport.delay import NOT_BEFORE
+from arame.transport.holdings import held_task_ids, queue_idle
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Outgoing, Publisher
 from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
@@ -25,6 +26,8 @@ __all__ = [
     "requeue_dead",
     "check_broker",
     "delayed_sizes",
+    "held_task_ids",
+    "queue_idle",
     "purge_queues",
     "queue_sizes",
     "Delivery",

@@ -51,8 +51,17 @@ def list_dead(spec: BrokerSpec, queue: str, limit: int = 100) -> list[DeadLetter
     return _walk(spec, queue, limit, lambda _letter, _message, _conn: False)
 
 
-def requeue_dead(spec: BrokerSpec, queue: str, task_id: str | None = None, limit: int = 1000) -> int:
+def requeue_dead(
+    spec: BrokerSpec,
+    queue: str,
+    task_id: str | None = None,
+    limit: int = 1000,
+    before: Callable[[DeadLetter], None] | None = None,
+) -> int:
     """Publish dead letters back to ``queue`` (all, or the one with ``task_id``); return how many.
+
+    ``before`` is called with each letter just before it is published again (to reopen its row:
+    a worker may take the message the moment it is back).
 
     Raises:
         TransportError: the broker does not answer.
@@ -61,6 +70,8 @@ def requeue_dead(spec: BrokerSpec, queue: str, task_id: str | None = None, limit
     def put_back(letter: DeadLetter, message: Any, connection: Any) -> bool:
         if task_id is not None and letter.task_id != task_id:
             return False
+        if before is not None:
+            before(letter)
         headers = {k: v for k, v in letter.headers.items() if k != DEAD_REASON}
         connection.Producer(auto_declare=False).publish(
             letter.body,

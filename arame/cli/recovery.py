@@ -1,0 +1,62 @@
+"""``arame retry`` and ``arame reconcile``: run tasks again from their rows."""
+
+from __future__ import annotations
+
+import click
+
+from arame.app import BROKER_ENV, RESULTS_ENV, App
+from arame.cli.loading import load_app
+from arame.recovery import RECONCILE_GRACE
+
+APP_ENV = "ARAME_APP"
+
+APP = click.option(
+    "-A", "--app", "app_spec", envvar=APP_ENV, required=True, metavar="MODULE[:ATTR]",
+    help=f"The module holding the App [env {APP_ENV}].",
+)  # fmt: skip
+BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
+RESULTS = click.option("--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}].")
+
+
+def _load(app_spec: str, broker: str | None, results: str | None) -> App:
+    app = load_app(app_spec)
+    app.configure(broker=broker, results=results)
+    return app
+
+
+@click.command()
+@APP
+@click.argument("task_id")
+@BROKER
+@RESULTS
+def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) -> None:
+    """Run a FAILURE or REVOKED task again: same id, from the message its row keeps."""
+    app = _load(app_spec, broker, results)
+    try:
+        app.retry(task_id)
+    finally:
+        app.close()
+    click.echo(f"{task_id}: PENDING again, published")
+
+
+@click.command()
+@APP
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    default=RECONCILE_GRACE,
+    show_default=True,
+    help="Seconds a PENDING row must be past its creation (or eta) to count as lost.",
+)
+@BROKER
+@RESULTS
+def reconcile(app_spec: str, older_than: float, broker: str | None, results: str | None) -> None:
+    """Publish again the PENDING tasks whose message the broker no longer holds."""
+    app = _load(app_spec, broker, results)
+    try:
+        republished = app.reconcile(older_than)
+    finally:
+        app.close()
+    for task_id in republished:
+        click.echo(task_id)
+    click.echo(f"{len(republished)} lost task(s) published again", err=True)

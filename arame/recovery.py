@@ -1,0 +1,120 @@
+"""Running tasks again from their rows: dead-letter requeue, retry, and reconcile after a broker lost data.
+
+The results row carries the task's message (see ``ResultStore.add_pending``); what is published
+again is built from it, with the attempt count the row records, so the next attempt continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from arame import states
+from arame.errors import TaskStateError
+from arame.message import TaskMessage
+from arame.producers import Producer
+from arame.results import RETRYABLE, ResultRow, ResultStore, pending_before, reopen, still_pending
+from arame.transport import BrokerSpec, DeadLetter, held_task_ids, queue_idle, requeue_dead
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a PENDING row must be past its creation (or eta) before reconcile calls it lost.
+RECONCILE_GRACE = 300.0
+
+
+def requeue_dead_letters(store: ResultStore, spec: BrokerSpec, queue: str, task_id: str | None) -> list[str]:
+    """Publish dead letters of ``queue`` back, each row reopened to PENDING first; return their ids."""
+    requeued: list[str] = []
+
+    def reopen_row(letter: DeadLetter) -> None:
+        if letter.task_id is not None:
+            # Before the publish: a worker may take the message at once, and must find it runnable.
+            reopen(store, letter.task_id, (states.FAILURE,))
+            requeued.append(letter.task_id)
+
+    requeue_dead(spec, queue, task_id, before=reopen_row)
+    return requeued
+
+
+def retry_task(store: ResultStore, producer: Producer, task_id: str) -> None:
+    """Run a FAILURE or REVOKED task again from its row: same id, attempts continuing.
+
+    Raises:
+        TaskStateError: the id is unknown, its row has no message, or it is not FAILURE/REVOKED.
+        ResultStoreError, PublishError: the database or the broker failed (a row reopened but not
+            published stays PENDING, and a reconcile publishes it).
+    """
+    row = store.read(task_id)
+    if row is None:
+        raise TaskStateError(f"no task {task_id} in the results table", task_id=task_id, state=states.UNKNOWN)
+    if row.message is None:
+        raise TaskStateError(
+            f"task {task_id} has no stored message to run again from", task_id=task_id, state=row.state
+        )
+    if row.state not in RETRYABLE or not reopen(store, task_id, RETRYABLE):
+        state = store.state_of(task_id) or row.state
+        raise TaskStateError(
+            f"task {task_id} is {state}; only a FAILURE or REVOKED task can be retried",
+            task_id=task_id,
+            state=state,
+        )
+    now = time.time()
+    expires = row.message.expires if row.message.expires is not None and row.message.expires > now else None
+    producer.publish(replace(row.message, attempt=row.attempts, eta=None, expires=expires))
+    logger.info("task %s (%s) published again for attempt %d", task_id, row.task_name, row.attempts + 1)
+
+
+def reconcile(
+    store: ResultStore, producer: Producer, spec: BrokerSpec, older_than: float = RECONCILE_GRACE
+) -> list[str]:
+    """Publish again the PENDING tasks whose message the broker no longer holds; return their ids.
+
+    A row counts as lost when it is older than ``older_than`` seconds (counted from the later
+    of its creation and its eta) and the broker provably does not hold its message: by task id
+    on the Redis and SQL transports, or, on RabbitMQ, because the queue is idle (no message, no
+    consumer). Where the broker can tell neither, nothing is published.
+    """
+    now = time.time()
+    cutoff = now - older_than
+    rows = [
+        row
+        for row in pending_before(store, datetime.fromtimestamp(cutoff, UTC))
+        if row.message is not None and (row.message.eta or 0.0) < cutoff
+    ]
+    by_queue: dict[str, list[ResultRow]] = {}
+    for row in rows:
+        by_queue.setdefault(row.queue, []).append(row)
+    republished: list[str] = []
+    for queue, queued in by_queue.items():
+        republished += _reconcile_queue(store, producer, spec, queue, queued, now)
+    return republished
+
+
+def _reconcile_queue(
+    store: ResultStore,
+    producer: Producer,
+    spec: BrokerSpec,
+    queue: str,
+    rows: Sequence[ResultRow],
+    now: float,
+) -> list[str]:
+    held = held_task_ids(spec, queue)
+    if held is None and not queue_idle(spec, queue):
+        return []  # the broker cannot prove it lost them
+    lost = [row for row in rows if held is None or row.id not in held]
+    # Read again after the broker answered: a row finished meanwhile was not lost.
+    pending = still_pending(store, [row.id for row in lost]) if lost else set()
+    messages = [_again(row, now) for row in lost if row.id in pending]
+    if messages:
+        producer.publish_many(messages)
+        logger.warning("published %d lost task(s) of queue %s again", len(messages), queue)
+    return [message.id for message in messages]
+
+
+def _again(row: ResultRow, now: float) -> TaskMessage:
+    assert row.message is not None
+    eta = row.message.eta if row.message.eta is not None and row.message.eta > now else None
+    return replace(row.message, attempt=row.attempts, eta=eta)

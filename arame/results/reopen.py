@@ -1,0 +1,77 @@
+"""Rows that run again: put back to PENDING (requeue, retry), or found lost (reconcile)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from arame import states
+from arame.results.store import ResultRow, ResultStore, to_row
+from arame.results.table import results
+
+#: States a retry may reopen: finished without success.
+RETRYABLE = (states.FAILURE, states.REVOKED)
+
+
+def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETRYABLE) -> bool:
+    """Set the row of ``task_id`` back to PENDING, only if it is in one of ``from_states``.
+
+    One guarded UPDATE: of two callers (or a caller and a worker), exactly one wins. The attempt
+    count stays, so the next attempt continues it; the verdict of the last one is cleared.
+
+    Returns:
+        Whether the row was reopened.
+
+    Raises:
+        ResultStoreError: the database refused the write.
+    """
+    with store.transaction() as conn:
+        reopened = conn.execute(
+            results.update()
+            .where(results.c.id == task_id, results.c.state.in_(list(from_states)))
+            .values(
+                state=states.PENDING,
+                result=None,
+                error_type=None,
+                error_message=None,
+                traceback=None,
+                finished_at=None,
+            )
+        )
+    return bool(reopened.rowcount)
+
+
+def pending_before(store: ResultStore, cutoff: datetime, limit: int = 10_000) -> list[ResultRow]:
+    """PENDING rows created before ``cutoff`` that carry their message, oldest first.
+
+    Raises:
+        ResultStoreError: the database does not answer.
+    """
+    query = (
+        sa.select(results)
+        .where(
+            results.c.state == states.PENDING, results.c.created_at < cutoff, results.c.message.is_not(None)
+        )
+        .order_by(results.c.created_at)
+        .limit(limit)
+    )
+    with store.connect() as conn:
+        return [to_row(found._mapping) for found in conn.execute(query)]
+
+
+def still_pending(store: ResultStore, task_ids: Collection[str]) -> set[str]:
+    """Which of ``task_ids`` read PENDING now.
+
+    Raises:
+        ResultStoreError: the database does not answer.
+    """
+    ids = list(task_ids)
+    found: set[str] = set()
+    with store.connect() as conn:
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[start : start + 500]
+            query = sa.select(results.c.id).where(results.c.id.in_(chunk), results.c.state == states.PENDING)
+            found |= set(conn.execute(query).scalars())
+    return found
