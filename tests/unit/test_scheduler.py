@@ -128,3 +128,26 @@ def test_prune_deletes_finished_rows_older_than_result_expires(app: arame.App) -
     assert app.prune() == 2
     assert old.state == arame.UNKNOWN and pending.state == arame.UNKNOWN
     assert pending_row.state == arame.PENDING  # not finished: kept
+
+
+def test_housekeeping_runs_at_its_own_interval(app: arame.App) -> None:
+    calls: list[int] = []
+    scheduler = Scheduler(
+        [], TickLedger(app.results), _Recorder(), housekeeping=lambda: calls.append(1),
+        housekeeping_every=timedelta(minutes=5),
+    )  # fmt: skip
+
+    for minutes in (0, 4, 5, 9, 10):
+        scheduler.step(T0 + timedelta(minutes=minutes))
+
+    assert len(calls) == 3
+
+
+def test_the_apps_scheduler_reconciles_lost_tasks_and_prunes(app: arame.App, monkeypatch) -> None:
+    done: list[str] = []
+    monkeypatch.setattr(app, "reconcile", lambda: done.append("reconcile") or [])
+    monkeypatch.setattr(app, "prune", lambda: done.append("prune") or 0)
+
+    app.scheduler().step(T0)
+
+    assert done == ["reconcile", "prune"]
