@@ -31,6 +31,7 @@ from kombu.utils.json import dumps, loads
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import delay_ms
+from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.redis.client import DEFAULT_PORT, create_client
 from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
 from arame.transport.redis.waker import Waker
@@ -63,10 +64,11 @@ class QoS(BatchedQoS):
             self._quick_ack(delivery_tag)
 
 
-class Channel(virtual.Channel):
+class Channel(DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of arame's queues in one Redis database."""
 
     QoS = QoS
+    transport_name = "Redis"
     lease_seconds = LEASE_SECONDS
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ from kombu.utils.json import dumps, loads
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import not_before_of
+from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
 from arame.transport.sql.table import engine_for, messages, quick_engine_for
@@ -53,10 +54,11 @@ class QoS(BatchedQoS):
         self._quick_ack(delivery_tag)
 
 
-class Channel(virtual.Channel):
+class Channel(DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of the queue table."""
 
     QoS = QoS
+    transport_name = "SQL"
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
