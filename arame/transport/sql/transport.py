@@ -23,10 +23,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from kombu.transport import virtual
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import not_before_of
+from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
@@ -143,14 +144,16 @@ class Channel(DeliveredExchanges, virtual.Channel):
             raise Empty()
         if not self._held:
             self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-        return [self._payload(row) for row in found]
+        return [self._payload(row, queue) for row in found]
 
-    def _payload(self, row: Any) -> dict[str, Any]:
-        payload: dict[str, Any] = loads(row.payload)
+    def _payload(self, row: Any, queue: str) -> dict[str, Any]:
+        payload = read_envelope(row.payload, queue)
         properties = payload.setdefault("properties", {})
         properties.setdefault("delivery_info", {})["redelivered"] = row.deliveries > 0
         properties["x-arame-deliveries"] = row.deliveries + 1
-        self._held[properties["delivery_tag"]] = row.id
+        # Kombu gave it a tag at publish; a row written by hand may have none.
+        tag = properties.setdefault("delivery_tag", f"arame-row-{row.id}")
+        self._held[tag] = row.id
         return payload
 
     def _acknowledge(self, delivery_tag: Any) -> None:
