@@ -15,6 +15,16 @@ class BatchedQoS(virtual.QoS):
     ``release_held()`` (give back every message it holds, fetched in a batch or delivered).
     """
 
+    def restore_unacked_once(self, stderr: Any = None) -> None:
+        """On close, always: Kombu's version does nothing once every delivery was acknowledged.
+
+        Then the acknowledgements still collected would never be sent (the messages would come
+        back when their leases run out), and messages fetched in a batch but not yet delivered
+        would stay leased.
+        """
+        if self.restore_at_shutdown and self.channel.do_restore:
+            self.restore_unacked()
+
     def restore_unacked(self) -> list[Any]:
         self._flush()
         self.channel.flush_acks()

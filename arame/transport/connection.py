@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kombu.connection import Connection
+from typing import Any
+
+import kombu.connection
 from kombu.entity import Exchange, Queue
 
 from arame.transport import memory, redis, sql
@@ -11,18 +13,48 @@ from arame.transport.urls import BrokerSpec, scheme_of
 CONNECT_TIMEOUT = 5.0
 MAX_PRIORITY = 9
 
+#: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
+#: ``sentinel`` and ``redis+socket`` stay on Kombu's stock Redis transport.
+ARAME_TRANSPORTS: dict[str, type[Any]] = {
+    "redis": redis.Transport,
+    "rediss": redis.Transport,
+    "sqla": sql.Transport,
+    "memory": memory.Transport,
+}
+
+
+class Connection(kombu.connection.Connection):
+    """A Kombu connection that keeps arame's transports wherever Kombu picks one again.
+
+    Kombu reads the transport from the URL's scheme again on failover to the next URL of a
+    ``;``-separated list, and for ``sqla+`` URLs in ``clone()`` and ``Pool()``: setting
+    ``transport_cls`` once would silently become Kombu's stock transport there, whose keys and
+    tables arame's consumers never read.
+    """
+
+    def _init_params(self, **params: Any) -> None:  # type: ignore[override]  # Kombu passes keywords
+        super()._init_params(**params)
+        if isinstance(self.transport_cls, str):
+            self.transport_cls = ARAME_TRANSPORTS.get(self.transport_cls.lower(), self.transport_cls)
+
+    def Pool(self, limit: int | None = None, **kwargs: Any) -> Any:  # noqa: N802 - Kombu's name
+        """A pool of connections that keep arame's transports (Kombu's pools build stock ones)."""
+        return _ConnectionPool(self, limit=limit, **kwargs)
+
+
+class _PooledConnection(kombu.connection.PooledConnection, Connection):
+    """Kombu's pooled connection, with arame's transports."""
+
+
+class _ConnectionPool(kombu.connection.ConnectionPool):
+    def new(self) -> Any:
+        return _PooledConnection(self, **dict(self.connection._info(resolve=False)))
+
 
 def connect(spec: BrokerSpec) -> Connection:
     """Return an unopened Kombu connection for ``spec`` (it connects on first use)."""
     options = dict(spec.options)
-    connection = Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
-    if spec.kind == "sql":
-        connection.transport_cls = sql.Transport
-    elif uses_arame_redis(spec):
-        connection.transport_cls = redis.Transport
-    elif spec.kind == "memory":
-        connection.transport_cls = memory.Transport
-    return connection
+    return Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
 
 
 def supports_delay(spec: BrokerSpec) -> bool:

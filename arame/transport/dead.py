@@ -12,6 +12,8 @@ from arame.transport.connection import connect, kombu_queue
 from arame.transport.subscriber import DEAD_REASON, dead_letter_queue
 from arame.transport.urls import BrokerSpec, describe_error
 
+MAX_HEADER_DEPTH = 32
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -36,10 +38,27 @@ class DeadLetter:
         """The task id in the body, when the body is a JSON object that has one."""
         try:
             data = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # a body nested deeper than Python recurses is no task
             return None
         task_id = data.get("id") if isinstance(data, dict) else None
         return task_id if isinstance(task_id, str) else None
+
+
+def bounded(value: Any, depth: int = MAX_HEADER_DEPTH) -> Any:
+    """``value`` with anything nested deeper than ``depth`` replaced by a short text.
+
+    A dead letter of a dead letter may carry headers nested deeper than whoever prints or
+    re-encodes them can recurse.
+    """
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"<object nested deeper than {MAX_HEADER_DEPTH} levels>"
+        return {key: bounded(item, depth - 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        if depth <= 0:
+            return f"<list nested deeper than {MAX_HEADER_DEPTH} levels>"
+        return [bounded(item, depth - 1) for item in value]
+    return value
 
 
 def list_dead(spec: BrokerSpec, queue: str, limit: int = 100) -> list[DeadLetter]:
@@ -108,7 +127,7 @@ def _walk(
             if message is None:
                 break
             body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
-            headers = dict(message.headers or {})
+            headers = bounded(dict(message.headers or {}))
             letter = DeadLetter(queue, body, str(headers.get(DEAD_REASON, "")), message.content_type, headers)
             if take(letter, message, connection):
                 message.ack()

@@ -17,11 +17,12 @@ from typing import Any, ClassVar
 from kombu.transport import memory
 
 from arame.transport.delay import not_before_of
+from arame.transport.exchanges import DeliveredExchanges
 
 POLL_INTERVAL = 1.0  # seconds: the longest idle wait, in case a wake-up was missed
 
 
-class Channel(memory.Channel):
+class Channel(DeliveredExchanges, memory.Channel):
     """Kombu's memory channel; a message with a future ``x-arame-not-before`` waits in a heap.
 
     Like Kombu's own queues, the heap is kept on the class: every connection in the process
@@ -31,6 +32,8 @@ class Channel(memory.Channel):
     #: Unacknowledged messages go back to their queue when the channel closes, as on a real
     #: broker (Kombu's memory channel drops them), so tests see the redelivery users will.
     do_restore = True
+    transport_name = "memory"
+    delivered_exchanges = frozenset({"direct", "topic", "fanout"})
 
     #: (due, sequence, queue, message), earliest due first, for every queue.
     delayed: ClassVar[list[tuple[float, int, str, dict[str, Any]]]] = []

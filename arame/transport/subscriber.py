@@ -14,6 +14,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 from arame.errors import MessageError, TransportError
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
+from arame.transport.envelope import UNREADABLE
 from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec, describe_error
 
@@ -81,8 +82,12 @@ class Delivery:
         """Decode the JSON body; any other content type is refused unread.
 
         Raises:
-            MessageError: the content type is not JSON or the body does not parse.
+            MessageError: the content type is not JSON or the body does not parse, or the
+                broker held something that is not a message at all.
         """
+        unreadable = self.headers.get(UNREADABLE)
+        if unreadable is not None:
+            raise MessageError(str(unreadable))
         try:
             return self._message.decode()
         except ContentDisallowed as exc:

@@ -92,9 +92,15 @@ def scheme_of(url: str) -> str:
 def parse_broker_url(url: str) -> BrokerSpec:
     """Parse a broker URL into the transport it selects.
 
+    A ``;``-separated list of Redis or RabbitMQ URLs is a failover list: Kombu moves to the next
+    one when a connection fails. Every URL of it must select the same transport.
+
     Raises:
-        ConfigurationError: the scheme is not one arame supports.
+        ConfigurationError: the scheme is not one arame supports, or a failover list mixes
+            transports or names a database or ``memory://``.
     """
+    if ";" in url:
+        return _parse_failover(url)
     scheme = scheme_of(url)
     base = scheme.split("+", 1)[0]
     kind = "sql" if base == "sqla" else BROKER_SCHEMES.get(base)
@@ -110,6 +116,31 @@ def parse_broker_url(url: str) -> BrokerSpec:
         # (its default merges them into four). arame's own (redis://, rediss://) has ten anyway.
         return BrokerSpec("redis", url, redact_url(url), {"priority_steps": list(range(10))})
     return BrokerSpec(kind, url, redact_url(url))
+
+
+def _parse_failover(url: str) -> BrokerSpec:
+    parts = [part.strip() for part in url.split(";") if part.strip()]
+    specs = [parse_broker_url(part) for part in parts]
+    first = specs[0]
+    if first.kind in {"sql", "memory"}:
+        raise ConfigurationError(
+            f"a failover list of {first.kind} brokers is not supported ({redact_url(url)!r}): "
+            "each database or memory:// holds its own queues; give one URL (for a replicated "
+            "database, the driver's own multi-host URL)"
+        )
+    schemes = {_transport_of(part) for part in parts}
+    if len(schemes) > 1 or any(spec.kind != first.kind for spec in specs):
+        raise ConfigurationError(
+            f"every URL of the failover list {redact_url(url)!r} must use the same transport, "
+            f"not {' and '.join(sorted(schemes))}"
+        )
+    return replace(first, url=";".join(spec.url for spec in specs), safe_url=";".join(map(redact_url, parts)))
+
+
+def _transport_of(url: str) -> str:
+    # redis:// and rediss:// share arame's Redis transport; the others keep their own.
+    scheme = scheme_of(url)
+    return "redis" if scheme == "rediss" else scheme
 
 
 def database_url(url: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import arame
-from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url, queue_sizes
+from arame.transport import Delivery, Outgoing, Publisher, Subscriber, parse_broker_url, queue_sizes
 from arame.transport.connection import connect, kombu_queue
 
 STOCK_SQL_LOSES = (
@@ -236,6 +236,29 @@ def test_a_requeued_delivery_is_delivered_again(publisher, queue, inbox):
     assert box.bodies() == [body, body]
     again[1].ack()
     assert box.receive_for(0.3) == again, "an acknowledged message came back"
+
+
+@pytest.mark.parametrize("order", ["first_to_last", "last_to_first"])
+def test_requeued_deliveries_come_back_in_the_order_they_were_published(
+    broker_kind, publisher, queue, inbox, order
+):
+    if broker_kind in {"amqp", "memory"}:
+        pytest.skip(
+            "RabbitMQ: a redelivered message is published again to count its deliveries, so it "
+            "follows RabbitMQ's redelivery order; memory:// is Kombu's in-process queue"
+        )
+    sent = bodies(4)
+    publisher.publish_many([Outgoing(body, queue) for body in sent])
+    box = inbox()
+    received = box.receive(4)
+
+    for delivery in received if order == "first_to_last" else reversed(received):
+        box.subscriber.requeue(delivery)
+    again = box.receive(8)[4:]
+
+    assert [d.raw_body.decode() for d in again] == sent
+    box.subscriber.acknowledge(again)
+    box.subscriber.flush()
 
 
 def test_queue_sizes_count_ready_messages_but_not_unacked_ones(

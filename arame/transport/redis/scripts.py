@@ -7,9 +7,14 @@ Every script takes the same KEYS, in the order ``QueueKeys.all`` gives them:
     KEYS[3]      deliveries   hash: tag -> how many times it was fetched
     KEYS[4..13]  ready lists  priority 9 down to 0: LPUSH at the tail, RPOP at the head
     KEYS[14]     delayed      sorted set: tag -> due time (server time, epoch milliseconds)
+    KEYS[15]     returned     sorted set: tag -> 9 - priority; requeued or reclaimed messages
 
-A tag is ``"<priority digit>:<hex id>"``, so a script can find a tag's ready list without
-another lookup (``KEYS[13 - priority]``). Deadlines and due times use the server's clock
+A tag is ``"<priority digit>:<hex publish time><hex id>"``, so a script can find a tag's ready
+list without another lookup (``KEYS[13 - priority]``), and tags of one priority sort by publish
+time. A message given back (requeued, released on close, or its lease ran out) goes to
+``returned``, where members of one score sort by tag: served before the ready list of its
+priority, in the order the messages were published, as RabbitMQ keeps them, however many are
+given back and in whatever order. Deadlines and due times use the server's clock
 (``TIME``), so clients with skewed clocks still agree on when a lease ran out or a message is due;
 a publisher sends a delay (milliseconds from now), never a time of its own clock.
 """
@@ -26,6 +31,9 @@ local function now_ms()
 end
 local function ready_key(tag)
   return KEYS[13 - tonumber(string.sub(tag, 1, 1))]
+end
+local function returned_score(tag)
+  return 9 - tonumber(string.sub(tag, 1, 1))
 end
 local function first_score(key)
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -57,8 +65,8 @@ return 1
 #: priority first; when nothing is ready, the milliseconds until a delayed
 #: message comes due or a lease runs out, whichever is first (-1: neither), for an idle wait.
 #: Due messages join the tail of their lists first (earliest due first, as if published then),
-#: and expired leases go back to the head (earliest expiry first), so a dead consumer's messages
-#: and delayed ones come back without any separate sweeper process.
+#: and expired leases join the returned messages, so a dead consumer's messages and delayed ones
+#: come back without any separate sweeper process.
 FETCH = (
     _PRELUDE
     + """
@@ -69,25 +77,36 @@ if #due > 0 then
   for i = 1, #due do redis.call('LPUSH', ready_key(due[i]), due[i]) end
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-for i = #expired, 1, -1 do
+for i = 1, #expired do
   redis.call('ZREM', KEYS[1], expired[i])
-  redis.call('RPUSH', ready_key(expired[i]), expired[i])
+  redis.call('ZADD', KEYS[15], returned_score(expired[i]), expired[i])
 end
 local taken, wanted = {}, tonumber(ARGV[4])
+local function take(tag)
+  local payload = redis.call('HGET', KEYS[2], tag)
+  if payload then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), tag)
+    taken[#taken + 1] = tag
+    taken[#taken + 1] = payload
+    taken[#taken + 1] = redis.call('HINCRBY', KEYS[3], tag, 1)
+  else
+    -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
+    redis.call('HDEL', KEYS[3], tag)
+  end
+end
+local any_returned = redis.call('ZCARD', KEYS[15]) > 0
 for k = 4, 13 do
+  if any_returned and #taken < wanted * 3 then
+    local back = redis.call('ZRANGEBYSCORE', KEYS[15], k - 4, k - 4, 'LIMIT', 0, wanted - #taken / 3)
+    for i = 1, #back do
+      redis.call('ZREM', KEYS[15], back[i])
+      take(back[i])
+    end
+  end
   while #taken < wanted * 3 do
     local tag = redis.call('RPOP', KEYS[k])
     if not tag then break end
-    local payload = redis.call('HGET', KEYS[2], tag)
-    if payload then
-      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), tag)
-      taken[#taken + 1] = tag
-      taken[#taken + 1] = payload
-      taken[#taken + 1] = redis.call('HINCRBY', KEYS[3], tag, 1)
-    else
-      -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
-      redis.call('HDEL', KEYS[3], tag)
-    end
+    take(tag)
   end
 end
 if #taken > 0 then return taken end
@@ -113,8 +132,9 @@ return #ARGV
 )
 
 #: ARGV: wake-up channel, then pairs of tag and the delivery count its holder saw.
-#: Back to the head of its list, but only while that holder's lease is still current: a holder
-#: whose lease ran out (the message may be with another consumer now) releases nothing.
+#: Back among the returned messages (ahead of its ready list, in publish order), but only while
+#: that holder's lease is still current: a holder whose lease ran out (the message may be with
+#: another consumer now) releases nothing.
 RELEASE = (
     _PRELUDE
     + """
@@ -122,7 +142,7 @@ local released = 0
 for i = 2, #ARGV, 2 do
   local tag = ARGV[i]
   if redis.call('HGET', KEYS[3], tag) == ARGV[i + 1] and redis.call('ZREM', KEYS[1], tag) == 1 then
-    redis.call('RPUSH', ready_key(tag), tag)
+    redis.call('ZADD', KEYS[15], returned_score(tag), tag)
     released = released + 1
   end
 end
@@ -150,12 +170,14 @@ return lost
 """
 )
 
-#: No ARGV. Ready messages: the ready lists, leases that have run out, due delayed messages.
+#: No ARGV. Ready messages: the ready lists, returned ones, leases that have run out, due delayed
+#: messages.
 SIZE = (
     _PRELUDE
     + """
 local now = now_ms()
 local n = redis.call('ZCOUNT', KEYS[1], '-inf', now) + redis.call('ZCOUNT', KEYS[14], '-inf', now)
+n = n + redis.call('ZCARD', KEYS[15])
 for k = 4, 13 do n = n + redis.call('LLEN', KEYS[k]) end
 return n
 """
@@ -184,8 +206,8 @@ for _, tag in ipairs(expired) do
   redis.call('ZREM', KEYS[1], tag)
   forget(tag)
 end
-for k = 4, 14 do
-  local tags = k == 14 and redis.call('ZRANGE', KEYS[k], 0, -1) or redis.call('LRANGE', KEYS[k], 0, -1)
+for k = 4, 15 do
+  local tags = k >= 14 and redis.call('ZRANGE', KEYS[k], 0, -1) or redis.call('LRANGE', KEYS[k], 0, -1)
   for _, tag in ipairs(tags) do forget(tag) end
   redis.call('DEL', KEYS[k])
 end

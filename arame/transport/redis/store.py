@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,12 +52,23 @@ def queue_keys(queue: str) -> tuple[str, ...]:
     """
     base = f"{PREFIX}:{{{queue}}}"
     ready = tuple(f"{base}:ready:{priority}" for priority in range(MAX_PRIORITY, -1, -1))
-    return (f"{base}:leases", f"{base}:payloads", f"{base}:deliveries", *ready, f"{base}:delayed")
+    return (
+        f"{base}:leases",
+        f"{base}:payloads",
+        f"{base}:deliveries",
+        *ready,
+        f"{base}:delayed",
+        f"{base}:returned",
+    )
 
 
 def new_tag(priority: int) -> str:
-    """A fresh message id that carries its priority (0 lowest .. 9 highest) as the first digit."""
-    return f"{min(max(priority, 0), MAX_PRIORITY)}:{uuid.uuid4().hex}"
+    """A fresh message id: its priority (0 lowest .. 9 highest) as the first digit, then the time.
+
+    Tags of one priority sort by publish time (then at random), which keeps messages given back
+    to the queue in the order they were published.
+    """
+    return f"{min(max(priority, 0), MAX_PRIORITY)}:{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
 
 
 class QueueStore:
@@ -114,7 +126,7 @@ class QueueStore:
             self._ack(queue_keys(queue), list(tags))
 
     def release(self, queue: str, held: Iterable[tuple[str, int]]) -> int:
-        """Put messages back at the head of their lists; return how many were still ours to release.
+        """Put messages back ahead of their lists, in publish order; return how many were still ours.
 
         Args:
             queue: their queue.

@@ -5,7 +5,8 @@ write, so a consumer that dies in between loses it, and gives unacknowledged mes
 after ``visibility_timeout`` (1 h) counted from delivery, so a longer task runs twice. Here one
 Lua script takes the message *and* leases it (``lease_seconds``, 30 s by default); the lease is
 renewed while the message is held, the message is deleted on ack, released on requeue or close,
-and an expired lease (its consumer died) makes it deliverable again at the next fetch. Idle
+and an expired lease (its consumer died) makes it deliverable again at the next fetch. A message
+given back goes ahead of those never delivered, in publish order, as on RabbitMQ. Idle
 consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
 expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
 
@@ -27,10 +28,12 @@ from typing import Any
 
 import redis
 from kombu.transport import virtual
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import delay_ms
+from arame.transport.envelope import read_envelope
+from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.redis.client import DEFAULT_PORT, create_client
 from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
 from arame.transport.redis.waker import Waker
@@ -63,10 +66,11 @@ class QoS(BatchedQoS):
             self._quick_ack(delivery_tag)
 
 
-class Channel(virtual.Channel):
+class Channel(DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of arame's queues in one Redis database."""
 
     QoS = QoS
+    transport_name = "Redis"
     lease_seconds = LEASE_SECONDS
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
@@ -113,7 +117,7 @@ class Channel(virtual.Channel):
         if not fetched:
             fetched.extend(self._fetch(queue))
         found = fetched.popleft()
-        payload: dict[str, Any] = loads(found.payload)
+        payload = read_envelope(found.payload, queue)
         properties = payload.setdefault("properties", {})
         properties["delivery_tag"] = found.tag
         properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 1
@@ -184,8 +188,8 @@ class Channel(virtual.Channel):
         if not held or not self._owned():
             return
         try:
-            # Last fetched first: each goes back to the head, so the first fetched ends up first.
-            for queue, pairs in _by_queue(reversed(held.items())).items():
+            # Given back in publish order, whatever order they go in.
+            for queue, pairs in _by_queue(held.items()).items():
                 self.store.release(queue, pairs)
         except redis.RedisError as exc:
             logger.warning(

@@ -23,10 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from kombu.transport import virtual
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import not_before_of
+from arame.transport.envelope import read_envelope
+from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
 from arame.transport.sql.table import engine_for, messages, quick_engine_for
@@ -53,10 +55,11 @@ class QoS(BatchedQoS):
         self._quick_ack(delivery_tag)
 
 
-class Channel(virtual.Channel):
+class Channel(DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of the queue table."""
 
     QoS = QoS
+    transport_name = "SQL"
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
@@ -141,14 +144,16 @@ class Channel(virtual.Channel):
             raise Empty()
         if not self._held:
             self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-        return [self._payload(row) for row in found]
+        return [self._payload(row, queue) for row in found]
 
-    def _payload(self, row: Any) -> dict[str, Any]:
-        payload: dict[str, Any] = loads(row.payload)
+    def _payload(self, row: Any, queue: str) -> dict[str, Any]:
+        payload = read_envelope(row.payload, queue)
         properties = payload.setdefault("properties", {})
         properties.setdefault("delivery_info", {})["redelivered"] = row.deliveries > 0
         properties["x-arame-deliveries"] = row.deliveries + 1
-        self._held[properties["delivery_tag"]] = row.id
+        # Kombu gave it a tag at publish; a row written by hand may have none.
+        tag = properties.setdefault("delivery_tag", f"arame-row-{row.id}")
+        self._held[tag] = row.id
         return payload
 
     def _acknowledge(self, delivery_tag: Any) -> None:
