@@ -24,6 +24,7 @@ from arame.message import TaskMessage
 from arame.results.migrate import add_missing_columns
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
+from arame.sqlschema import widen_mysql_text
 from arame.states import Outcome, Started
 from arame.transport.sql.engines import autocommit_engine, ping_when_idle
 
@@ -428,6 +429,7 @@ def _create_table(engine: sa.Engine) -> None:
         if not sa.inspect(engine).has_table(results.name):
             raise
     add_missing_columns(engine, results)
+    widen_mysql_text(engine, results)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from arame.sqlschema import LongText
+
 TABLE_NAME = "arame_results"
 
 metadata = sa.MetaData()
@@ -19,17 +21,17 @@ results = sa.Table(
     sa.Column("task_name", sa.String(255), nullable=False),
     sa.Column("queue", sa.String(255), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("result", sa.Text, comment="JSON text of the return value"),
+    sa.Column("result", LongText, comment="JSON text of the return value"),
     sa.Column("error_type", sa.String(255)),
-    sa.Column("error_message", sa.Text),
-    sa.Column("traceback", sa.Text, comment="formatted text, never a pickled object"),
+    sa.Column("error_message", LongText),
+    sa.Column("traceback", LongText, comment="formatted text, never a pickled object"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("worker", sa.String(255)),
     sa.Column("created_at", _Timestamp, nullable=False),
     sa.Column("started_at", _Timestamp),
     sa.Column("finished_at", _Timestamp),
     # Added after the first release: a table made before it gains the column when a store opens.
-    sa.Column("message", sa.Text, comment="the task message's JSON wire body, unsigned"),
+    sa.Column("message", LongText, comment="the task message's JSON wire body, unsigned"),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
 )
 

@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 import arame
+import arame.testing
 from arame.results import ResultStore
 from arame.results.migrate import add_missing_columns
 from arame.results.table import results as results_table
+from arame.sqlschema import LongText, widen_mysql_text
 from tests.integration.conftest import MYSQL_URL, POSTGRES_URL
 
 
@@ -113,3 +115,40 @@ def test_a_store_opened_on_an_old_sqlite_table_adds_the_column_and_reads_old_row
         assert row is not None and row.message is None and row.result == 1 and row.args == ()
     finally:
         store.close()
+
+
+def test_a_message_and_a_result_larger_than_64_kib_round_trip(app: arame.App) -> None:
+    """MySQL's TEXT holds 64 KiB: the queue's payload and the row's message and result need more."""
+
+    @app.task(name="rows.echo", queue=app.default_queue)
+    def echo(text: str) -> str:
+        return text
+
+    text = "x" * 300_000
+    sent = echo.delay(text)
+    arame.testing.run_until_empty(app, [app.default_queue])
+
+    assert sent.get(timeout=10) == text
+    assert sent.row is not None and sent.row.args == (text,)
+
+
+@pytest.mark.mysql
+def test_an_older_mysql_table_with_text_columns_is_widened_in_place() -> None:
+    pytest.importorskip("pymysql")
+    name = f"arame_widen_{uuid.uuid4().hex[:8]}"
+    table = sa.Table(
+        name, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", LongText)
+    )
+    engine = sa.create_engine(MYSQL_URL)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, body TEXT)")
+        assert widen_mysql_text(engine, table) == ["body"]
+        assert widen_mysql_text(engine, table) == []
+        with engine.begin() as conn:
+            conn.execute(table.insert().values(id=1, body="y" * 100_000))
+            assert len(conn.execute(sa.select(table.c.body)).scalar_one()) == 100_000
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        engine.dispose()

@@ -10,6 +10,7 @@ import threading
 import sqlalchemy as sa
 
 from arame.sqlite import connect_sqlite
+from arame.sqlschema import LongText, widen_mysql_text
 from arame.transport.sql.engines import autocommit_engine, ping_when_idle
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ messages = sa.Table(
     sa.Column("not_before", sa.Double, comment="epoch seconds; NULL: deliverable now"),
     sa.Column("lease_until", sa.Double, comment="epoch seconds; NULL: not held by any consumer"),
     sa.Column("deliveries", sa.Integer, nullable=False, default=0),
-    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("payload", LongText, nullable=False),
     sa.Index("ix_arame_queue_fetch", "queue", "priority", "id"),
     # An idle consumer asks for the earliest future not_before of its queues: one index probe.
     sa.Index("ix_arame_queue_due", "queue", "not_before"),
@@ -89,6 +90,7 @@ def _create_engine(url: str) -> sa.Engine:
         if not sa.inspect(engine).has_table(TABLE_NAME):
             raise
     _add_missing_indexes(engine)
+    widen_mysql_text(engine, messages)
     return engine
 
 
