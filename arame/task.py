@@ -33,7 +33,21 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
-    """How a task is routed, retried and limited. See DESIGN.md §1 for each option."""
+    """How a task is routed, retried and limited.
+
+    Attributes:
+        name: the name workers look the task up by.
+        queue: its queue (default: the app's default queue).
+        priority: 0 (lowest) .. 9 (highest).
+        max_retries: attempts after the first one.
+        retry_delay: seconds between attempts without backoff.
+        retry_backoff: ``True`` doubles from 1 s; a number doubles from that many seconds.
+        retry_backoff_max: the longest backoff, in seconds.
+        retry_jitter: a random delay between 0 and the computed one.
+        autoretry_for: exception types that retry the task instead of failing it.
+        time_limit: seconds after which the task is stopped (hard).
+        soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
+    """
 
     name: str
     queue: str | None = None

@@ -155,10 +155,16 @@ def _app_and_task(
     ``$ARAME_APP`` names an app that has a task of that name.
     """
     if app_spec is not None and not app_from_command_line() and words:
-        app = open_app(app_spec, broker=broker, results=results)
-        if _has_task(app, words[0]):
-            return app, _find_task(app, words[0]), words[1:]
-        app_spec = None
+        try:
+            app = open_app(app_spec, broker=broker, results=results)
+        except errors.ConfigurationError:
+            if len(words) < 2:
+                raise
+            app_spec = None  # MODULE TASK given: $ARAME_APP is not needed
+        else:
+            if _has_task(app, words[0]):
+                return app, _find_task(app, words[0]), words[1:]
+            app_spec = None
     if app_spec is None:
         if len(words) < 2:
             raise click.UsageError(f"give the app and the task: [-A] MODULE[:ATTR] TASK (or set {APP_ENV})")
