@@ -19,7 +19,8 @@ from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, ret
 from arame.results import AsyncResult, ResultStore, TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
-from arame.task import P, R, Task, TaskOptions
+from arame.task import P, R, Task
+from arame.task import task_options as task_options_from
 from arame.transport import (
     DEFAULT_LEASE_SECONDS,
     database_url,
@@ -53,7 +54,8 @@ class App:
             workers refuse unsigned or altered ones.
         signing_key_id: the id to sign with (default: the only key, or the first one).
         timezone: the time zone cron schedules are read in (UTC by default).
-        result_expires: how long finished rows are kept; the scheduler prunes older ones.
+        result_expires: how long finished rows are kept (a timedelta, or seconds as a number);
+            the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
             without its worker renewing the lease; a dead worker's message returns after this.
 
@@ -74,7 +76,7 @@ class App:
         signing_key_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         timezone: str = "UTC",
-        result_expires: timedelta = DEFAULT_RESULT_EXPIRES,
+        result_expires: timedelta | float = DEFAULT_RESULT_EXPIRES,
     ) -> None:
         self.name = name
         self.timezone = timezone
@@ -99,6 +101,15 @@ class App:
 
     def __repr__(self) -> str:
         return f"<App {self.name} broker={self.broker.safe_url}>"
+
+    @property
+    def result_expires(self) -> timedelta:
+        """How long finished rows are kept; set it as a timedelta or as seconds."""
+        return self._result_expires
+
+    @result_expires.setter
+    def result_expires(self, value: timedelta | float) -> None:
+        self._result_expires = _period(value, "result_expires")
 
     def configure(self, *, broker: str | None = None, results: str | None = None) -> None:
         """Point the app at other URLs (as ``--broker`` / ``--results`` do); reopens lazily.
@@ -131,10 +142,7 @@ class App:
 
         def declare(function: Callable[..., Any]) -> Task[Any, Any]:
             name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
-            try:
-                task_options = TaskOptions(name=name, **options)
-            except TypeError as exc:
-                raise ConfigurationError(f"task {name!r}: {exc}") from exc
+            task_options = task_options_from(name, options)
             existing = self.tasks.get(name)
             if existing is not None and _origin(existing.fn) != _origin(function):
                 raise ConfigurationError(
@@ -353,6 +361,17 @@ class App:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+def _period(value: object, what: str) -> timedelta:
+    """A timedelta from a timedelta or a number of seconds (Celery's spelling)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = timedelta(seconds=value)
+    if not isinstance(value, timedelta):
+        raise ConfigurationError(f"{what} must be a timedelta or seconds as a number, not {value!r}")
+    if value < timedelta(0):
+        raise ConfigurationError(f"{what} must not be negative, not {value}")
+    return value
 
 
 def _origin(fn: Callable[..., Any]) -> str:

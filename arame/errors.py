@@ -10,6 +10,7 @@ Every error arame raises derives from one root, so ``except arame.ArameError`` c
     ├── MessageError            a message body that does not follow the protocol
     ├── TaskNotRegistered       a name no task of the app answers to
     ├── TimeoutError            a wait ran out (also a builtin ``TimeoutError``)
+    │   └── UnknownTaskError    a wait for an id that no one published (no row appeared)
     ├── TaskFailed              the remote task raised; carries its type, message and traceback
     └── TaskStateError          an operation the task's state does not allow (retry a success)
 
@@ -94,6 +95,23 @@ class TaskNotRegistered(ArameError, KeyError):
 
 class TimeoutError(ArameError, builtins.TimeoutError):  # noqa: A001 - the public name users expect
     """A wait for a result ran out before the task finished."""
+
+
+class UnknownTaskError(TimeoutError):
+    """A wait for a task id whose row never appeared: no one published it.
+
+    A ``TimeoutError``, so code that waits with a timeout already handles it.
+
+    Attributes:
+        task_id: the id waited for.
+    """
+
+    def __init__(self, task_id: str, grace: float) -> None:
+        super().__init__(
+            f"no task with id {task_id} was published (no row appeared within {grace:g}s); "
+            "check the id and that the app reads the right results database"
+        )
+        self.task_id = task_id
 
 
 class TaskFailed(ArameError):

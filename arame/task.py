@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
@@ -33,7 +33,21 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
-    """How a task is routed, retried and limited. See DESIGN.md §1 for each option."""
+    """How a task is routed, retried and limited.
+
+    Attributes:
+        name: the name workers look the task up by.
+        queue: its queue (default: the app's default queue).
+        priority: 0 (lowest) .. 9 (highest).
+        max_retries: attempts after the first one.
+        retry_delay: seconds between attempts without backoff.
+        retry_backoff: ``True`` doubles from 1 s; a number doubles from that many seconds.
+        retry_backoff_max: the longest backoff, in seconds.
+        retry_jitter: a random delay between 0 and the computed one.
+        autoretry_for: exception types that retry the task instead of failing it.
+        time_limit: seconds after which the task is stopped (hard).
+        soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
+    """
 
     name: str
     queue: str | None = None
@@ -54,6 +68,26 @@ class TaskOptions:
         for limit in (self.time_limit, self.soft_time_limit):
             if limit is not None and limit <= 0:
                 raise ConfigurationError(f"task {self.name!r}: time limits must be positive")
+
+
+def task_options(name: str, options: dict[str, Any]) -> TaskOptions:
+    """Build a task's options from ``@app.task(...)`` keywords.
+
+    Raises:
+        ConfigurationError: an option no task has (the message lists the valid ones) or an
+            invalid value.
+    """
+    valid = [option.name for option in fields(TaskOptions)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigurationError(
+            f"task {name!r}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"valid options: {', '.join(valid)}"
+        )
+    try:
+        return TaskOptions(name=name, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"task {name!r}: {exc}") from exc
 
 
 class Task(Generic[P, R]):
@@ -89,6 +123,28 @@ class Task(Generic[P, R]):
         """The function's signature, used to refuse arguments that do not fit it."""
         return inspect.signature(self.fn)
 
+    @functools.cached_property
+    def _bind(self) -> Callable[..., inspect.BoundArguments] | None:
+        # Cached: after the first call this is a plain attribute read on the publish path.
+        try:
+            return self.signature.bind
+        except (TypeError, ValueError):  # a callable Python cannot inspect: nothing to check
+            return None
+
+    def check_arguments(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> None:
+        """Refuse arguments the function would refuse, before anything is published.
+
+        Raises:
+            TypeError: missing, unexpected or repeated arguments, as a plain call would raise.
+        """
+        bind = self._bind
+        if bind is None:
+            return
+        try:
+            bind(*args, **(kwargs or {}))
+        except TypeError as exc:
+            raise TypeError(f"{self.name}{self.signature}: {exc}") from None
+
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
         """Publish a call with these arguments; return at once with a handle on its result."""
         return self.apply_async(args, kwargs)
@@ -119,9 +175,11 @@ class Task(Generic[P, R]):
             task_id: the id to use instead of a fresh one.
 
         Raises:
+            TypeError: the arguments do not fit the function's signature.
             ConfigurationError: an option is invalid (a naive datetime, a priority out of range).
             PublishError: the broker did not store the message.
         """
+        self.check_arguments(args, kwargs)
         check_priority(priority)
         message = TaskMessage(
             id=task_id or new_task_id(),
@@ -153,11 +211,15 @@ class Task(Generic[P, R]):
             A handle per call, in order.
 
         Raises:
+            TypeError: the arguments of one call do not fit the function's signature.
             ConfigurationError: an option is invalid.
             PublishError: the broker did not store them all; their rows are removed again.
         """
         check_priority(priority)
         not_before, expiry = _not_before(countdown, None), _expiry(expires)
+        arguments = list(arguments)
+        for args in arguments:
+            self.check_arguments(args, None)
         messages = [
             TaskMessage(
                 id=new_task_id(),

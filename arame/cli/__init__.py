@@ -6,26 +6,31 @@ only the command line configures logging.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import click
 
-from arame.cli import commands, dead, demo, recovery
+from arame.cli import commands, dead, demo, reading, recovery
+from arame.cli.loading import TRACEBACK_KEY, traceback_option
 from arame.errors import ArameError
 
 
 class _Group(click.Group):
-    """Turns arame's own errors into one clear line instead of a traceback."""
+    """Turns arame's own errors into one clear line instead of a traceback (unless --traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ArameError as exc:
+            if ctx.meta.get(TRACEBACK_KEY):
+                click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
             raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arame")
+@traceback_option
 def cli() -> None:
     """arame: tasks, brokers, workers and a SQL results table, without Celery."""
 
@@ -33,11 +38,11 @@ def cli() -> None:
 for command in (
     commands.worker,
     commands.send,
-    commands.result,
-    commands.revoke,
+    reading.result,
+    reading.revoke,
     commands.scheduler,
     commands.results,
-    commands.status,
+    reading.status,
     commands.purge,
     dead.dead,
     recovery.retry,

@@ -1,4 +1,4 @@
-"""The everyday commands: worker, send, result, status, purge."""
+"""The commands that run or change things: worker, send, scheduler, purge, results prune."""
 
 from __future__ import annotations
 
@@ -13,15 +13,22 @@ from typing import Any
 
 import click
 
-from arame import errors, states
+from arame import errors
 from arame.app import BROKER_ENV, RESULTS_ENV, App
-from arame.cli.loading import load_app
+from arame.cli.loading import (
+    APP_ENV,
+    app_from_command_line,
+    app_option,
+    open_app,
+    require_broker_database,
+    require_results_database,
+)
+from arame.cli.logs import configure_logging, logging_options
 from arame.consumers import SHUTDOWN_TIMEOUT
 from arame.errors import TaskFailed, TaskNotRegistered
 from arame.task import Task
-from arame.transport import check_broker, purge_queues, queue_sizes
+from arame.transport import check_broker, purge_queues
 
-APP_ARGUMENT = click.argument("app_spec", metavar="MODULE[:ATTR]")
 BROKER_OPTION = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
 RESULTS_OPTION = click.option(
     "--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}]."
@@ -34,21 +41,14 @@ WAIT_TIMEOUT_OPTION = click.option(
     show_default=True,
     help="With --wait: seconds to wait at most.",
 )
-LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
 
-def _open_app(app_spec: str, broker: str | None, results: str | None) -> App:
-    app = load_app(app_spec)
-    app.configure(broker=broker, results=results)
-    return app
-
-
-def _queues(app: App, queues: str | None) -> list[str]:
+def queue_names(app: App, queues: str | None) -> list[str]:
     return [q.strip() for q in queues.split(",") if q.strip()] if queues else app.queues()
 
 
 @click.command()
-@APP_ARGUMENT
+@app_option(positional=True)
 @QUEUES_OPTION
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Tasks at once [default: CPUs].")
 @click.option(
@@ -67,7 +67,7 @@ def _queues(app: App, queues: str | None) -> list[str]:
     help="Seconds running tasks get to finish after SIGTERM; a second SIGTERM stops at once.",
 )
 @click.option("--scheduler", "with_scheduler", is_flag=True, help="Also publish the periodic tasks.")
-@click.option("--loglevel", type=LOG_LEVELS, default="INFO", show_default=True)
+@logging_options
 def worker(
     app_spec: str,
     queues: str | None,
@@ -79,15 +79,14 @@ def worker(
     shutdown_timeout: float,
     with_scheduler: bool,
     loglevel: str,
+    log_format: str,
 ) -> None:
-    """Run the tasks of MODULE[:ATTR] from its queues until SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
-    )
-    app = _open_app(app_spec, broker, results)
+    """Run the tasks of the app from its queues until SIGTERM or SIGINT."""
+    configure_logging(loglevel, log_format)
+    app = open_app(app_spec, broker=broker, results=results)
     pool = pool or ("process" if app.broker.shared_across_processes else "thread")
     runner = app.worker(
-        _queues(app, queues), concurrency, pool=pool, burst=burst, shutdown_timeout=shutdown_timeout
+        queue_names(app, queues), concurrency, pool=pool, burst=burst, shutdown_timeout=shutdown_timeout
     )
     check_broker(app.broker)
     app.results.counts()  # opens the database (and creates the table) before any child forks
@@ -111,9 +110,8 @@ def worker(
 
 
 @click.command()
-@APP_ARGUMENT
-@click.argument("task_name", metavar="TASK")
-@click.argument("args", nargs=-1)
+@app_option(required=False)
+@click.argument("words", nargs=-1, metavar="[MODULE[:ATTR]] TASK [ARGS]...")
 @click.option("--kwargs", "kwargs_json", default="{}", help="Keyword arguments as a JSON object.")
 @click.option("--queue", help="Publish to this queue instead of the task's.")
 @click.option("--priority", type=click.IntRange(0, 9), help="0 (lowest) .. 9 (highest).")
@@ -123,9 +121,8 @@ def worker(
 @BROKER_OPTION
 @RESULTS_OPTION
 def send(
-    app_spec: str,
-    task_name: str,
-    args: tuple[str, ...],
+    app_spec: str | None,
+    words: tuple[str, ...],
     kwargs_json: str,
     queue: str | None,
     priority: int | None,
@@ -135,9 +132,8 @@ def send(
     broker: str | None,
     results: str | None,
 ) -> None:
-    """Publish TASK of MODULE[:ATTR] with ARGS (each read as JSON, else as a string)."""
-    app = _open_app(app_spec, broker, results)
-    task = _find_task(app, task_name)
+    """Publish TASK of the app with ARGS (each read as JSON, else as a string)."""
+    app, task, args = _app_and_task(app_spec, list(words), broker, results)
     positional = [_json_or_text(arg) for arg in args]
     keywords = _json_object(kwargs_json)
     try:
@@ -147,32 +143,36 @@ def send(
     handle = task.apply_async(positional, keywords, queue=queue, priority=priority, countdown=countdown)
     click.echo(handle.id)
     if wait:
-        _print_outcome(app, handle.id, timeout)
+        print_outcome(app, handle.id, timeout)
 
 
-@click.command()
-@click.argument("task_id")
-@click.option("--wait", is_flag=True, help="Wait until the task finishes.")
-@WAIT_TIMEOUT_OPTION
-@RESULTS_OPTION
-def result(task_id: str, wait: bool, timeout: float, results: str | None) -> None:
-    """Print the state and the result (or error) of TASK_ID."""
-    app = App("arame-cli", results=results)
-    if wait:
-        _print_outcome(app, task_id, timeout)
-        return
-    row = app.AsyncResult(task_id).row
-    if row is None:
-        raise click.ClickException(
-            f"{task_id}: UNKNOWN (no task with this id was published to {app.results.safe_url})"
-        )
-    click.echo(f"{row.id}: {row.state}  task={row.task_name} queue={row.queue} attempts={row.attempts}")
-    if row.state == states.SUCCESS:
-        click.echo(json.dumps(row.result))
-    elif row.error_type:
-        click.echo(f"{row.error_type}: {row.error_message}")
-        if row.traceback:
-            click.echo(row.traceback.rstrip())
+def _app_and_task(
+    app_spec: str | None, words: list[str], broker: str | None, results: str | None
+) -> tuple[App, Task[Any, Any], list[str]]:
+    """The app, the task and its arguments, wherever the app was named.
+
+    ``-A`` on the command line: WORDS are TASK ARGS. Else the first word is MODULE, unless
+    ``$ARAME_APP`` names an app that has a task of that name.
+    """
+    if app_spec is not None and not app_from_command_line() and words:
+        try:
+            app = open_app(app_spec, broker=broker, results=results)
+        except errors.ConfigurationError:
+            if len(words) < 2:
+                raise
+            app_spec = None  # MODULE TASK given: $ARAME_APP is not needed
+        else:
+            if _has_task(app, words[0]):
+                return app, _find_task(app, words[0]), words[1:]
+            app_spec = None
+    if app_spec is None:
+        if len(words) < 2:
+            raise click.UsageError(f"give the app and the task: [-A] MODULE[:ATTR] TASK (or set {APP_ENV})")
+        app_spec, words = words[0], words[1:]
+    if not words:
+        raise click.UsageError("which task? give its name after the app")
+    app = open_app(app_spec, broker=broker, results=results)
+    return app, _find_task(app, words[0]), words[1:]
 
 
 def _run_scheduler(app: App) -> None:
@@ -182,14 +182,14 @@ def _run_scheduler(app: App) -> None:
 
 
 @click.command()
-@APP_ARGUMENT
+@app_option(positional=True)
 @BROKER_OPTION
 @RESULTS_OPTION
-@click.option("--loglevel", type=LOG_LEVELS, default="INFO", show_default=True)
-def scheduler(app_spec: str, broker: str | None, results: str | None, loglevel: str) -> None:
-    """Publish the periodic tasks of MODULE[:ATTR] at their ticks (each tick once)."""
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = _open_app(app_spec, broker, results)
+@logging_options
+def scheduler(app_spec: str, broker: str | None, results: str | None, loglevel: str, log_format: str) -> None:
+    """Publish the periodic tasks of the app at their ticks (each tick once)."""
+    configure_logging(loglevel, log_format)
+    app = open_app(app_spec, broker=broker, results=results)
     if not app.periodic_entries:
         raise click.ClickException(f"{app_spec} declares no periodic task (@app.periodic)")
     runner = app.scheduler()
@@ -207,62 +207,38 @@ def results() -> None:
 
 
 @results.command()
-@APP_ARGUMENT
+@app_option(positional=True)
 @RESULTS_OPTION
 @click.option("--older-than", type=click.FloatRange(min=0), help="Days [default: the app's result_expires].")
 def prune(app_spec: str, results: str | None, older_than: float | None) -> None:
     """Delete finished rows older than result_expires (also run hourly by the scheduler)."""
-    app = _open_app(app_spec, None, results)
+    app = open_app(app_spec, results=results)
+    require_results_database(app)
     if older_than is not None:
         app.result_expires = timedelta(days=older_than)
     click.echo(f"{app.prune()} finished row(s) deleted")
 
 
 @click.command()
-@click.argument("task_id")
-@click.option("--terminate", is_flag=True, help="Also stop it if it is running (process pool).")
-@RESULTS_OPTION
-def revoke(task_id: str, terminate: bool, results: str | None) -> None:
-    """Make sure TASK_ID, if it has not started, never runs."""
-    app = App("arame-cli", results=results)
-    handle = app.AsyncResult(task_id)
-    if handle.revoke(terminate=terminate):
-        click.echo(f"{task_id}: REVOKED")
-        return
-    raise click.ClickException(f"{task_id} was not revoked: it is {handle.state}")
-
-
-@click.command()
-@APP_ARGUMENT
-@QUEUES_OPTION
-@BROKER_OPTION
-@RESULTS_OPTION
-def status(app_spec: str, queues: str | None, broker: str | None, results: str | None) -> None:
-    """Show queue depths and how many tasks are in each state."""
-    app = _open_app(app_spec, broker, results)
-    click.echo(f"broker  {app.broker.safe_url}")
-    for name, depth in queue_sizes(app.broker, _queues(app, queues)).items():
-        click.echo(f"  {name:<24} {depth:>8} ready")
-    click.echo(f"results {app.results.safe_url}")
-    for state, count in sorted(app.results.counts().items()):
-        click.echo(f"  {state:<24} {count:>8}")
-
-
-@click.command()
-@APP_ARGUMENT
+@app_option(positional=True)
 @click.option("-Q", "--queues", required=True, help="Comma-separated queues to empty.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @BROKER_OPTION
 def purge(app_spec: str, queues: str, yes: bool, broker: str | None) -> None:
     """Delete every ready message of the given queues."""
-    app = _open_app(app_spec, broker, None)
-    names = _queues(app, queues)
+    app = open_app(app_spec, broker=broker)
+    require_broker_database(app)
+    names = queue_names(app, queues)
     if not yes:
         click.confirm(
             f"Delete every ready message of {', '.join(names)} on {app.broker.safe_url}?", abort=True
         )
     for name, count in purge_queues(app.broker, names).items():
         click.echo(f"{name}: {count} message(s) deleted")
+
+
+def _has_task(app: App, name: str) -> bool:
+    return name in app.tasks or any(full.endswith("." + name) for full in app.tasks)
 
 
 def _find_task(app: App, name: str) -> Task[Any, Any]:
@@ -277,7 +253,7 @@ def _find_task(app: App, name: str) -> Task[Any, Any]:
     raise TaskNotRegistered(name, sorted(app.tasks))
 
 
-def _print_outcome(app: App, task_id: str, timeout: float) -> None:
+def print_outcome(app: App, task_id: str, timeout: float) -> None:
     try:
         value = app.AsyncResult(task_id).get(timeout=timeout)
     except TaskFailed as exc:

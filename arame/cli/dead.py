@@ -7,7 +7,7 @@ import json
 import click
 
 from arame.app import BROKER_ENV, App
-from arame.cli.loading import load_app
+from arame.cli.loading import APP_ENV, app_from_command_line, app_option, open_app, require_broker_database
 from arame.transport import dead_letter_queue, list_dead, purge_queues
 
 QUEUES = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
@@ -15,8 +15,8 @@ BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BRO
 
 
 def _app_and_queues(app_spec: str, broker: str | None, queues: str | None) -> tuple[App, list[str]]:
-    app = load_app(app_spec)
-    app.configure(broker=broker)
+    app = open_app(app_spec, broker=broker)
+    require_broker_database(app)
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else app.queues()
     return app, names
 
@@ -27,7 +27,7 @@ def dead() -> None:
 
 
 @dead.command("list")
-@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@app_option(positional=True)
 @QUEUES
 @BROKER
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
@@ -43,12 +43,17 @@ def list_command(app_spec: str, queues: str | None, broker: str | None, limit: i
 
 
 @dead.command()
-@click.argument("app_spec", metavar="MODULE[:ATTR]")
-@click.argument("task_id")
+@app_option(required=False)
+@click.argument("words", nargs=-1, metavar="[MODULE[:ATTR]] TASK_ID")
 @QUEUES
 @BROKER
-def show(app_spec: str, task_id: str, queues: str | None, broker: str | None) -> None:
+def show(app_spec: str | None, words: tuple[str, ...], queues: str | None, broker: str | None) -> None:
     """The whole dead letter of TASK_ID: reason, headers and body."""
+    if len(words) == 2 and not (app_spec and app_from_command_line()):
+        app_spec, words = words[0], words[1:]
+    if len(words) != 1 or app_spec is None:
+        raise click.UsageError(f"give the app and one task id: [-A] MODULE[:ATTR] TASK_ID (or set {APP_ENV})")
+    task_id = words[0]
     app, names = _app_and_queues(app_spec, broker, queues)
     for queue in names:
         for letter in list_dead(app.broker, queue, limit=10_000):
@@ -63,7 +68,7 @@ def show(app_spec: str, task_id: str, queues: str | None, broker: str | None) ->
 
 
 @dead.command()
-@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@app_option(positional=True)
 @click.option("--id", "task_id", help="Only the dead letter of this task id.")
 @QUEUES
 @BROKER
@@ -77,7 +82,7 @@ def requeue(app_spec: str, task_id: str | None, queues: str | None, broker: str 
 
 
 @dead.command()
-@click.argument("app_spec", metavar="MODULE[:ATTR]")
+@app_option(positional=True)
 @QUEUES
 @BROKER
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

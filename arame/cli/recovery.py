@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import click
 
-from arame.app import BROKER_ENV, RESULTS_ENV, App
-from arame.cli.loading import load_app
+from arame.app import BROKER_ENV, RESULTS_ENV
+from arame.cli.loading import app_option, open_app, require_results_database
 from arame.recovery import RECONCILE_GRACE
 
-APP_ENV = "ARAME_APP"
-
-APP = click.option(
-    "-A", "--app", "app_spec", envvar=APP_ENV, required=True, metavar="MODULE[:ATTR]",
-    help=f"The module holding the App [env {APP_ENV}].",
-)  # fmt: skip
 BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
 RESULTS = click.option("--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}].")
 
 
-def _load(app_spec: str, broker: str | None, results: str | None) -> App:
-    app = load_app(app_spec)
-    app.configure(broker=broker, results=results)
-    return app
-
-
 @click.command()
-@APP
+@app_option()
 @click.argument("task_id")
 @BROKER
 @RESULTS
 def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) -> None:
     """Run a FAILURE or REVOKED task again: same id, from the message its row keeps."""
-    app = _load(app_spec, broker, results)
+    app = open_app(app_spec, broker=broker, results=results)
+    require_results_database(app)
     try:
         app.retry(task_id)
     finally:
@@ -40,7 +29,7 @@ def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) 
 
 
 @click.command()
-@APP
+@app_option()
 @click.option(
     "--older-than",
     type=click.FloatRange(min=0),
@@ -52,7 +41,8 @@ def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) 
 @RESULTS
 def reconcile(app_spec: str, older_than: float, broker: str | None, results: str | None) -> None:
     """Publish again the PENDING tasks whose message the broker no longer holds."""
-    app = _load(app_spec, broker, results)
+    app = open_app(app_spec, broker=broker, results=results)
+    require_results_database(app)
     try:
         republished = app.reconcile(older_than)
     finally:

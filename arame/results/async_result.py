@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from arame import errors, states
-from arame.errors import TaskFailed
+from arame.errors import TaskFailed, UnknownTaskError
 from arame.results.store import ResultRow, ResultStore
+
+#: Seconds ``get`` waits for the row of an id it cannot find: another process may be committing it.
+UNKNOWN_GRACE = 1.5
 
 
 class AsyncResult:
@@ -92,8 +95,12 @@ class AsyncResult:
         Raises:
             TaskFailed: the task failed or was revoked; carries the remote type, message and traceback.
             TimeoutError: the task did not finish within ``timeout``.
+            UnknownTaskError: no row for this id appeared within a short grace (1.5 s): no
+                one published it. A ``TimeoutError`` too.
         """
-        row = self._store.wait(self.id, timeout)
+        row = self._store.wait(self.id, timeout, UNKNOWN_GRACE)
+        if row is None and (timeout is None or timeout > UNKNOWN_GRACE):
+            raise UnknownTaskError(self.id, UNKNOWN_GRACE)
         if row is None or not row.ready:
             state = states.UNKNOWN if row is None else row.state
             raise errors.TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")

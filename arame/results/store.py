@@ -27,6 +27,7 @@ from arame.sqlite import connect_sqlite
 from arame.sqlschema import widen_mysql_text
 from arame.states import Outcome, Started
 from arame.transport.sql.engines import autocommit_engine, ping_when_idle
+from arame.transport.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class ResultStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.safe_url = sa.make_url(url).render_as_string(hide_password=True)
+        self.safe_url = redact_url(sa.make_url(url).render_as_string(hide_password=True))
         self._engine: sa.Engine | None = None
         self._quick_engine: sa.Engine | None = None  # PostgreSQL: autocommit, no wait for the disk
         self._pid = 0
@@ -261,11 +262,18 @@ class ResultStore:
             )
             return set(found.scalars())
 
-    def wait(self, task_id: str, timeout: float | None) -> ResultRow | None:
+    def wait(self, task_id: str, timeout: float | None, unknown_grace: float = 1.5) -> ResultRow | None:
         """Wait until ``task_id`` is in a terminal state.
 
+        Args:
+            task_id: the task's id.
+            timeout: seconds to wait at most; ``None`` waits as long as it takes.
+            unknown_grace: seconds to wait for a row that does not exist yet (another process
+                may be committing it); after that an absent row ends the wait.
+
         Returns:
-            The terminal row, or the latest one (``None`` if absent) when ``timeout`` ran out.
+            The terminal row, or the latest one (``None`` if absent) when ``timeout`` or, for an
+            absent row, ``unknown_grace`` ran out.
         """
         began = time.monotonic()
         deadline = None if timeout is None else began + timeout
@@ -276,7 +284,10 @@ class ResultStore:
                 # a connection each, so that a long wait holds none between polls.
                 while True:
                     state = conn.execute(_STATE_OF, {"id": task_id}).scalar()
-                    remaining = None if deadline is None else deadline - time.monotonic()
+                    now = time.monotonic()
+                    remaining = None if deadline is None else deadline - now
+                    if state is None and now - began >= unknown_grace:
+                        return None
                     if state in states.TERMINAL_STATES or (remaining is not None and remaining <= 0):
                         return _read_on(conn, task_id)
                     time.sleep(interval if remaining is None else min(interval, remaining))

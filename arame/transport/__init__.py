@@ -1,6 +1,13 @@
 """Everything that touches Kombu: URLs, connections, queues, publishing and consuming."""
 
-from arame.transport.admin import check_broker, delayed_sizes, purge_queues, queue_sizes
+from arame.transport.admin import (
+    check_broker,
+    dead_sizes,
+    delayed_sizes,
+    in_flight_sizes,
+    purge_queues,
+    queue_sizes,
+)
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
 from arame.transport.delay import NOT_BEFORE
 from arame.transport.holdings import held_task_ids, queue_idle
@@ -25,9 +32,11 @@ __all__ = [
     "list_dead",
     "requeue_dead",
     "check_broker",
+    "dead_sizes",
     "delayed_sizes",
     "held_task_ids",
     "queue_idle",
+    "in_flight_sizes",
     "purge_queues",
     "queue_sizes",
     "Delivery",

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue, supports_delay
+from arame.transport.redis.store import queue_keys
+from arame.transport.redis.transport import Channel as RedisChannel
+from arame.transport.sql.table import messages
+from arame.transport.sql.transport import Channel as SqlChannel
+from arame.transport.subscriber import dead_letter_queue
 from arame.transport.urls import BrokerSpec, describe_error
 
 T = TypeVar("T")
 
 
 def check_broker(spec: BrokerSpec) -> None:
-    """Connect once, quickly.
+    """Connect once, quickly, and prove the broker accepts us (address, login, database).
 
     Raises:
-        TransportError: the broker does not answer.
+        TransportError: the broker does not answer or refuses the login.
     """
     connection = connect(spec)
     try:
         connection.ensure_connection(max_retries=1)
-        connection.default_channel  # noqa: B018 - opening a channel proves the login works
+        channel = connection.default_channel  # on AMQP, opening a channel proves the login works
+        # The SQL and Redis channels open lazily: without a round trip of their own a wrong
+        # password or a dead server would only show later, as a connection the worker retries.
+        if isinstance(channel, SqlChannel):
+            with channel.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        elif isinstance(channel, RedisChannel):
+            channel.store.client.ping()
     except Exception as exc:
         raise TransportError(
             f"cannot reach the broker {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
@@ -56,6 +71,42 @@ def delayed_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | Non
         return dict.fromkeys(names, 0)
     # One of arame's own channels: they all count delays.
     return _on_channel(spec, lambda channel: {name: int(channel.delayed_size(name)) for name in names})
+
+
+def in_flight_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | None]:
+    """Messages of each queue a worker holds (fetched, not yet acknowledged).
+
+    ``None`` where the broker cannot tell: RabbitMQ counts unacknowledged messages only in its
+    management API, and Kombu's stock Redis and ``memory://`` transports keep them per channel.
+
+    Raises:
+        TransportError: the broker does not answer.
+    """
+    return _on_channel(spec, lambda channel: {name: _in_flight(channel, name) for name in names})
+
+
+def dead_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:
+    """Messages in each queue's dead-letter queue (``<queue>.dead``), keyed by the queue.
+
+    Raises:
+        TransportError: the broker does not answer.
+    """
+    sizes = queue_sizes(spec, [dead_letter_queue(name) for name in names])
+    return {name: sizes[dead_letter_queue(name)] for name in names}
+
+
+def _in_flight(channel: Any, name: str) -> int | None:
+    if isinstance(channel, SqlChannel):
+        with channel.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(
+                messages.c.queue == name, messages.c.lease_until >= time.time()
+            )
+            return int(conn.execute(query).scalar_one())
+    if isinstance(channel, RedisChannel):
+        client = channel.store.client
+        seconds, micros = client.time()  # leases run on the server's clock
+        return int(client.zcount(queue_keys(name)[0], f"({seconds * 1000 + micros // 1000}", "+inf"))
+    return None
 
 
 def purge_queues(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int]:

@@ -39,6 +39,9 @@ _DEFAULT_DRIVERS = {
 # the password (over-masking a path is harmless, showing a password is not).
 _PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>.*)@")
 _PASSWORD_WITHOUT_SCHEME = re.compile(r"^(?P<head>[^:/@]*:)(?P<password>.*)@")
+# A password passed as a parameter: ``?password=…`` in a URL (libpq, redis-py and PyMySQL read
+# it) or ``password=…`` in a driver's connection string quoted in an error message.
+_PASSWORD_PARAMETER = re.compile(r"(?i)\b(?P<key>password|passwd|pwd)=(?P<password>[^&#;\s'\"]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,10 @@ def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***`` (also when the scheme is missing)."""
+    """Return ``url`` with any password replaced by ``***``: in ``user:password@`` (also when the
+    scheme is missing) and in a ``password=`` parameter."""
     pattern = _PASSWORD if "://" in url else _PASSWORD_WITHOUT_SCHEME
-    return pattern.sub(r"\g<head>***@", url)
+    return _PASSWORD_PARAMETER.sub(r"\g<key>=***", pattern.sub(r"\g<head>***@", url))
 
 
 def default_database_url() -> str:

@@ -114,8 +114,26 @@ def test_result_prints_the_value_of_a_task_a_worker_ran(runner: CliRunner, write
     run_until_empty(_app_of(module))
     result = _invoke(runner, "result", task_id)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].startswith(f"{task_id}: SUCCESS  task={module}.add")
-    assert result.stdout.splitlines()[1] == "3"
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{task_id}: SUCCESS  task={module}.add")
+    assert lines[-1] == "3"
+
+
+def test_result_shows_the_worker_when_it_started_and_finished_and_the_run_time(
+    runner: CliRunner, write_module: WriteModule
+) -> None:
+    module = write_module()
+    task_id = _send(runner, module, "add", "1", "2")
+    pending = _invoke(runner, "result", task_id)
+    assert pending.stdout.splitlines()[1] == "worker=- started=- finished=- runtime=-"
+    run_until_empty(_app_of(module))
+    result = _invoke(runner, "result", task_id)
+    assert result.exit_code == 0, result.output
+    timings = result.stdout.splitlines()[1]
+    assert re.fullmatch(
+        r"worker=\S+:\d+ started=\d{4}-\d\d-\d\dT\S+ finished=\d{4}-\d\d-\d\dT\S+ runtime=\d+\.\d{3}s",
+        timings,
+    ), timings
 
 
 def test_result_prints_the_error_and_traceback_of_a_failed_task(
@@ -152,7 +170,7 @@ def test_send_wait_without_a_worker_gives_up_after_its_timeout(
 
 
 def test_result_of_an_unknown_id_says_unknown(runner: CliRunner, write_module: WriteModule) -> None:
-    write_module()
+    _send(runner, write_module(), "add", "1", "2")  # the results database exists
     result = _invoke(runner, "result", "never-published")
     _assert_one_line_error(result, 1, "never-published: UNKNOWN")
 
@@ -164,11 +182,14 @@ def test_status_prints_queue_depths_and_state_counts(runner: CliRunner, write_mo
     module = write_module()
     _send(runner, module, "add", "1", "2")
     _send(runner, module, "add", "3", "4")
+    _send(runner, module, "add", "5", "6", "--countdown", "600")
     result = _invoke(runner, "status", module)
     assert result.exit_code == 0, result.output
     assert re.search(r"^broker\s+memory://$", result.output, re.MULTILINE)
-    assert re.search(r"^\s+default\s+2 ready$", result.output, re.MULTILINE), result.output
-    assert re.search(r"^\s+PENDING\s+2$", result.output, re.MULTILINE), result.output
+    assert re.search(r"^\s+queue\s+ready\s+delayed\s+in flight\s+dead$", result.output, re.MULTILINE)
+    # memory:// keeps unacknowledged messages per channel: it cannot say how many are in flight.
+    assert re.search(r"^\s+default\s+2\s+1\s+\?\s+0$", result.output, re.MULTILINE), result.output
+    assert re.search(r"^\s+PENDING\s+3$", result.output, re.MULTILINE), result.output
 
 
 def test_purge_yes_empties_a_queue(runner: CliRunner, write_module: WriteModule) -> None:

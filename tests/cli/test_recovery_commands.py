@@ -84,7 +84,9 @@ def test_retry_runs_a_failed_task_again_and_refuses_a_successful_one(
 def test_retry_reads_the_app_from_the_environment_and_refuses_an_unknown_id(
     runner: CliRunner, write_module: WriteModule, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ARAME_APP", write_module())
+    name = write_module()
+    monkeypatch.setenv("ARAME_APP", name)
+    importlib.import_module(name).app.results.counts()  # the database exists, the id does not
     _one_error_line(_invoke(runner, "retry", "no-such-id"), "no task no-such-id")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import arame
+from arame.message import TaskMessage
 from arame.transport.connection import connect, kombu_queue
 from tests.faults.conftest import TRANSPORTS
 from tests.faults.helpers import SHORT_LEASE, Stack, Workers, wait_until
@@ -84,7 +85,11 @@ def test_malformed_unknown_misfit_and_oversized_messages_are_dead_lettered_with_
         stack, json.dumps({"v": 1, "id": schema_breaker, "args": []}).encode(), "application/json", "utf-8"
     )
     unknown = stack.producer.task(name="faults.nobody", queue=stack.queue)(lambda: None).delay()
-    misfit = stack.tasks.add.apply_async((1, 2, 3))
+    # Published around apply_async, which refuses such arguments: as another producer could.
+    add = stack.tasks.add
+    misfit = stack.producer.send(
+        TaskMessage(id=uuid.uuid4().hex, task=add.name, args=(1, 2, 3), queue=add.queue)
+    )
     oversized = stack.tasks.work.delay("x" * (2 * WORKER_MAX_MESSAGE_SIZE))  # the producer allows 1 MiB
 
     worker = workers.start(app_spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,22 @@ def test_a_worker_defaults_to_every_queue_and_one_slot_per_cpu(app: arame.App) -
 def test_a_worker_with_zero_concurrency_is_refused(app: arame.App) -> None:
     with pytest.raises(arame.ConfigurationError, match="concurrency"):
         app.worker(concurrency=0)
+
+
+def test_result_expires_accepts_seconds_as_a_number_and_prune_uses_it(app: arame.App, tmp_path: Path) -> None:
+    numbered = arame.App(broker="memory://", results=f"sqlite:///{tmp_path}/expires.db", result_expires=3600)
+    try:
+        assert numbered.result_expires == timedelta(hours=1)
+        assert numbered.prune() == 0
+        numbered.result_expires = 60.5
+        assert numbered.result_expires == timedelta(seconds=60.5)
+    finally:
+        numbered.close()
+
+
+@pytest.mark.parametrize("expires", ["3600", -5, timedelta(days=-1), True, None])
+def test_a_result_expires_that_is_not_a_period_is_refused_at_construction(
+    tmp_path: Path, expires: object
+) -> None:
+    with pytest.raises(arame.ConfigurationError, match="result_expires"):
+        arame.App(broker="memory://", results=f"sqlite:///{tmp_path}/r.db", result_expires=expires)  # type: ignore[arg-type]

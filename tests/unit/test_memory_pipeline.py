@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 import arame
+from arame.errors import UnknownTaskError
 from arame.message import TaskMessage
 from arame.states import Outcome, Started
 from arame.testing import run_until_empty
@@ -145,6 +146,29 @@ def test_get_on_an_unknown_id_raises_arame_timeout_error(app: arame.App) -> None
     assert isinstance(caught.value, TimeoutError)
 
 
+def test_get_without_a_timeout_on_an_id_no_one_published_gives_up_after_a_short_grace(
+    app: arame.App,
+) -> None:
+    began = time.monotonic()
+    with pytest.raises(UnknownTaskError, match="no task with id never-published was published") as caught:
+        app.AsyncResult("never-published").get()
+    assert 1 <= time.monotonic() - began < 3
+    assert isinstance(caught.value, arame.TimeoutError)
+    assert caught.value.task_id == "never-published"
+
+
+def test_get_waits_out_the_grace_for_a_row_another_process_is_committing(app: arame.App) -> None:
+    add = _declare_add(app)
+    message = TaskMessage(id=uuid.uuid4().hex, task=add.name, args=(1, 2), queue=app.default_queue)
+    timer = threading.Timer(0.3, app.send, args=(message,))
+    timer.start()
+    try:
+        with pytest.raises(arame.TimeoutError, match="PENDING"):
+            app.AsyncResult(message.id).get(timeout=1.8)
+    finally:
+        timer.join()
+
+
 def test_get_on_a_pending_task_raises_timeout_error_saying_pending(app: arame.App) -> None:
     add = _declare_add(app)
     with pytest.raises(arame.TimeoutError, match="PENDING"):
@@ -278,10 +302,15 @@ def test_map_publishes_one_task_per_argument_tuple_with_the_given_options(app: a
     assert [h.get(timeout=5) for h in handles] == [3, 7, 11]
 
 
-def test_a_task_that_takes_too_few_arguments_in_a_map_fails_alone(app: arame.App) -> None:
+def test_a_message_with_too_few_arguments_in_a_batch_fails_alone(app: arame.App) -> None:
     add = _declare_add(app)
-
-    good, bad = add.map([(1, 2), (1,)])
+    # Published around Task.map, which refuses such arguments: as another producer could.
+    good, bad = app.send_many(
+        [
+            TaskMessage(id=uuid.uuid4().hex, task=add.name, args=args, queue=app.default_queue)
+            for args in ((1, 2), (1,))
+        ]
+    )
     run_until_empty(app)
 
     assert good.get(timeout=5) == 3

@@ -88,6 +88,50 @@ def test_an_unknown_option_is_refused(app: arame.App) -> None:
             return None
 
 
+def test_an_unknown_option_is_named_and_the_valid_ones_are_listed(app: arame.App) -> None:
+    with pytest.raises(arame.ConfigurationError) as caught:
+
+        @app.task(max_retry=5)
+        def misspelt() -> None:
+            return None
+
+    message = str(caught.value)
+    assert "unknown option max_retry" in message
+    assert "unexpected keyword" not in message
+    for option in ("queue", "priority", "max_retries", "retry_backoff", "autoretry_for", "time_limit"):
+        assert option in message
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "complaint"),
+    [
+        ((1,), {}, "missing a required argument: 'y'"),
+        ((1, 2, 3), {}, "too many positional arguments"),
+        ((1, 2), {"z": 3}, "unexpected keyword argument 'z'"),
+        ((1,), {"x": 2}, "multiple values for argument 'x'"),
+    ],
+)
+def test_delay_and_apply_async_refuse_arguments_that_do_not_fit_and_publish_nothing(
+    args: tuple[int, ...], kwargs: dict[str, int], complaint: str
+) -> None:
+    add, sender = _task()
+    with pytest.raises(TypeError, match=complaint):
+        add.delay(*args, **kwargs)
+    with pytest.raises(TypeError, match=r"^t\.add\(x: .+, y: .+\)"):
+        add.apply_async(args, kwargs)
+    assert sender.sent == []
+
+
+def test_map_refuses_a_call_whose_arguments_do_not_fit_before_publishing_any(app: arame.App) -> None:
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    with pytest.raises(TypeError, match="missing a required argument"):
+        add.map([(1, 2), (3,)])
+    assert queue_sizes(app.broker, [app.default_queue]) == {app.default_queue: 0}
+
+
 @pytest.mark.parametrize("priority", [-1, 10, 100])
 def test_a_priority_outside_zero_to_nine_is_refused_at_declaration(app: arame.App, priority: int) -> None:
     with pytest.raises(arame.ConfigurationError, match=r"between 0 \(lowest\) and 9 \(highest\)"):

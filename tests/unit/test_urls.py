@@ -88,6 +88,10 @@ def test_a_broker_url_without_a_scheme_is_refused() -> None:
         ("redis://:secret@h/0", "redis://:***@h/0"),
         ("redis://h:6379/0", "redis://h:6379/0"),
         ("sqlite:////var/lib/app/arame.db", "sqlite:////var/lib/app/arame.db"),
+        ("postgresql://u@h/db?password=secret", "postgresql://u@h/db?password=***"),
+        ("redis://h:6379/0?password=secret&ssl=true", "redis://h:6379/0?password=***&ssl=true"),
+        ("mysql://u@h/db?charset=utf8&passwd=secret", "mysql://u@h/db?charset=utf8&passwd=***"),
+        ("connection to h failed: password=secret host=h", "connection to h failed: password=*** host=h"),
     ],
 )
 def test_redact_url_hides_the_password_and_nothing_else(url: str, redacted: str) -> None:
@@ -165,3 +169,17 @@ def test_a_bad_url_in_an_env_var_is_refused_too(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(arame.ConfigurationError, match="did you mean redis") as caught:
         arame.App(results=f"sqlite:///{tmp_path}/r.db")
     assert "secret" not in str(caught.value)
+
+
+def test_a_password_given_as_a_query_parameter_stays_out_of_every_printable_form(tmp_path: Path) -> None:
+    url = "postgresql://u@127.0.0.1:1/db?password=secret"
+    app = arame.App(broker=url, results=url)
+    try:
+        assert "secret" not in app.broker.safe_url
+        assert "secret" not in app.results.safe_url
+        assert "secret" not in repr(app)
+        with pytest.raises(arame.ResultStoreError) as caught:
+            app.results.counts()
+        assert "secret" not in str(caught.value)
+    finally:
+        app.close()
