@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
+from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.message import TaskMessage
 from arame.producers import Producer
@@ -130,7 +132,7 @@ class App:
         def declare(function: Callable[..., Any]) -> Task[Any, Any]:
             name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
             try:
-                task_options = TaskOptions(name=name, **options)
+                task_options = TaskOptions(name=name, **translate(name, options))
             except TypeError as exc:
                 raise ConfigurationError(f"task {name!r}: {exc}") from exc
             existing = self.tasks.get(name)
@@ -231,16 +233,27 @@ class App:
     def send_task(
         self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
     ) -> AsyncResult:
-        """Publish a registered task by name (as ``arame send`` does).
+        """Publish a task by name, with ``apply_async``'s options (as ``arame send`` does).
+
+        A name this process has not declared is published as it is (a producer-only service
+        publishing to workers that know it, as Celery allows); a declared one has its arguments
+        checked against its signature.
+        """
+        task = self.tasks.get(name) or Task(self, _declared_elsewhere, TaskOptions(name=name))
+        return task.apply_async(tuple(args), kwargs or {}, **options)
+
+    def autodiscover_tasks(
+        self, packages: Sequence[str] | Callable[[], Sequence[str]], related_name: str = "tasks"
+    ) -> list[str]:
+        """Import ``<package>.<related_name>`` for each package that has one (Celery's spelling).
+
+        Returns:
+            The modules imported.
 
         Raises:
-            TaskNotRegistered: no task has this name.
+            ImportError: a tasks module exists but fails to import.
         """
-        try:
-            task = self.tasks[name]
-        except KeyError:
-            raise TaskNotRegistered(name, sorted(self.tasks)) from None
-        return task.apply_async(tuple(args), kwargs or {}, **options)
+        return import_related(packages() if callable(packages) else packages, related_name)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""
@@ -318,6 +331,11 @@ class App:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
+    """Stands for a task not declared in this process: its worker checks the arguments."""
+    raise TaskNotRegistered("a task declared elsewhere")
 
 
 def _origin(fn: Callable[..., Any]) -> str:
