@@ -386,6 +386,8 @@ class SharedTask:
         return f"<SharedTask {self.name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._options.get("bind"):
+            return self._task()(*args, **kwargs)  # the function expects its task as self
         return self.fn(*args, **kwargs)
 
     def _task(self) -> Task[Any, Any]:
@@ -403,6 +405,18 @@ class SharedTask:
     def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
         """Publish many calls at once through the current app."""
         return self._task().map(*args, **kwargs)
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, from async code."""
+        return await self._task().adelay(*args, **kwargs)
+
+    async def aapply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, with options, from async code."""
+        return await self._task().aapply_async(*args, **kwargs)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        """A handle on a result, read through the current app."""
+        return self._task().AsyncResult(task_id)
 
 
 def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

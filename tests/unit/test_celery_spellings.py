@@ -276,3 +276,14 @@ def test_autodiscover_reports_a_tasks_module_that_fails_to_import(
     finally:
         for name in ("shop_broken", "shop_broken.tasks"):
             sys.modules.pop(name, None)
+
+
+def test_a_bound_shared_task_runs_with_its_task_as_self_and_offers_async_result(app: arame.App) -> None:
+    @arame.shared_task(bind=True, name="shared.whoami")
+    def whoami(self: arame.Task[..., Any]) -> str | None:
+        return self.request.id
+
+    handle = whoami.delay()
+    run_until_empty(app)
+    assert whoami.AsyncResult(handle.id).get(timeout=5) == handle.id
+    assert whoami() is None  # a plain call: self is passed, the request is empty
