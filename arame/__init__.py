@@ -15,6 +15,7 @@ from arame.errors import (
     TimeoutError,  # noqa: A004 - the public name users expect
     TransportError,
 )
+from arame.request import Request
 from arame.results import AsyncResult
 from arame.states import FAILURE, PENDING, RETRY, REVOKED, STARTED, SUCCESS, UNKNOWN
 from arame.task import Task
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "MessageError",
     "PublishError",
+    "Request",
     "ResultStoreError",
     "Retry",
     "SoftTimeLimitExceeded",

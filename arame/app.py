@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
+from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.message import TaskMessage
 from arame.producers import Producer
@@ -19,7 +21,7 @@ from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, ret
 from arame.results import AsyncResult, ResultStore, TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
-from arame.task import P, R, Task
+from arame.task import P, R, Task, TaskOptions
 from arame.task import task_options as task_options_from
 from arame.transport import (
     DEFAULT_LEASE_SECONDS,
@@ -142,7 +144,7 @@ class App:
 
         def declare(function: Callable[..., Any]) -> Task[Any, Any]:
             name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
-            task_options = task_options_from(name, options)
+            task_options = task_options_from(name, translate(name, options))
             existing = self.tasks.get(name)
             if existing is not None and _origin(existing.fn) != _origin(function):
                 raise ConfigurationError(
@@ -253,16 +255,27 @@ class App:
     def send_task(
         self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
     ) -> AsyncResult:
-        """Publish a registered task by name (as ``arame send`` does).
+        """Publish a task by name, with ``apply_async``'s options (as ``arame send`` does).
+
+        A name this process has not declared is published as it is (a producer-only service
+        publishing to workers that know it, as Celery allows); a declared one has its arguments
+        checked against its signature.
+        """
+        task = self.tasks.get(name) or Task(self, _declared_elsewhere, TaskOptions(name=name))
+        return task.apply_async(tuple(args), kwargs or {}, **options)
+
+    def autodiscover_tasks(
+        self, packages: Sequence[str] | Callable[[], Sequence[str]], related_name: str = "tasks"
+    ) -> list[str]:
+        """Import ``<package>.<related_name>`` for each package that has one (Celery's spelling).
+
+        Returns:
+            The modules imported.
 
         Raises:
-            TaskNotRegistered: no task has this name.
+            ImportError: a tasks module exists but fails to import.
         """
-        try:
-            task = self.tasks[name]
-        except KeyError:
-            raise TaskNotRegistered(name, sorted(self.tasks)) from None
-        return task.apply_async(tuple(args), kwargs or {}, **options)
+        return import_related(packages() if callable(packages) else packages, related_name)
 
     def retry(self, task_id: str) -> AsyncResult:
         """Run a FAILURE or REVOKED task again from its row: same id, attempts continuing.
@@ -374,6 +387,11 @@ def _period(value: object, what: str) -> timedelta:
     return value
 
 
+def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
+    """Stands for a task not declared in this process: its worker checks the arguments."""
+    raise TaskNotRegistered("a task declared elsewhere")
+
+
 def _origin(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
@@ -422,6 +440,8 @@ class SharedTask:
         return f"<SharedTask {self.name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._options.get("bind"):
+            return self._task()(*args, **kwargs)  # the function expects its task as self
         return self.fn(*args, **kwargs)
 
     def _task(self) -> Task[Any, Any]:
@@ -439,6 +459,18 @@ class SharedTask:
     def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
         """Publish many calls at once through the current app."""
         return self._task().map(*args, **kwargs)
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, from async code."""
+        return await self._task().adelay(*args, **kwargs)
+
+    async def aapply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, with options, from async code."""
+        return await self._task().aapply_async(*args, **kwargs)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        """A handle on a result, read through the current app."""
+        return self._task().AsyncResult(task_id)
 
 
 def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

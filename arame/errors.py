@@ -22,6 +22,8 @@ Exceptions raised by user tasks are recorded as they are, never wrapped.
 from __future__ import annotations
 
 import builtins
+import time
+from datetime import datetime
 
 
 class ArameError(Exception):
@@ -140,12 +142,29 @@ class Retry(Exception):
     Args:
         countdown: seconds to wait before the next attempt; ``None`` uses the task's policy.
         exc: the error that caused the retry, recorded on the row.
+        eta: an aware datetime for the next attempt, instead of ``countdown``.
+        max_retries: overrides the task's ``max_retries`` for this decision.
     """
 
-    def __init__(self, countdown: float | None = None, exc: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        countdown: float | None = None,
+        exc: BaseException | None = None,
+        *,
+        eta: datetime | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        if eta is not None:
+            if countdown is not None:
+                raise ConfigurationError("give countdown or eta, not both")
+            if eta.utcoffset() is None:
+                raise ConfigurationError("eta must be an aware datetime; a naive one is ambiguous")
+            countdown = max(0.0, eta.timestamp() - time.time())
         super().__init__(f"retry in {countdown}s" if countdown is not None else "retry")
         self.countdown = countdown
         self.exc = exc
+        self.eta = eta
+        self.max_retries = max_retries
 
 
 class SoftTimeLimitExceeded(Exception):

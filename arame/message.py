@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as time_of_day
+from decimal import Decimal
 from typing import Any
 
 from arame.errors import MessageError
@@ -19,7 +23,54 @@ PROTOCOL_VERSION = 1
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+def _tagged(value: Any) -> dict[str, Any]:
+    """Celery's (Kombu 5.3+) tagged form for the types JSON lacks; called only for those."""
+    # datetime before date: a datetime is a date too.
+    if isinstance(value, datetime):
+        return {"__type__": "datetime", "__value__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__type__": "date", "__value__": value.isoformat()}
+    if isinstance(value, time_of_day):
+        return {"__type__": "time", "__value__": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"__type__": "decimal", "__value__": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"__type__": "uuid", "__value__": {"hex": value.hex}}
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime": datetime.fromisoformat,
+    "date": lambda text: datetime.fromisoformat(text).date(),
+    "time": time_of_day.fromisoformat,
+    "decimal": Decimal,
+    "uuid": lambda value: uuid.UUID(**value),
+}
+
+
+def _untagged(obj: dict[str, Any]) -> Any:
+    if len(obj) == 2 and "__type__" in obj and "__value__" in obj:
+        decode = _DECODERS.get(obj["__type__"])
+        if decode is not None:
+            return decode(obj["__value__"])
+    return obj  # an unknown tag stays a plain object: tolerant, like the rest of the protocol
+
+
+#: Encode arguments and results as JSON; datetime, date, time, Decimal and UUID as Celery tags them.
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_tagged).encode
+_decode_tagged = json.JSONDecoder(object_hook=_untagged).decode
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Decode JSON written by :func:`encode_json` (or Celery), restoring the tagged types.
+
+    Raises:
+        ValueError: not JSON.
+    """
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    # Plain JSON (no tag anywhere) skips the per-object hook: one substring scan instead.
+    return _decode_tagged(text) if '"__type__"' in text else json.loads(text)
 
 
 def new_task_id() -> str:
@@ -81,7 +132,7 @@ class TaskMessage:
         if self.priority is not None:
             body["priority"] = self.priority
         try:
-            return _encode(body)
+            return encode_json(body)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"task {self.task!r} arguments are not JSON-serialisable: {exc}") from exc
 
@@ -123,7 +174,7 @@ class TaskMessage:
 
 def _loads(raw: bytes | str) -> Any:
     try:
-        return json.loads(raw)
+        return decode_json(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MessageError(f"the body is not valid JSON: {exc}") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
@@ -9,8 +10,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
-from arame.errors import ConfigurationError
-from arame.message import TaskMessage, new_task_id
+from arame import states
+from arame.errors import ConfigurationError, Retry
+from arame.message import TaskMessage, encode_json, new_task_id
+from arame.request import Request, current_request, run_with_request
 
 if TYPE_CHECKING:
     from arame.results import AsyncResult
@@ -19,16 +22,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MIN_PRIORITY, MAX_PRIORITY = 0, 9
+MAX_STATE_LENGTH = 16  # the results table's state column
+
+
+class StateWriter(Protocol):
+    """Where ``update_state`` writes: the result store."""
+
+    def update_state(self, task_id: str, state: str, meta_json: str | None) -> bool: ...
 
 
 class Sender(Protocol):
-    """What a task needs from its app to publish itself."""
+    """What a task needs from its app to publish itself and to read and write its rows."""
 
     default_queue: str
 
     def send(self, message: TaskMessage) -> AsyncResult: ...
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]: ...
+
+    def AsyncResult(self, task_id: str) -> AsyncResult: ...  # noqa: N802 - Celery's name
+
+    @property
+    def results(self) -> StateWriter: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,8 @@ class TaskOptions:
     autoretry_for: tuple[type[BaseException], ...] = field(default_factory=tuple)
     time_limit: float | None = None
     soft_time_limit: float | None = None
+    bind: bool = False
+    ignore_result: bool = False
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
@@ -111,7 +128,73 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function here, in this process, like a plain call."""
+        if self.options.bind:
+            return self.fn(self, *args, **kwargs)  # type: ignore[arg-type]
         return self.fn(*args, **kwargs)
+
+    def run_message(self, message: TaskMessage, worker: str) -> Any:
+        """Run the function for a delivery (the worker's one call into it).
+
+        ``self.request`` describes ``message`` meanwhile; with ``ignore_result`` the value is
+        dropped, so the row records the state only.
+        """
+        if self.options.bind:
+            value = run_with_request(message, worker, self.fn, self, *message.args, **message.kwargs)
+        else:
+            value = run_with_request(message, worker, self.fn, *message.args, **message.kwargs)
+        return None if self.options.ignore_result else value
+
+    @property
+    def request(self) -> Request:
+        """The delivery being run by this thread (Celery's ``self.request``); empty outside a worker."""
+        return current_request()
+
+    def retry(
+        self,
+        exc: BaseException | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        max_retries: int | None = None,
+    ) -> Retry:
+        """Ask for another attempt later (Celery's ``raise self.retry(...)``); raises ``Retry``.
+
+        Args:
+            exc: the error that caused it, recorded on the row (and raised as the final failure).
+            countdown: seconds until the next attempt; default: the task's policy.
+            eta: an aware datetime for the next attempt instead.
+            max_retries: overrides the task's ``max_retries`` for this decision.
+        """
+        raise Retry(countdown, exc, eta=eta, max_retries=max_retries)
+
+    def update_state(
+        self, task_id: str | None = None, state: str | None = None, meta: dict[str, Any] | None = None
+    ) -> bool:
+        """Record a state of progress (e.g. ``"PROGRESS"``) and its ``meta`` on the row at once.
+
+        Readable from any process as ``AsyncResult.state`` / ``.info`` while the task runs.
+        A custom state is not terminal: the task's outcome replaces it, and it never moves a
+        finished row.
+
+        Returns:
+            Whether the row was changed (``False``: it is finished, or no one published the id).
+
+        Raises:
+            ConfigurationError: no task id (outside a worker), or a terminal or unknown state.
+        """
+        task_id = task_id or self.request.id
+        if task_id is None:
+            raise ConfigurationError("update_state outside a running task needs task_id=")
+        check_custom_state(state)
+        assert state is not None
+        return self.app.results.update_state(task_id, state, None if meta is None else encode_json(meta))
+
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
+        """``delay`` for async code: publishes on a thread, so the event loop is never blocked."""
+        return await asyncio.to_thread(self.apply_async, args, kwargs)
+
+    async def aapply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """``apply_async`` for async code: same arguments, run on a thread."""
+        return await asyncio.to_thread(functools.partial(self.apply_async, *args, **kwargs))
 
     @property
     def queue(self) -> str:
@@ -120,8 +203,11 @@ class Task(Generic[P, R]):
 
     @functools.cached_property
     def signature(self) -> inspect.Signature:
-        """The function's signature, used to refuse arguments that do not fit it."""
-        return inspect.signature(self.fn)
+        """The function's signature (without ``self`` when bound), to refuse arguments that do not fit."""
+        signature = inspect.signature(self.fn)
+        if self.options.bind:
+            signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+        return signature
 
     @functools.cached_property
     def _bind(self) -> Callable[..., inspect.BoundArguments] | None:
@@ -233,6 +319,22 @@ class Task(Generic[P, R]):
             for args in arguments
         ]
         return self.app.send_many(messages)
+
+    # Last in the class: below this line the name means the method, not the results type.
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        """A handle on a result of this task (or of any id)."""
+        return self.app.AsyncResult(task_id)
+
+
+def check_custom_state(state: str | None) -> None:
+    """Refuse a state ``update_state`` may not write: the outcome's own, or one too long to store."""
+    if not state or state in states.TERMINAL_STATES or state in {states.PENDING, states.UNKNOWN}:
+        raise ConfigurationError(
+            f"update_state(state={state!r}): give a state of progress such as 'PROGRESS'; "
+            "PENDING, SUCCESS, FAILURE and REVOKED are written by arame itself"
+        )
+    if len(state) > MAX_STATE_LENGTH:
+        raise ConfigurationError(f"update_state: a state has at most {MAX_STATE_LENGTH} characters")
 
 
 def check_priority(priority: int | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from typing import Any
@@ -11,10 +10,9 @@ from arame import states
 from arame.consumers.retry import retry_delay
 from arame.errors import Retry
 from arame.message import TaskMessage
+from arame.message import encode_json as _encode_result
 from arame.states import Outcome
 from arame.task import Task
-
-_encode_result = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
@@ -40,7 +38,7 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         )
     started = time.time()
     try:
-        value = task.fn(*message.args, **message.kwargs)
+        value = task.run_message(message, worker)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a task's exception is its outcome, as it is
         delay = retry_delay(task.options, exc, attempts)
         cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc

@@ -19,7 +19,8 @@ def retry_delay(options: TaskOptions, exc: BaseException, attempts: int) -> floa
     asked = isinstance(exc, Retry)
     if not asked and not (options.autoretry_for and isinstance(exc, options.autoretry_for)):
         return None
-    if attempts > options.max_retries:  # max_retries counts retries: attempts = retries + 1
+    limit = exc.max_retries if isinstance(exc, Retry) and exc.max_retries is not None else options.max_retries
+    if attempts > limit:  # max_retries counts retries: attempts = retries + 1
         return None
     if isinstance(exc, Retry) and exc.countdown is not None:
         return max(0.0, float(exc.countdown))

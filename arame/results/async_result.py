@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import datetime
 from typing import Any
 
 from arame import errors, states
@@ -10,6 +13,9 @@ from arame.results.store import ResultRow, ResultStore
 
 #: Seconds ``get`` waits for the row of an id it cannot find: another process may be committing it.
 UNKNOWN_GRACE = 1.5
+# aget polls on the event loop: first after 5 ms, doubling up to 200 ms (a row read per poll).
+ASYNC_FIRST_POLL, ASYNC_MAX_POLL = 0.005, 0.2
+_ERROR_STATES = frozenset({states.FAILURE, states.REVOKED, states.RETRY})
 
 
 class AsyncResult:
@@ -42,6 +48,53 @@ class AsyncResult:
         """``PENDING``, ``STARTED``, ``RETRY``, ``SUCCESS``, ``FAILURE``, ``REVOKED`` or ``UNKNOWN``."""
         state = self._store.state_of(self.id)  # the state alone: polled often, the message not needed
         return states.UNKNOWN if state is None else state
+
+    @property
+    def status(self) -> str:
+        """Celery's name for :attr:`state`."""
+        return self.state
+
+    @property
+    def task_id(self) -> str:
+        """Celery's name for :attr:`id`."""
+        return self.id
+
+    @property
+    def name(self) -> str | None:
+        """The task's registered name, or ``None`` for an id no one published."""
+        row = self._store.read(self.id)
+        return None if row is None else row.task_name
+
+    @property
+    def info(self) -> Any:
+        """As Celery: the return value on SUCCESS; the error (a ``TaskFailed``) on FAILURE,
+        REVOKED or RETRY; the ``meta`` of ``update_state`` while it runs; else ``None``."""
+        row = self._store.read(self.id)
+        if row is None:
+            return None
+        if row.state in _ERROR_STATES:
+            return self._error(row)
+        return row.result
+
+    @property
+    def date_done(self) -> datetime | None:
+        """When the task finished (an aware UTC datetime), or ``None`` while it has not."""
+        row = self._store.read(self.id)
+        return None if row is None or not row.ready else row.finished_at
+
+    @property
+    def args(self) -> list[Any] | None:
+        """The positional arguments, when the row records them."""
+        return getattr(self._store.read(self.id), "args", None)
+
+    @property
+    def kwargs(self) -> dict[str, Any] | None:
+        """The keyword arguments, when the row records them."""
+        return getattr(self._store.read(self.id), "kwargs", None)
+
+    def forget(self) -> None:
+        """Delete the task's row; the id then reads ``UNKNOWN``."""
+        self._store.forget(self.id)
 
     @property
     def result(self) -> Any:
@@ -86,11 +139,13 @@ class AsyncResult:
         reason = "terminated by a user" if terminate else "revoked before it started"
         return self._store.revoke(self.id, reason, terminate=terminate)
 
-    def get(self, timeout: float | None = None) -> Any:
+    def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
         """Wait for the task to finish and return its result.
 
         Args:
             timeout: seconds to wait at most; ``None`` waits as long as it takes.
+            propagate: ``False`` returns the error (a ``TaskFailed``) of a failed or revoked
+                task instead of raising it, as Celery does.
 
         Raises:
             TaskFailed: the task failed or was revoked; carries the remote type, message and traceback.
@@ -104,9 +159,39 @@ class AsyncResult:
         if row is None or not row.ready:
             state = states.UNKNOWN if row is None else row.state
             raise errors.TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")
+        return self._outcome(row, propagate)
+
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """``get`` for async code: polls with ``asyncio.sleep``, so the event loop stays free."""
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
+        interval = ASYNC_FIRST_POLL
+        while True:
+            row = await asyncio.to_thread(self._store.read, self.id)
+            if row is not None and row.ready:
+                return self._outcome(row, propagate)
+            if row is None and time.monotonic() - began > UNKNOWN_GRACE:
+                raise UnknownTaskError(self.id, UNKNOWN_GRACE)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                state = states.UNKNOWN if row is None else row.state
+                raise errors.TimeoutError(f"task {self.id} did not finish within {timeout}s (state {state})")
+            await asyncio.sleep(interval if remaining is None else min(interval, remaining))
+            interval = min(interval * 2, ASYNC_MAX_POLL)
+
+    async def astate(self) -> str:
+        """:attr:`state` for async code, read on a thread."""
+        return await asyncio.to_thread(lambda: self.state)
+
+    def _outcome(self, row: ResultRow, propagate: bool) -> Any:
         if row.state == states.SUCCESS:
             return row.result
-        raise TaskFailed(
+        if propagate:
+            raise self._error(row)
+        return self._error(row)
+
+    def _error(self, row: ResultRow) -> TaskFailed:
+        return TaskFailed(
             self.id,
             row.error_type or row.state,
             row.error_message or f"the task ended {row.state}",

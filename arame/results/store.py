@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import threading
@@ -20,7 +19,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from arame import states
 from arame.errors import MessageError, ResultStoreError
-from arame.message import TaskMessage
+from arame.message import TaskMessage, decode_json
 from arame.results.migrate import add_missing_columns
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
@@ -145,11 +144,12 @@ class ResultStore:
             Whether it was revoked (``False``: it finished, is unknown, or started without
             ``terminate``).
         """
-        revocable = [states.PENDING, states.RETRY] + ([states.STARTED] if terminate else [])
+        # Running means STARTED or a custom state of progress (update_state): any open state.
+        revocable = _NOT_TERMINAL if terminate else results.c.state.in_([states.PENDING, states.RETRY])
         with self.transaction() as conn:
             revoked = conn.execute(
                 results.update()
-                .where(results.c.id == task_id, results.c.state.in_(revocable))
+                .where(results.c.id == task_id, revocable)
                 .values(
                     state=states.REVOKED,
                     error_type="TaskTerminated" if terminate else "TaskRevoked",
@@ -158,6 +158,31 @@ class ResultStore:
                 )
             )
         return bool(revoked.rowcount)
+
+    def update_state(self, task_id: str, state: str, meta_json: str | None) -> bool:
+        """Set a running task's state of progress and its meta (JSON, kept in ``result``).
+
+        A finished row is never changed: the outcome's write always wins. Not flushed to disk
+        before returning on PostgreSQL: progress lost in a database crash is only stale progress.
+
+        Returns:
+            Whether a row was changed.
+        """
+        statement = (
+            results.update()
+            .where(results.c.id == task_id, _NOT_TERMINAL)
+            .values(state=state, result=meta_json)
+        )
+        if self.quick_engine is self.engine:
+            with self.transaction() as conn:
+                return bool(conn.execute(statement).rowcount)
+        with self.quick() as conn:
+            return bool(conn.execute(statement).rowcount)
+
+    def forget(self, task_id: str) -> bool:
+        """Delete the row of ``task_id`` whatever its state; return whether there was one."""
+        with self.transaction() as conn:
+            return bool(conn.execute(results.delete().where(results.c.id == task_id)).rowcount)
 
     def forget_pending(self, task_id: str) -> None:
         """Delete a row still PENDING (its message never reached the broker)."""
@@ -548,7 +573,7 @@ def to_row(mapping: Any) -> ResultRow:
     for key in ("created_at", "started_at", "finished_at"):
         if data[key] is not None and data[key].tzinfo is None:
             data[key] = data[key].replace(tzinfo=UTC)  # SQLite and MySQL hand back naive UTC
-    return ResultRow(result=None if raw is None else json.loads(raw), **data)
+    return ResultRow(result=None if raw is None else decode_json(raw), **data)
 
 
 def _message_of(body: str | None) -> TaskMessage | None:

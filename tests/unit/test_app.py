@@ -70,13 +70,11 @@ def test_send_task_publishes_a_registered_task_by_name(app: arame.App) -> None:
     assert queue_sizes(app.broker, ["default"]) == {"default": 1}
 
 
-def test_send_task_with_an_unknown_name_raises_task_not_registered_listing_the_known_ones(
-    app: arame.App,
-) -> None:
-    app.task(name="math.add")(lambda x, y: x + y)
-    with pytest.raises(arame.TaskNotRegistered, match=r"known: math\.add"):
-        app.send_task("math.sub", [1, 2])
-    assert app.results.counts() == {}
+def test_send_task_publishes_a_name_declared_only_in_another_service(app: arame.App) -> None:
+    handle = app.send_task("billing.charge", [1, 2], {"currency": "EUR"}, queue="billing", priority=7)
+    assert handle.state == arame.PENDING
+    assert handle.name == "billing.charge"
+    assert queue_sizes(app.broker, ["billing"]) == {"billing": 1}
 
 
 def test_a_worker_with_an_unknown_pool_is_refused(app: arame.App) -> None:

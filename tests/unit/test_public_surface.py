@@ -25,6 +25,7 @@ PUBLIC_NAMES = [
     "ConfigurationError",
     "MessageError",
     "PublishError",
+    "Request",
     "ResultStoreError",
     "Retry",
     "SoftTimeLimitExceeded",
