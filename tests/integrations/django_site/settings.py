@@ -1,0 +1,29 @@
+"""Settings of the Django site the integration tests run against (configured in conftest)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+FOLDER = tempfile.mkdtemp(prefix="arame-django-site-")
+#: A queue of its own on the shared Redis server (db 15), so no other test sees its messages.
+REDIS_QUEUE = f"django-{uuid.uuid4().hex[:12]}"
+
+SETTINGS = {
+    "SECRET_KEY": "tests",
+    "USE_TZ": True,
+    "INSTALLED_APPS": ["django.contrib.contenttypes", "arame.django", "tests.integrations.django_site.shop"],
+    "DATABASES": {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(FOLDER, "db.sqlite3")}
+    },
+    "TASKS": {
+        "default": {"BACKEND": "arame.django.TaskBackend", "QUEUES": ["default"]},
+        "redis": {
+            "BACKEND": "arame.django.TaskBackend",
+            "QUEUES": [REDIS_QUEUE],
+            "OPTIONS": {"APP": "tests.integrations.django_site.brokers.redis_app"},
+        },
+    },
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+}
