@@ -6,9 +6,10 @@ import os
 import tempfile
 import uuid
 
-FOLDER = tempfile.mkdtemp(prefix="arame-django-site-")
+# Set in the environment so that a manage.py subprocess of a test shares them.
+FOLDER = os.environ.setdefault("ARAME_TEST_DJANGO_FOLDER", tempfile.mkdtemp(prefix="arame-django-site-"))
 #: A queue of its own on the shared Redis server (db 15), so no other test sees its messages.
-REDIS_QUEUE = f"django-{uuid.uuid4().hex[:12]}"
+REDIS_QUEUE = os.environ.setdefault("ARAME_TEST_DJANGO_QUEUE", f"django-{uuid.uuid4().hex[:12]}")
 
 SETTINGS = {
     "SECRET_KEY": "tests",
