@@ -62,6 +62,7 @@ class Project:
     def __init__(self) -> None:
         self._app: DjangoApp | None = None
         self._derived: tuple[str, ...] | None = None  # the Django database the URLs came from
+        self._derived_keys: list[str] = []  # broker and/or results, where ARAME named none
         self._lock = threading.Lock()
 
     @property
@@ -75,10 +76,11 @@ class Project:
 
     def _create(self) -> DjangoApp:
         options = {key.lower(): value for key, value in getattr(settings, "ARAME", {}).items()}
-        if not options.get("broker") and not options.get("results"):
+        self._derived_keys = [key for key in ("broker", "results") if not options.get(key)]
+        if self._derived_keys:
             self._derived = _identity(connections["default"].settings_dict)
             url = database_url(connections["default"].settings_dict)
-            options["broker"], options["results"] = url, url
+            options.update(dict.fromkeys(self._derived_keys, url))
         options.setdefault("name", "django")
         options.setdefault("on_commit", transaction.on_commit)
         try:
@@ -98,7 +100,7 @@ class Project:
             return
         self._derived = _identity(settings_dict)
         url = database_url(settings_dict)
-        self._app.configure(broker=url, results=url)
+        self._app.configure(**dict.fromkeys(self._derived_keys, url))
 
 
 def _identity(settings_dict: dict[str, Any]) -> tuple[str, ...]:
