@@ -12,3 +12,14 @@ redis_app = arame.App(
     broker="redis://127.0.0.1:6379/15",
     results=f"sqlite:///{os.path.join(FOLDER, 'redis-results.db')}",
 )
+
+postgres_app = arame.App(
+    "django-postgres",
+    broker="postgresql://postgres@127.0.0.1:5432/test",
+    results=f"sqlite:///{os.path.join(FOLDER, 'postgres-results.db')}",
+)
+rabbitmq_app = arame.App(
+    "django-rabbitmq",
+    broker="amqp://guest:guest@127.0.0.1:5672//",
+    results=f"sqlite:///{os.path.join(FOLDER, 'rabbitmq-results.db')}",
+)

@@ -8,8 +8,8 @@ import uuid
 
 # Set in the environment so that a manage.py subprocess of a test shares them.
 FOLDER = os.environ.setdefault("ARAME_TEST_DJANGO_FOLDER", tempfile.mkdtemp(prefix="arame-django-site-"))
-#: A queue of its own on the shared Redis server (db 15), so no other test sees its messages.
-REDIS_QUEUE = os.environ.setdefault("ARAME_TEST_DJANGO_QUEUE", f"django-{uuid.uuid4().hex[:12]}")
+#: A queue of its own on the shared servers (Redis db 15, RabbitMQ, PostgreSQL): no other test sees it.
+SERVER_QUEUE = os.environ.setdefault("ARAME_TEST_DJANGO_QUEUE", f"django-{uuid.uuid4().hex[:12]}")
 
 SETTINGS = {
     "SECRET_KEY": "tests",
@@ -20,10 +20,13 @@ SETTINGS = {
     },
     "TASKS": {
         "default": {"BACKEND": "arame.django.TaskBackend", "QUEUES": ["default"]},
-        "redis": {
-            "BACKEND": "arame.django.TaskBackend",
-            "QUEUES": [REDIS_QUEUE],
-            "OPTIONS": {"APP": "tests.integrations.django_site.brokers.redis_app"},
+        **{
+            name: {
+                "BACKEND": "arame.django.TaskBackend",
+                "QUEUES": [SERVER_QUEUE],
+                "OPTIONS": {"APP": f"tests.integrations.django_site.brokers.{name}_app"},
+            }
+            for name in ("redis", "postgres", "rabbitmq")
         },
     },
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
