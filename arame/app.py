@@ -15,6 +15,7 @@ from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
 from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
+from arame.immediate import run_here
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
@@ -60,6 +61,10 @@ class App:
             the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
             without its worker renewing the lease; a dead worker's message returns after this.
+        immediate: run each published task at once in the caller's thread (for tests; see
+            ``arame.testing.immediate``).
+        on_commit: registers a callback to run once the caller's database transaction commits
+            (``django.db.transaction.on_commit``); used by ``Task.delay_on_commit``.
 
     Raises:
         ConfigurationError: a URL names no transport or database arame supports.
@@ -79,9 +84,13 @@ class App:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         timezone: str = "UTC",
         result_expires: timedelta | float = DEFAULT_RESULT_EXPIRES,
+        immediate: bool = False,
+        on_commit: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.name = name
         self.timezone = timezone
+        self.immediate = immediate
+        self.on_commit = on_commit
         self.result_expires = result_expires
         self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
@@ -221,6 +230,8 @@ class App:
             ResultStoreError: the PENDING row could not be written; nothing was published.
             PublishError: the broker did not store the message; its row is removed again.
         """
+        if self.immediate:
+            return run_here(self, message)
         self.results.add_pending(message)
         try:
             self.producer.publish(message)
@@ -241,6 +252,8 @@ class App:
         """
         if not messages:
             return []
+        if self.immediate:
+            return [run_here(self, message) for message in messages]
         self.results.add_pending_many(messages)
         try:
             self.producer.publish_many(messages)
@@ -455,6 +468,14 @@ class SharedTask:
     def apply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Publish through the current app, with options."""
         return self._task().apply_async(*args, **kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Publish through the current app once the caller's transaction commits."""
+        self._task().delay_on_commit(*args, **kwargs)
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Publish through the current app, with options, once the caller's transaction commits."""
+        self._task().apply_async_on_commit(*args, **kwargs)
 
     def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
         """Publish many calls at once through the current app."""

@@ -279,6 +279,26 @@ class Task(Generic[P, R]):
         )
         return self.app.send(message)
 
+    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Publish this call once the caller's database transaction commits; never if it rolls back."""
+        self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(
+        self, args: tuple[Any, ...] | list[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
+    ) -> None:
+        """``apply_async`` once the caller's database transaction commits; never if it rolls back.
+
+        Raises:
+            ConfigurationError: the app has no ``on_commit`` hook (``arame.django`` installs one).
+        """
+        on_commit = getattr(self.app, "on_commit", None)
+        if on_commit is None:
+            raise ConfigurationError(
+                f"task {self.name!r}: delay_on_commit needs an app with an on_commit hook "
+                "(add 'arame.django' to INSTALLED_APPS, or App(on_commit=...))"
+            )
+        on_commit(lambda: self.apply_async(args, kwargs, **options))
+
     def map(
         self,
         arguments: Iterable[Sequence[Any]],

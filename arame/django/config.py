@@ -1,0 +1,110 @@
+"""The project's App, built from Django's settings: ``ARAME = {...}`` and ``DATABASES["default"]``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from arame import App, ConfigurationError
+
+_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlite3": "sqlite"}
+
+
+class DjangoApp(App):
+    """An App that also consumes the queues named by arame backends in Django's ``TASKS``."""
+
+    def queues(self) -> list[str]:
+        """The app's queues and the ``QUEUES`` of every ``arame.django.TaskBackend``."""
+        extra: set[str] = set()
+        for params in getattr(settings, "TASKS", {}).values():
+            if params.get("BACKEND") == "arame.django.TaskBackend":
+                extra.update(params.get("QUEUES", ["default"]))
+        return sorted(set(super().queues()) | extra)
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """The SQLAlchemy URL of a Django database (SQLite, PostgreSQL or MySQL/MariaDB).
+
+    An in-memory SQLite database (Django's test database by default) cannot be reached from
+    another connection, let alone another process: a temporary file of this process stands in.
+
+    Raises:
+        ConfigurationError: the database engine is not one arame can use.
+    """
+    vendor = settings_dict["ENGINE"].rsplit(".", 1)[-1]
+    driver = _DRIVERS.get(vendor)
+    if driver is None:
+        raise ConfigurationError(
+            f"arame cannot keep its queue and results in a {settings_dict['ENGINE']} database; "
+            "set ARAME = {'broker': ..., 'results': ...}"
+        )
+    name = str(settings_dict.get("NAME") or "")
+    if driver == "sqlite":
+        if name in {"", ":memory:"} or "mode=memory" in name:
+            name = os.path.join(tempfile.mkdtemp(prefix="arame-django-"), "arame.db")
+        return f"sqlite:///{os.path.abspath(name)}"
+    user, password = settings_dict.get("USER") or "", settings_dict.get("PASSWORD") or ""
+    credentials = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    host = settings_dict.get("HOST") or "localhost"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"{driver}://{credentials}{'@' if credentials else ''}{host}{port}/{quote(name, safe='')}"
+
+
+class Project:
+    """The project's one App, created on first use from the settings."""
+
+    def __init__(self) -> None:
+        self._app: DjangoApp | None = None
+        self._derived: tuple[str, ...] | None = None  # the Django database the URLs came from
+        self._derived_keys: list[str] = []  # broker and/or results, where ARAME named none
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> DjangoApp:
+        """The App, created on first access (settings must be ready)."""
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._create()
+        return self._app
+
+    def _create(self) -> DjangoApp:
+        options = {key.lower(): value for key, value in getattr(settings, "ARAME", {}).items()}
+        self._derived_keys = [key for key in ("broker", "results") if not options.get(key)]
+        if self._derived_keys:
+            self._derived = _identity(connections["default"].settings_dict)
+            url = database_url(connections["default"].settings_dict)
+            options.update(dict.fromkeys(self._derived_keys, url))
+        options.setdefault("name", "django")
+        options.setdefault("on_commit", transaction.on_commit)
+        try:
+            app = DjangoApp(**options)
+        except TypeError as exc:
+            raise ConfigurationError(f"settings.ARAME: {exc}") from exc
+        try:
+            from arame.django import runner  # needs Django's task framework (or its backport)
+        except ImportError:
+            return app
+        runner.install(app)
+        return app
+
+    def follow_database(self, settings_dict: dict[str, Any]) -> None:
+        """Point the app at Django's database again if it changed (the test runner swaps it)."""
+        if self._app is None or self._derived is None or self._derived == _identity(settings_dict):
+            return
+        self._derived = _identity(settings_dict)
+        url = database_url(settings_dict)
+        self._app.configure(**dict.fromkeys(self._derived_keys, url))
+
+
+def _identity(settings_dict: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(settings_dict.get(key)) for key in ("ENGINE", "NAME", "HOST", "PORT", "USER"))
+
+
+project = Project()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from feedback import views
+
+urlpatterns = [
+    path("feedback/", views.feedback),
+    path("reports/", views.start_report),
+    path("reports/<str:task_id>/", views.report_status),
+    path("word-count/", views.word_count),
+]

@@ -1,0 +1,33 @@
+"""Settings of the Django site the integration tests run against (configured in conftest)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+# Set in the environment so that a manage.py subprocess of a test shares them.
+FOLDER = os.environ.setdefault("ARAME_TEST_DJANGO_FOLDER", tempfile.mkdtemp(prefix="arame-django-site-"))
+#: A queue of its own on the shared servers (Redis db 15, RabbitMQ, PostgreSQL): no other test sees it.
+SERVER_QUEUE = os.environ.setdefault("ARAME_TEST_DJANGO_QUEUE", f"django-{uuid.uuid4().hex[:12]}")
+
+SETTINGS = {
+    "SECRET_KEY": "tests",
+    "USE_TZ": True,
+    "INSTALLED_APPS": ["django.contrib.contenttypes", "arame.django", "tests.integrations.django_site.shop"],
+    "DATABASES": {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(FOLDER, "db.sqlite3")}
+    },
+    "TASKS": {
+        "default": {"BACKEND": "arame.django.TaskBackend", "QUEUES": ["default"]},
+        **{
+            name: {
+                "BACKEND": "arame.django.TaskBackend",
+                "QUEUES": [SERVER_QUEUE],
+                "OPTIONS": {"APP": f"tests.integrations.django_site.brokers.{name}_app"},
+            }
+            for name in ("redis", "postgres", "rabbitmq")
+        },
+    },
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+}

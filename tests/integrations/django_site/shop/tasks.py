@@ -1,0 +1,42 @@
+"""Tasks of the test site: shared tasks (autodiscovered) and Django tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arame import shared_task
+from arame.django.compat import ROOT
+
+if ROOT == "django.tasks":
+    from django.tasks import task
+else:
+    from django_tasks import task
+
+#: What the shared tasks did, for the tests to read (they run in this process's threads).
+CALLS: list[Any] = []
+
+
+@shared_task
+def remember(value: Any) -> Any:
+    CALLS.append(value)
+    return value
+
+
+@task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@task
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@task
+async def add_async(x: int, y: int) -> int:
+    return x + y
+
+
+@task(takes_context=True)
+def whoami(context: Any) -> str:
+    return str(context.task_result.id)
