@@ -19,6 +19,9 @@ PROTOCOL_VERSION = 1
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"
 
+#: The longest id, task name and queue name: the results table's columns hold this many characters.
+MAX_NAME_LENGTH = 255
+
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -56,6 +59,16 @@ class TaskMessage:
     priority: int | None = None
     created: float = field(default_factory=time.time)
     version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        # Refused here, before any row or message is written: the results table could not
+        # store the outcome of a task whose id, name or queue is longer than its columns.
+        if (
+            len(self.id) > MAX_NAME_LENGTH
+            or len(self.task) > MAX_NAME_LENGTH
+            or len(self.queue) > MAX_NAME_LENGTH
+        ):
+            _refuse_long_names(self)
 
     def to_body(self) -> str:
         """Encode as the JSON wire body.
@@ -117,8 +130,19 @@ class TaskMessage:
                 created=float(data.get("created", 0.0)),
                 version=int(data.get("v", PROTOCOL_VERSION)),
             )
+        except MessageError:
+            raise
         except (TypeError, ValueError) as exc:
             raise MessageError(f"a field has the wrong type: {exc}") from exc
+
+
+def _refuse_long_names(message: TaskMessage) -> None:
+    for what, value in (("task id", message.id), ("task name", message.task), ("queue name", message.queue)):
+        if len(value) > MAX_NAME_LENGTH:
+            raise MessageError(
+                f"the {what} {value[:40]!r}... is {len(value)} characters long, over the "
+                f"limit of {MAX_NAME_LENGTH} (the results table's column)"
+            )
 
 
 def _loads(raw: bytes | str) -> Any:
