@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
@@ -17,6 +17,7 @@ from arame.consumers.execute import execute
 from arame.consumers.limits import Watchdog
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
+from arame.consumers.slots import Slot
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded, TransportError
 from arame.message import TaskMessage
@@ -32,17 +33,6 @@ BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out prom
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
 EXIT_TIME_LIMIT = 4  # a process-pool child that ended a task at its hard time limit
-
-
-@dataclass(slots=True)
-class _Slot:
-    """A slot thread and the tasks it holds: what goes back (or is recorded) if it dies."""
-
-    thread: threading.Thread = field(init=False)
-    batch: list[tuple[TaskMessage, Delivery]] = field(default_factory=list)
-    done: int = 0  # how many of ``batch`` were handed to the writer or given back
-    running: bool = False  # batch[done] is being run
-    error: BaseException | None = None
 
 
 def worker_name() -> str:
@@ -186,14 +176,14 @@ class Consumer:
             self._ready.append((message, delivery))
             self._ready_changed.notify()
 
-    def _new_slot(self, index: int) -> _Slot:
-        slot = _Slot()
+    def _new_slot(self, index: int) -> Slot:
+        slot = Slot()
         slot.thread = threading.Thread(
             target=self._slot, args=(slot,), name=f"arame-slot-{index}", daemon=True
         )
         return slot
 
-    def _slot(self, slot: _Slot) -> None:
+    def _slot(self, slot: Slot) -> None:
         """One slot's loop: take queued tasks, claim them, run the claimed ones."""
         try:
             while batch := self._take():
@@ -221,19 +211,19 @@ class Consumer:
         ones it held but had not started go back to the broker.
         """
         for index, slot in enumerate(self._slots):
-            if slot.thread.is_alive() or self._stopping.is_set() or not slot.thread.ident:
+            if self._stopping.is_set() or not slot.dead():
                 continue
-            held = slot.batch[slot.done :]
-            if held and slot.running:
-                message, delivery = held.pop(0)
+            running, unstarted = slot.left_behind()
+            if running is not None:
+                message, delivery = running
                 reason = f"the worker thread running it died: {slot.error!r}"
                 self._writer.finished(
                     outcomes.failed(message, self._worker, "WorkerSlotDied", reason), delivery
                 )
-            for _, delivery in held:
+            for _, delivery in unstarted:
                 self._committed(delivery, False)
             logger.error(
-                "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(held)
+                "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(unstarted)
             )
             self._slots[index] = self._new_slot(index)
             self._slots[index].thread.start()
