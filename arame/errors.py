@@ -63,11 +63,15 @@ class ResultStoreError(ArameError):
 
     Attributes:
         url: the results URL with its password masked.
+        unstorable: the database refused the data itself (a NUL byte in text, a value longer
+            than its column, a constraint): the same write fails again however often it is
+            retried. ``False`` for a database that is down or a connection that was lost.
     """
 
-    def __init__(self, message: str, *, url: str = "") -> None:
+    def __init__(self, message: str, *, url: str = "", unstorable: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.unstorable = unstorable
 
 
 class MessageError(ArameError, ValueError):

@@ -73,6 +73,10 @@ def decode_json(raw: bytes | str) -> Any:
     return _decode_tagged(text) if '"__type__"' in text else json.loads(text)
 
 
+#: The longest id, task name and queue name: the results table's columns hold this many characters.
+MAX_NAME_LENGTH = 255
+
+
 def new_task_id() -> str:
     """Return a fresh task id (uuid4, hex)."""
     return uuid.uuid4().hex
@@ -107,6 +111,16 @@ class TaskMessage:
     priority: int | None = None
     created: float = field(default_factory=time.time)
     version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        # Refused here, before any row or message is written: the results table could not
+        # store the outcome of a task whose id, name or queue is longer than its columns.
+        if (
+            len(self.id) > MAX_NAME_LENGTH
+            or len(self.task) > MAX_NAME_LENGTH
+            or len(self.queue) > MAX_NAME_LENGTH
+        ):
+            _refuse_long_names(self)
 
     def to_body(self) -> str:
         """Encode as the JSON wire body.
@@ -168,8 +182,19 @@ class TaskMessage:
                 created=float(data.get("created", 0.0)),
                 version=int(data.get("v", PROTOCOL_VERSION)),
             )
+        except MessageError:
+            raise
         except (TypeError, ValueError) as exc:
             raise MessageError(f"a field has the wrong type: {exc}") from exc
+
+
+def _refuse_long_names(message: TaskMessage) -> None:
+    for what, value in (("task id", message.id), ("task name", message.task), ("queue name", message.queue)):
+        if len(value) > MAX_NAME_LENGTH:
+            raise MessageError(
+                f"the {what} {value[:40]!r}... is {len(value)} characters long, over the "
+                f"limit of {MAX_NAME_LENGTH} (the results table's column)"
+            )
 
 
 def _loads(raw: bytes | str) -> Any:

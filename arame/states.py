@@ -40,6 +40,10 @@ class Outcome:
         started_at: epoch seconds when the function was called, if it was.
         finished_at: epoch seconds when the outcome was known.
         retry_at: for RETRY, epoch seconds of the next attempt.
+        own_row_only: the message was refused (dead-lettered): the outcome may insert a row for
+            an id that has none, and may update only the row that this very message's publish
+            wrote (same task name and ``created``, still unfinished); never another task's row.
+        created: for ``own_row_only``, the ``created`` time the message carries, if it has one.
     """
 
     task_id: str
@@ -55,6 +59,8 @@ class Outcome:
     started_at: float | None = None
     finished_at: float | None = None
     retry_at: float | None = None
+    own_row_only: bool = False
+    created: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,8 @@ class Bench:
             "-c",
             str(concurrency),
             "--loglevel",
-            "WARNING",
+            # INFO measures the per-task log lines too (written to worker.log in the run's folder).
+            os.environ.get("ARAME_BENCH_LOGLEVEL", "WARNING"),
         ]
         if pool:
             argv += ["--pool", pool]
@@ -210,9 +211,15 @@ class Bench:
         env = dict(os.environ, PYTHONPATH=str(self.directory))
         env.pop("ARAME_BROKER_URL", None)
         env.pop("ARAME_RESULTS_URL", None)
-        return subprocess.Popen(
-            argv, cwd=self.directory, env=env, start_new_session=True, stdout=subprocess.DEVNULL
-        )
+        with open(self.directory / "worker.log", "wb") as log:
+            return subprocess.Popen(
+                argv,
+                cwd=self.directory,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arame.errors import MessageError
-from arame.message import TaskMessage
+from arame.message import MAX_NAME_LENGTH, TaskMessage
 from arame.signing import SIGNATURE_HEADER, Signer
 from arame.task import Task
 from arame.transport import Delivery
@@ -24,14 +24,33 @@ class Poison(Exception):
         reason: what is wrong, in one sentence.
         task_id: the id of the task when the body yielded one.
         task_name: the task name when the body yielded one.
+        created: the ``created`` time the body carries, if any: with the id and the name, it
+            names the row this message's own publish wrote (see ``Outcome.own_row_only``).
+        attempt: the attempt the body carries (0 when unknown).
     """
 
-    def __init__(self, kind: str, reason: str, task_id: str | None = None, task_name: str = "?") -> None:
+    def __init__(
+        self,
+        kind: str,
+        reason: str,
+        task_id: str | None = None,
+        task_name: str = "?",
+        *,
+        created: float | None = None,
+        attempt: int = 0,
+    ) -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
         self.task_id = task_id
         self.task_name = task_name
+        self.created = created
+        self.attempt = attempt
+
+    @classmethod
+    def of(cls, kind: str, reason: str, message: TaskMessage) -> Poison:
+        """A verdict on a message that decoded: it names its own row."""
+        return cls(kind, reason, message.id, message.task, created=message.created, attempt=message.attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,57 +77,59 @@ class Admission:
             Poison: it may not; the verdict says why.
         """
         body = delivery.raw_body
-        if len(body) > self.max_message_size:
-            # Parsed for its id only, so its row can say why; it never runs.
-            raise Poison(
-                "MessageTooLarge",
-                f"{len(body)} bytes is over the limit of {self.max_message_size}",
-                _id_in(delivery),
-            )
         if self.signer is not None:
-            # No row is written for a badly signed message: trusting its id would let anyone
-            # mark a real task failed. Its row stays as the producer left it; the letter says why.
+            # First, before the body is read for anything: no row is written for a badly signed
+            # message, since trusting its id would let anyone mark a real task failed. Its row
+            # stays as the producer left it; the letter says why.
             try:
                 self.signer.verify(body, delivery.headers.get(SIGNATURE_HEADER))
             except MessageError as exc:
                 raise Poison("BadSignature", exc.reason) from exc
+        if len(body) > self.max_message_size:
+            # Parsed for its id only, so its row can say why; it never runs.
+            reason = f"{len(body)} bytes is over the limit of {self.max_message_size}"
+            raise _refused_unread("MessageTooLarge", reason, delivery, own_row=True)
         try:
             message = TaskMessage.from_body(delivery.decode())
         except MessageError as exc:
-            raise Poison("MalformedMessage", exc.reason, _id_in(delivery)) from exc
+            raise _refused_unread("MalformedMessage", exc.reason, delivery, own_row=False) from exc
         deliveries = delivery.deliveries
         if deliveries is not None and deliveries > self.max_deliveries:
-            raise Poison(
-                "TooManyDeliveries",
-                f"delivered {deliveries} times (limit {self.max_deliveries})",
-                message.id,
-                message.task,
+            raise Poison.of(
+                "TooManyDeliveries", f"delivered {deliveries} times (limit {self.max_deliveries})", message
             )
         task = self.tasks.get(message.task)
         if task is None:
-            raise Poison(
-                "TaskNotRegistered",
-                f"no task named {message.task!r} is registered in this worker",
-                message.id,
-                message.task,
+            raise Poison.of(
+                "TaskNotRegistered", f"no task named {message.task!r} is registered in this worker", message
             )
         try:
             task.signature.bind(*message.args, **message.kwargs)
         except TypeError as exc:
-            raise Poison(
-                "InvalidArguments",
-                f"arguments do not fit {message.task}{task.signature}: {exc}",
-                message.id,
-                message.task,
+            raise Poison.of(
+                "InvalidArguments", f"arguments do not fit {message.task}{task.signature}: {exc}", message
             ) from exc
         return message
 
 
-def _id_in(delivery: Delivery) -> str | None:
-    """The task id of a body that is JSON but breaks the protocol, so its row can say why."""
+def _refused_unread(kind: str, reason: str, delivery: Delivery, *, own_row: bool) -> Poison:
+    """A verdict on a body that did not decode as a task message, with what it names of itself.
+
+    Only an id the results table can hold is taken. With ``own_row`` (a body that is a task
+    message but too large to run) its name and ``created`` are taken too, which lets its outcome
+    update the row its own publish wrote; a malformed body names no row but a new one of its own.
+    """
     try:
         body = delivery.decode()
     except MessageError:
-        return None
-    task_id = body.get("id") if isinstance(body, dict) else None
-    return task_id if isinstance(task_id, str) and task_id else None
+        return Poison(kind, reason)
+    if not isinstance(body, dict):
+        return Poison(kind, reason)
+    task_id, name, created = body.get("id"), body.get("task"), body.get("created")
+    if not isinstance(task_id, str) or not task_id or len(task_id) > MAX_NAME_LENGTH:
+        return Poison(kind, reason)
+    if not own_row or not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+        return Poison(kind, reason, task_id)
+    return Poison(
+        kind, reason, task_id, name, created=float(created) if isinstance(created, (int, float)) else None
+    )

@@ -11,16 +11,18 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 
+from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
 from arame.consumers.limits import Watchdog
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
+from arame.consumers.slots import Slot
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded, TransportError
 from arame.message import TaskMessage
 from arame.signing import SIGNATURE_HEADER
-from arame.states import FAILURE, RETRY, Outcome, Started
+from arame.states import RETRY, Outcome, Started
 from arame.transport import BrokerSpec, Delivery, Publisher, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -31,20 +33,6 @@ BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out prom
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
 EXIT_TIME_LIMIT = 4  # a process-pool child that ended a task at its hard time limit
-
-
-def _over_limit(message: TaskMessage, worker: str, kind: type[BaseException]) -> Outcome:
-    return Outcome(
-        message.id,
-        message.task,
-        message.queue,
-        FAILURE,
-        error_type=f"arame.errors.{kind.__name__}",
-        error_message=f"the task ran past its {'soft ' if kind is SoftTimeLimitExceeded else ''}time limit",
-        attempts=message.attempt + 1,
-        worker=worker,
-        finished_at=time.time(),
-    )
 
 
 def worker_name() -> str:
@@ -100,9 +88,7 @@ class Consumer:
         self._pace = Pace()
         self._ready: deque[tuple[TaskMessage, Delivery]] = deque()
         self._ready_changed = threading.Condition()
-        self._slot_threads = [
-            threading.Thread(target=self._slot, name=f"arame-slot-{i}", daemon=True) for i in range(slots)
-        ]
+        self._slots = [self._new_slot(i) for i in range(slots)]
         self._done: deque[tuple[Delivery, bool]] = deque()
         self._done_event = threading.Event()
         self._stopping = threading.Event()
@@ -140,8 +126,8 @@ class Consumer:
         """
         self._worker = worker_name()
         self._writer.start()
-        for thread in self._slot_threads:
-            thread.start()
+        for slot in self._slots:
+            slot.thread.start()
         try:
             try:
                 self._subscriber.open()
@@ -158,6 +144,7 @@ class Consumer:
 
     def _step(self) -> None:
         self._acknowledge_done()
+        self._replace_dead_slots()
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         prefetch = self.slots + self._pace.window()
         if prefetch != self._subscriber.prefetch:
@@ -184,21 +171,62 @@ class Consumer:
         except Poison as poison:
             self._dead_letter(delivery, poison)
             return
+        tasklog.received(message)
         with self._ready_changed:
             self._ready.append((message, delivery))
             self._ready_changed.notify()
 
-    def _slot(self) -> None:
+    def _new_slot(self, index: int) -> Slot:
+        slot = Slot()
+        slot.thread = threading.Thread(
+            target=self._slot, args=(slot,), name=f"arame-slot-{index}", daemon=True
+        )
+        return slot
+
+    def _slot(self, slot: Slot) -> None:
         """One slot's loop: take queued tasks, claim them, run the claimed ones."""
-        while batch := self._take():
-            claimed = self._claim(batch)
-            for message, delivery in batch:
-                if message.id in claimed:
-                    self._run_task(message, delivery)
-                else:
-                    # The row decides: a task revoked, or redelivered after it finished, does not run.
-                    logger.info("task %s is already finished or revoked; not running it", message.id)
-                    self._committed(delivery, True)
+        try:
+            while batch := self._take():
+                slot.batch, slot.done = batch, 0
+                claimed = self._claim(batch)
+                for message, delivery in batch:
+                    if message.id in claimed:
+                        slot.running = True
+                        self._run_task(message, delivery)
+                        slot.running = False
+                    else:
+                        # The row decides: a task revoked, or redelivered after it finished, does not run.
+                        tasklog.skipped(message)
+                        self._committed(delivery, True)
+                    slot.done += 1
+                slot.batch = []
+        except BaseException as exc:  # whatever it is: the draining thread replaces this slot
+            slot.error = exc
+            logger.critical("slot %s died: %r", slot.thread.name, exc, exc_info=True)
+
+    def _replace_dead_slots(self) -> None:
+        """A slot thread that died (a bug, an exception past every handler) is replaced.
+
+        The task it was running is recorded as failed (it may kill the next slot too); the
+        ones it held but had not started go back to the broker.
+        """
+        for index, slot in enumerate(self._slots):
+            if self._stopping.is_set() or not slot.dead():
+                continue
+            running, unstarted = slot.left_behind()
+            if running is not None:
+                message, delivery = running
+                reason = f"the worker thread running it died: {slot.error!r}"
+                self._writer.finished(
+                    outcomes.failed(message, self._worker, "WorkerSlotDied", reason), delivery
+                )
+            for _, delivery in unstarted:
+                self._committed(delivery, False)
+            logger.error(
+                "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(unstarted)
+            )
+            self._slots[index] = self._new_slot(index)
+            self._slots[index].thread.start()
 
     def _take(self) -> list[tuple[TaskMessage, Delivery]]:
         """The next tasks for this slot (as many as ``Pace`` says); none once stopping."""
@@ -222,10 +250,12 @@ class Consumer:
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         began = time.perf_counter()
         outcome = self._execute_within_limits(message)
-        self._pace.ran(time.perf_counter() - began)
+        ran = time.perf_counter() - began
+        self._pace.ran(ran)
         if outcome.state == RETRY and not self._publish_retry(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
+        tasklog.finished(outcome, ran)
         self._writer.finished(outcome, delivery)
 
     def _execute_within_limits(self, message: TaskMessage) -> Outcome:
@@ -244,7 +274,7 @@ class Consumer:
         except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
             # Raised in the instant between the task's return and the release: the task ran out.
             self._watchdog.release(watched)
-            outcome = outcome or _over_limit(message, self._worker, type(exc))
+            outcome = outcome or outcomes.over_limit(message, self._worker, type(exc))
         return outcome
 
     def _die_over_limit(self, message: TaskMessage) -> None:
@@ -253,7 +283,7 @@ class Consumer:
         A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
         """
         try:
-            self._recorder.record([_over_limit(message, self._worker, TimeLimitExceeded)])
+            self._recorder.record([outcomes.over_limit(message, self._worker, TimeLimitExceeded)])
         except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
             logger.error("could not record the time limit of task %s: %s", message.id, exc)
         logger.error("task %s passed its time limit or was terminated; this child process ends", message.id)
@@ -288,15 +318,15 @@ class Consumer:
         if poison.task_id is None:
             self._committed(delivery, True)  # nothing to record it under; the copy keeps it
             return
-        outcome = Outcome(
+        outcome = outcomes.refused(
             poison.task_id,
             poison.task_name,
             delivery.queue,
-            FAILURE,
-            error_type=poison.kind,
-            error_message=poison.reason,
-            worker=self._worker,
-            finished_at=time.time(),
+            self._worker,
+            poison.kind,
+            poison.reason,
+            created=poison.created,
+            attempt=poison.attempt,
         )
         self._writer.finished(outcome, delivery)
 

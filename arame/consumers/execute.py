@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-import traceback
 from typing import Any
 
 from arame import states
+from arame.consumers import outcomes
 from arame.consumers.retry import retry_delay
 from arame.errors import Retry
 from arame.message import TaskMessage
@@ -19,91 +19,32 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
     """Run ``task`` as ``message`` asks and say how it ended.
 
     The message was admitted (see ``Admission``): its task is ``task`` and its arguments fit.
-    Never raises for anything the task does: an exception becomes a FAILURE outcome with its
-    type, message and traceback (or RETRY with the time of the next attempt, when the task's
-    retry policy allows another); so does a return value that is not JSON. An expired message
-    is not run: REVOKED.
+    Never raises for anything the task does: whatever it raises, ``BaseException``s such as
+    ``asyncio.CancelledError`` included, becomes a FAILURE outcome with its type, message and
+    traceback (or RETRY with the time of the next attempt, when the task's retry policy allows
+    another); so does a return value that cannot be encoded as JSON. An expired message is not
+    run: REVOKED.
     """
-    attempts = message.attempt + 1
-    now = time.time()
-    if message.expires is not None and now > message.expires:
-        return _failed(
-            message,
-            worker,
-            attempts,
-            None,
-            states.REVOKED,
-            "TaskExpired",
-            f"expired at {message.expires:.3f} (epoch), before a worker started it",
-        )
+    if message.expires is not None and time.time() > message.expires:
+        reason = f"expired at {message.expires:.3f} (epoch), before a worker started it"
+        return outcomes.failed(message, worker, "TaskExpired", reason, state=states.REVOKED)
     started = time.time()
     try:
         value = task.run_message(message, worker)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a task's exception is its outcome, as it is
-        delay = retry_delay(task.options, exc, attempts)
-        cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
-        return Outcome(
-            message.id,
-            message.task,
-            message.queue,
-            states.FAILURE if delay is None else states.RETRY,
-            error_type=_qualified_name(type(cause)),
-            error_message=str(cause),
-            traceback=traceback.format_exc(),
-            attempts=attempts,
-            worker=worker,
-            started_at=started,
-            retry_at=None if delay is None else time.time() + delay,
-            finished_at=time.time(),
-        )
+    except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
+        return _raised(task, message, worker, started, exc)
     try:
         encoded = _encode_result(value)
-    except (TypeError, ValueError) as exc:
-        return _failed(
-            message,
-            worker,
-            attempts,
-            started,
-            states.FAILURE,
-            "UnserializableResult",
-            f"the return value is not JSON-serialisable: {exc}",
-        )
-    return Outcome(
-        message.id,
-        message.task,
-        message.queue,
-        states.SUCCESS,
-        result_json=encoded,
-        attempts=attempts,
-        worker=worker,
-        started_at=started,
-        finished_at=time.time(),
-    )
+    except Exception as exc:  # noqa: BLE001 - TypeError, ValueError, RecursionError (a deep value)
+        reason = f"the return value is not JSON-serialisable: {type(exc).__name__}: {exc}"
+        return outcomes.failed(message, worker, "UnserializableResult", reason, started=started)
+    return outcomes.succeeded(message, worker, started, encoded)
 
 
-def _failed(
-    message: TaskMessage,
-    worker: str,
-    attempts: int,
-    started: float | None,
-    state: str,
-    error_type: str,
-    error_message: str,
+def _raised(
+    task: Task[Any, Any], message: TaskMessage, worker: str, started: float, exc: BaseException
 ) -> Outcome:
-    return Outcome(
-        message.id,
-        message.task,
-        message.queue,
-        state,
-        error_type=error_type,
-        error_message=error_message,
-        attempts=attempts,
-        worker=worker,
-        started_at=started,
-        finished_at=time.time(),
-    )
-
-
-def _qualified_name(kind: type[BaseException]) -> str:
-    module = kind.__module__
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    """Called inside the ``except``: the traceback is the task's."""
+    retry_in = retry_delay(task.options, exc, message.attempt + 1)
+    cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
+    return outcomes.raised(message, worker, started, cause, retry_in)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from arame.consumers.recorder import ResultRecorder
+from arame.consumers.sanitise import sanitised
+from arame.errors import ResultStoreError
 from arame.states import Outcome
 
 logger = logging.getLogger(__name__)
@@ -78,21 +80,57 @@ class OutcomeWriter:
             stopping = len(finished) < len(batch)
             if finished:
                 committed = self._commit([item.outcome for item in finished])
-                for item in finished:
-                    self._on_done(item.delivery, committed)
+                for item, done in zip(finished, committed, strict=True):
+                    self._on_done(item.delivery, done)
 
-    def _commit(self, outcomes: list[Outcome]) -> bool:
+    def _commit(self, outcomes: list[Outcome]) -> list[bool]:
+        """Commit a batch; whether each outcome was committed."""
+        try:
+            return [self._record(outcomes)] * len(outcomes)
+        except ResultStoreError:
+            # The database refused the data of one of them: the others are committed one by one
+            # (never given back, so they never run again), the refused one sanitised.
+            return [self._commit_alone(outcome) for outcome in outcomes]
+
+    def _commit_alone(self, outcome: Outcome) -> bool:
+        try:
+            return self._record([outcome])
+        except ResultStoreError as refused:
+            logger.error(
+                "the database refused the outcome of task %s; storing it sanitised: %s",
+                outcome.task_id,
+                refused,
+            )
+            try:
+                return self._record([sanitised(outcome, str(refused))])
+            except ResultStoreError as again:
+                # Given back: it runs again, up to max_deliveries, then goes to the dead letters.
+                logger.error(
+                    "could not store task %s even sanitised; giving it back: %s", outcome.task_id, again
+                )
+                return False
+
+    def _record(self, outcomes: list[Outcome]) -> bool:
+        """Record, retrying while the database is down; whether it committed in time.
+
+        Raises:
+            ResultStoreError: the database refused the data itself (``unstorable``): retrying
+                the same write cannot help.
+        """
         delay, deadline = 0.05, time.monotonic() + self._retry_for
         while True:
             try:
                 self._recorder.record(outcomes)
                 return True
-            except Exception as exc:  # noqa: BLE001 - any failure: retry, then give the messages back
-                if time.monotonic() + delay > deadline:
-                    logger.error("giving %d messages back to the broker: %s", len(outcomes), exc)
-                    return False
-                logger.warning(
-                    "could not record %d outcomes, retrying in %.2fs: %s", len(outcomes), delay, exc
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            except ResultStoreError as exc:
+                if exc.unstorable:
+                    raise
+                error: Exception = exc
+            except Exception as exc:  # noqa: BLE001 - any other failure: retry, then give the messages back
+                error = exc
+            if time.monotonic() + delay > deadline:
+                logger.error("giving %d messages back to the broker: %s", len(outcomes), error)
+                return False
+            logger.warning("could not record %d outcomes, retrying in %.2fs: %s", len(outcomes), delay, error)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -249,7 +249,8 @@ class ResultStore:
 
         A row in a terminal state is never changed, so a redelivered task never overwrites the
         first outcome; nor is a row changed by an outcome of an earlier attempt than the one it
-        records. An outcome whose id has no row gets one.
+        records. An outcome whose id has no row gets one. An ``own_row_only`` outcome (a refused
+        message) updates only the unfinished row its own publish wrote, never another's.
 
         Raises:
             ResultStoreError: the transaction did not commit; nothing of it was written.
@@ -257,14 +258,30 @@ class ResultStore:
         if not outcomes:
             return
         with self.transaction() as conn:
-            updated = conn.execute(_UPDATE_OUTCOME, [_outcome_params(outcome) for outcome in outcomes])
-            if updated.rowcount == len(outcomes):
-                return  # the common case: every row was there and open
+            updates = [_outcome_params(outcome) for outcome in outcomes if not outcome.own_row_only]
+            if len(updates) == len(outcomes):
+                updated = conn.execute(_UPDATE_OUTCOME, updates)
+                if updated.rowcount == len(outcomes):
+                    return  # the common case: every row was there and open
+            else:
+                if updates:
+                    conn.execute(_UPDATE_OUTCOME, updates)
+                self._update_own_rows(conn, [outcome for outcome in outcomes if outcome.own_row_only])
             ids = [outcome.task_id for outcome in outcomes]
             present = set(conn.execute(sa.select(results.c.id).where(results.c.id.in_(ids))).scalars())
             missing = [outcome for outcome in outcomes if outcome.task_id not in present]
             if missing:
                 conn.execute(self.insert_ignore(results), [_outcome_row(outcome) for outcome in missing])
+
+    def _update_own_rows(self, conn: sa.Connection, outcomes: list[Outcome]) -> None:
+        """Refused messages: update a row only where it is the one this message's publish wrote."""
+        own = [outcome for outcome in outcomes if outcome.created is not None]
+        if own:
+            params = [_outcome_params(outcome) for outcome in own]
+            for param, outcome in zip(params, own, strict=True):
+                param["b_task_name"] = outcome.task_name
+                param["b_created_at"] = _from_epoch(outcome.created or 0.0)
+            conn.execute(_UPDATE_OWN_ROW, params)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -454,7 +471,11 @@ class ResultStore:
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
         text = str(getattr(exc, "orig", None) or exc).strip()
         cause = text.splitlines()[0] if text else type(exc).__name__  # drivers add hint lines
-        return ResultStoreError(f"{what} the results database {self.safe_url}: {cause}", url=self.safe_url)
+        # The data itself was refused: retrying the same write can only fail the same way.
+        unstorable = isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError))
+        return ResultStoreError(
+            f"{what} the results database {self.safe_url}: {cause}", url=self.safe_url, unstorable=unstorable
+        )
 
 
 def _create_table(engine: sa.Engine) -> None:
@@ -493,6 +514,11 @@ _UPDATE_OUTCOME = (
         results.c.id == sa.bindparam("b_id"), _NOT_TERMINAL, results.c.attempts <= sa.bindparam("b_attempts")
     )
     .values({name: sa.bindparam(f"v_{name}") for name in _OUTCOME_COLUMNS})
+)
+# A refused message names its row by id, task name and creation time: another message that
+# shares only the id (a forgery, a malformed copy) cannot match both and leaves the row alone.
+_UPDATE_OWN_ROW = _UPDATE_OUTCOME.where(
+    results.c.task_name == sa.bindparam("b_task_name"), results.c.created_at == sa.bindparam("b_created_at")
 )
 
 
