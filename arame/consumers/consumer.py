@@ -14,6 +14,7 @@ from dataclasses import replace
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
 from arame.consumers.limits import Watchdog
+from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.writer import OutcomeWriter
@@ -75,6 +76,7 @@ class Consumer:
             consumer returns and their messages are delivered again.
         kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
+        observer: told when each task starts and ends (metrics).
     """
 
     def __init__(
@@ -88,8 +90,10 @@ class Consumer:
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         kill_on_hard_limit: bool = False,
+        observer: WorkerObserver | None = None,
     ) -> None:
         self.queues = list(queues)
+        self._observer = observer
         self.slots = slots
         self.burst = burst
         self.shutdown_timeout = shutdown_timeout
@@ -220,9 +224,14 @@ class Consumer:
             return {start.task_id for start in starts}
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
+        observer = self._observer
+        if observer is not None:  # Metrics hook (see WorkerObserver)
+            observer.task_started(message)
         began = time.perf_counter()
         outcome = self._execute_within_limits(message)
         self._pace.ran(time.perf_counter() - began)
+        if observer is not None:  # Metrics hook
+            observer.task_finished(message, outcome)
         if outcome.state == RETRY and not self._publish_retry(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return

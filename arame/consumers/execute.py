@@ -6,7 +6,7 @@ import time
 import traceback
 from typing import Any
 
-from arame import states
+from arame import states, tracing
 from arame.consumers.retry import retry_delay
 from arame.errors import Retry
 from arame.message import TaskMessage
@@ -38,7 +38,7 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         )
     started = time.time()
     try:
-        value = task.run_message(message, worker)
+        value = tracing.run(task, message, worker)  # Tracing hook: runs the task in a span when on
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a task's exception is its outcome, as it is
         delay = retry_delay(task.options, exc, attempts)
         cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
