@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
+from arame import tracing
 from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
@@ -65,6 +66,8 @@ class App:
             ``arame.testing.immediate``).
         on_commit: registers a callback to run once the caller's database transaction commits
             (``django.db.transaction.on_commit``); used by ``Task.delay_on_commit``.
+        trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
+            task's ``process`` span a child of the span that sent it, not only linked to it.
 
     Raises:
         ConfigurationError: a URL names no transport or database arame supports.
@@ -86,8 +89,10 @@ class App:
         result_expires: timedelta | float = DEFAULT_RESULT_EXPIRES,
         immediate: bool = False,
         on_commit: Callable[[Callable[[], None]], None] | None = None,
+        trace_parent: bool = False,
     ) -> None:
         self.name = name
+        self.trace_parent = trace_parent
         self.timezone = timezone
         self.immediate = immediate
         self.on_commit = on_commit
@@ -232,16 +237,18 @@ class App:
         """
         if self.immediate:
             return run_here(self, message)
-        self.results.add_pending(message)
-        try:
-            self.producer.publish(message)
-        except PublishError:
+        # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
+        with tracing.sending((message,)) as (sent,):
+            self.results.add_pending(sent)
             try:
-                self.results.forget_pending(message.id)
-            except ResultStoreError:
-                logger.warning("could not remove the row of unpublished task %s", message.id)
-            raise
-        return AsyncResult(message.id, self.results)
+                self.producer.publish(sent)
+            except PublishError:
+                try:
+                    self.results.forget_pending(sent.id)
+                except ResultStoreError:
+                    logger.warning("could not remove the row of unpublished task %s", sent.id)
+                raise
+        return AsyncResult(sent.id, self.results)
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         """Record ``messages`` as PENDING in one transaction, publish them together, return handles.
@@ -254,16 +261,18 @@ class App:
             return []
         if self.immediate:
             return [run_here(self, message) for message in messages]
-        self.results.add_pending_many(messages)
-        try:
-            self.producer.publish_many(messages)
-        except PublishError:
+        # Tracing hook: one PRODUCER span per message (see arame.tracing).
+        with tracing.sending(messages) as sent:
+            self.results.add_pending_many(sent)
             try:
-                self.results.forget_pending_many([message.id for message in messages])
-            except ResultStoreError:
-                logger.warning("could not remove the rows of %d unpublished tasks", len(messages))
-            raise
-        return [AsyncResult(message.id, self.results) for message in messages]
+                self.producer.publish_many(sent)
+            except PublishError:
+                try:
+                    self.results.forget_pending_many([message.id for message in sent])
+                except ResultStoreError:
+                    logger.warning("could not remove the rows of %d unpublished tasks", len(sent))
+                raise
+        return [AsyncResult(message.id, self.results) for message in sent]
 
     def send_task(
         self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
@@ -345,6 +354,8 @@ class App:
         pool: str = "thread",
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> Worker:
         """A worker for this app; ``run()`` it, or ``start()`` / ``stop()`` it on a thread.
 
@@ -354,7 +365,15 @@ class App:
             pool: ``"thread"`` or ``"process"``.
             burst: return once the queues are empty.
             shutdown_timeout: seconds running tasks get to finish after a stop.
+            metrics_port: serve Prometheus metrics on this port while the worker runs (the
+                ``metrics`` extra); 0 picks a free port (``worker.observer.port``).
+            metrics_host: the address the metrics endpoint listens on.
         """
+        observer = None
+        if metrics_port is not None:
+            from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
+
+            observer = WorkerMetrics(metrics_port, metrics_host)
         admission = Admission(self.tasks, self.max_message_size, self.max_deliveries, self.signer)
         return Worker(
             self.broker,
@@ -365,6 +384,7 @@ class App:
             pool=pool,
             burst=burst,
             shutdown_timeout=shutdown_timeout,
+            observer=observer,
         )
 
     def queues(self) -> list[str]:

@@ -98,6 +98,8 @@ class TaskMessage:
         priority: 0 (lowest) to 9 (highest), if set.
         created: epoch seconds when it was first published.
         version: the protocol version it was written with.
+        trace: the W3C trace context (``traceparent``, ``tracestate``) of the span that sent it,
+            when tracing is on (see ``arame.tracing``); a retry keeps it.
     """
 
     id: str
@@ -111,6 +113,14 @@ class TaskMessage:
     priority: int | None = None
     created: float = field(default_factory=time.time)
     version: int = PROTOCOL_VERSION
+    trace: dict[str, str] | None = None
+
+    @property
+    def trace_id(self) -> str | None:
+        """The 32-hex-digit trace id of ``trace``'s ``traceparent``, if it carries a valid one."""
+        parent = self.trace.get("traceparent", "") if self.trace else ""
+        parts = parent.split("-")
+        return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
     def __post_init__(self) -> None:
         # Refused here, before any row or message is written: the results table could not
@@ -145,6 +155,8 @@ class TaskMessage:
             body["expires"] = self.expires
         if self.priority is not None:
             body["priority"] = self.priority
+        if self.trace:
+            body["trace"] = self.trace
         try:
             return encode_json(body)
         except (TypeError, ValueError) as exc:
@@ -181,6 +193,7 @@ class TaskMessage:
                 priority=None if data.get("priority") is None else int(data["priority"]),
                 created=float(data.get("created", 0.0)),
                 version=int(data.get("v", PROTOCOL_VERSION)),
+                trace=_trace_context(data.get("trace")),
             )
         except MessageError:
             raise
@@ -202,6 +215,14 @@ def _loads(raw: bytes | str) -> Any:
         return decode_json(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MessageError(f"the body is not valid JSON: {exc}") from exc
+
+
+def _trace_context(value: Any) -> dict[str, str] | None:
+    """A trace context of strings, or none: a malformed one never refuses the message."""
+    if not isinstance(value, dict):
+        return None
+    context = {str(key): item for key, item in value.items() if isinstance(item, str)}
+    return context or None
 
 
 def _optional_float(value: Any) -> float | None:

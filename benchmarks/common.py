@@ -192,8 +192,10 @@ class Bench:
         sys.path.insert(0, str(self.directory))
         return __import__(self.module).app
 
-    def worker(self, concurrency: int, pool: str | None, *, burst: bool) -> subprocess.Popen[bytes]:
-        """Start ``arame worker MODULE -c C`` in its own process group."""
+    def worker(
+        self, concurrency: int, pool: str | None, *, burst: bool, options: Sequence[str] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Start ``arame worker MODULE -c C [options]`` in its own process group."""
         argv = [
             str(VENV_BIN / "arame"),
             "worker",
@@ -208,6 +210,7 @@ class Bench:
             argv += ["--pool", pool]
         if burst:
             argv.append("--burst")
+        argv += options
         env = dict(os.environ, PYTHONPATH=str(self.directory))
         env.pop("ARAME_BROKER_URL", None)
         env.pop("ARAME_RESULTS_URL", None)
@@ -223,15 +226,19 @@ class Bench:
 
 
 @contextlib.contextmanager
-def bench_app(broker: str, results: str) -> Iterator[Bench]:
-    """A :class:`Bench` for one run; its queue, rows and files are removed afterwards."""
+def bench_app(broker: str, results: str, *, prelude: str = "") -> Iterator[Bench]:
+    """A :class:`Bench` for one run; its queue, rows and files are removed afterwards.
+
+    ``prelude`` is Python run at the top of the tasks module (in the publisher and the worker).
+    """
     directory = Path(tempfile.mkdtemp(prefix="arame-bench-"))
     if broker == "sqlite":
         broker = results = f"sqlite:///{directory / 'arame.db'}"
     suffix = uuid.uuid4().hex[:12]
     bench = Bench(broker, results, f"bench-{suffix}", directory, f"bench_tasks_{suffix}")
     (directory / f"{bench.module}.py").write_text(
-        textwrap.dedent(f"""\
+        textwrap.dedent(prelude)
+        + textwrap.dedent(f"""\
             import arame
 
             app = arame.App("bench", broker={broker!r}, results={results!r}, default_queue={bench.queue!r})

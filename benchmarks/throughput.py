@@ -6,6 +6,10 @@ of rows finished between the 10 % and the 90 % mark divided by the time between 
 ``finished_at``), so worker start-up and the tail do not count. Each run is a fresh process.
 
     .venv/bin/python benchmarks/throughput.py --broker redis -n 10000
+
+``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
+OpenTelemetry SDK (spans batched to an exporter that drops them) in the publisher and the
+worker, so both pay for making every span.
 """
 
 from __future__ import annotations
@@ -16,10 +20,28 @@ import time
 
 import common
 
+# The SDK with a batch processor and an exporter that drops the spans: the cost of making them.
+TRACING_PRELUDE = """\
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+
+    class _Drop(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+
+    _provider = TracerProvider()
+    _provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    trace.set_tracer_provider(_provider)
+"""
+
 
 def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
     """One run: publish, drain with a burst worker, return the steady rate."""
-    with common.bench_app(broker, results) as bench:
+    prelude = TRACING_PRELUDE if args.tracing else ""
+    with common.bench_app(broker, results, prelude=prelude) as bench:
         app = bench.import_app()
         began = time.monotonic()
         add = app.tasks[f"{bench.module}.add"]
@@ -28,7 +50,8 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
         published = time.monotonic() - began
         app.close_broker()
         started = time.monotonic()
-        worker = bench.worker(args.concurrency, args.pool, burst=True)
+        options = ["--metrics-port", "0"] if args.metrics else []
+        worker = bench.worker(args.concurrency, args.pool, burst=True, options=options)
         try:
             worker.wait(args.timeout)
         except subprocess.TimeoutExpired:
@@ -52,4 +75,7 @@ FIELDS = [
 ]
 
 if __name__ == "__main__":
-    common.main(common.parser(__doc__.splitlines()[0], n=10_000), measure, FIELDS)
+    options = common.parser(__doc__.splitlines()[0], n=10_000)
+    options.add_argument("--metrics", action="store_true", help="worker with --metrics-port 0")
+    options.add_argument("--tracing", action="store_true", help="OpenTelemetry SDK configured")
+    common.main(options, measure, FIELDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import multiprocessing
@@ -67,6 +68,12 @@ def queue_names(app: App, queues: str | None) -> list[str]:
     help="Seconds running tasks get to finish after SIGTERM; a second SIGTERM stops at once.",
 )
 @click.option("--scheduler", "with_scheduler", is_flag=True, help="Also publish the periodic tasks.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port (the 'metrics' extra).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port.")
 @logging_options
 def worker(
     app_spec: str,
@@ -78,6 +85,8 @@ def worker(
     burst: bool,
     shutdown_timeout: float,
     with_scheduler: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     loglevel: str,
     log_format: str,
 ) -> None:
@@ -85,8 +94,16 @@ def worker(
     configure_logging(loglevel, log_format)
     app = open_app(app_spec, broker=broker, results=results)
     pool = pool or ("process" if app.broker.shared_across_processes else "thread")
+    if metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
+        raise click.UsageError("--metrics-port needs prometheus_client: pip install 'arame[metrics]'")
     runner = app.worker(
-        queue_names(app, queues), concurrency, pool=pool, burst=burst, shutdown_timeout=shutdown_timeout
+        queue_names(app, queues),
+        concurrency,
+        pool=pool,
+        burst=burst,
+        shutdown_timeout=shutdown_timeout,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     check_broker(app.broker)
     app.results.counts()  # opens the database (and creates the table) before any child forks

@@ -15,6 +15,7 @@ from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
 from arame.consumers.limits import Watchdog
+from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.slots import Slot
@@ -63,6 +64,7 @@ class Consumer:
             consumer returns and their messages are delivered again.
         kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
+        observer: told when each task starts and ends (metrics).
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class Consumer:
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         kill_on_hard_limit: bool = False,
+        observer: WorkerObserver | None = None,
     ) -> None:
         self.queues = list(queues)
+        self._observer = observer
         self.slots = slots
         self.burst = burst
         self.shutdown_timeout = shutdown_timeout
@@ -248,10 +252,15 @@ class Consumer:
             return {start.task_id for start in starts}
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
+        observer = self._observer
+        if observer is not None:  # Metrics hook (see WorkerObserver)
+            observer.task_started(message)
         began = time.perf_counter()
         outcome = self._execute_within_limits(message)
         ran = time.perf_counter() - began
         self._pace.ran(ran)
+        if observer is not None:  # Metrics hook
+            observer.task_finished(message, outcome)
         if outcome.state == RETRY and not self._publish_retry(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return

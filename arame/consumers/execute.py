@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from arame import states
+from arame import states, tracing
 from arame.consumers import outcomes
 from arame.consumers.retry import retry_delay
 from arame.errors import Retry
@@ -30,7 +30,7 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         return outcomes.failed(message, worker, "TaskExpired", reason, state=states.REVOKED)
     started = time.time()
     try:
-        value = task.run_message(message, worker)
+        value = tracing.run(task, message, worker)  # Tracing hook: runs the task in a span when on
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return _raised(task, message, worker, started, exc)
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
+from arame.consumers.observer import WorkerObserver
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
 from arame.transport import BrokerSpec
@@ -41,6 +42,8 @@ class Worker:
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
+        observer: told when the worker starts and stops and when each task starts and ends,
+            in whichever process runs it (metrics; see ``WorkerObserver``).
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class Worker:
         pool: str = "thread",
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        observer: WorkerObserver | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -73,24 +77,41 @@ class Worker:
         self._consumer: Consumer | None = None
         self._thread: threading.Thread | None = None
         self._children: list[Any] = []
+        self.observer = observer
 
     def run(self) -> int:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
+        self._open_observer()
         try:
             if self.pool == "thread":
                 return self._run_consumer(self.concurrency)
             return _Supervisor(self).run()
         finally:
             restore()
+            self._close_observer()
+
+    def _open_observer(self) -> None:
+        if self.observer is not None:
+            self.observer.open(process_pool=self.pool == "process", slots=self.concurrency)
+
+    def _close_observer(self) -> None:
+        if self.observer is not None:
+            self.observer.close()
 
     def start(self) -> None:
         """Run the worker (thread pool) on a background thread; returns at once."""
         if self.pool != "thread":
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
-        self._thread = threading.Thread(
-            target=self._run_consumer, args=(self.concurrency,), name="arame-worker", daemon=True
-        )
+        self._open_observer()
+
+        def run_then_close() -> None:
+            try:
+                self._run_consumer(self.concurrency)
+            finally:
+                self._close_observer()
+
+        self._thread = threading.Thread(target=run_then_close, name="arame-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
@@ -131,6 +152,7 @@ class Worker:
             burst=self.burst,
             shutdown_timeout=self.shutdown_timeout,
             kill_on_hard_limit=self.pool == "process",
+            observer=self.observer,
         )
         if self._stopping.is_set():
             return EXIT_OK
@@ -179,6 +201,8 @@ class _Supervisor:
             for child in [c for c in children if not c.is_alive()]:
                 children.remove(child)
                 child.join()
+                if worker.observer is not None:
+                    worker.observer.process_ended(child.pid)
                 if child.exitcode == EXIT_GAVE_UP:
                     exit_code = EXIT_GAVE_UP
                     worker.stop()

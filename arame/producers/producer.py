@@ -95,6 +95,8 @@ class Producer:
                 task_id=message.id,
             )
         headers = {SIGNATURE_HEADER: self._signer.sign(encoded)} if self._signer else None
+        if message.trace:  # Tracing hook: W3C trace context in the headers too, for other tools
+            headers = {**(headers or {}), **message.trace}
         return Outgoing(body, message.queue, message.priority, headers, message.eta)
 
     def close(self) -> None:

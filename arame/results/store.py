@@ -72,6 +72,7 @@ class ResultRow:
     started_at: datetime | None
     finished_at: datetime | None
     message: TaskMessage | None = None  # None for rows written before the column, or unreadable
+    trace_id: str | None = None  # the trace it was sent in, when tracing was on
 
     @property
     def ready(self) -> bool:
@@ -538,6 +539,7 @@ def _pending_row(message: TaskMessage) -> dict[str, Any]:
         "attempts": message.attempt,
         "created_at": _from_epoch(message.created),
         "message": message.to_body(),  # what a requeue, a retry or a reconcile publishes again
+        "trace_id": message.trace_id,
     }
 
 

@@ -32,6 +32,7 @@ results = sa.Table(
     sa.Column("finished_at", _Timestamp),
     # Added after the first release: a table made before it gains the column when a store opens.
     sa.Column("message", LongText, comment="the task message's JSON wire body, unsigned"),
+    sa.Column("trace_id", sa.String(32), comment="OpenTelemetry trace id (hex) it was sent in"),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
 )
 

@@ -69,11 +69,14 @@ DATABASES = [
 ]
 
 
+@pytest.mark.parametrize("column", ["message", "trace_id"])
 @pytest.mark.parametrize("url", DATABASES)
-def test_a_table_without_the_message_column_gains_it_once_with_several_openers(url: str, tmp_path) -> None:
+def test_a_table_without_a_newer_column_gains_it_once_with_several_openers(
+    url: str, column: str, tmp_path
+) -> None:
     url = url.format(tmp=tmp_path)
     name = f"arame_results_old_{uuid.uuid4().hex[:12]}"
-    old = sa.Table(name, sa.MetaData(), *(c._copy() for c in results_table.columns if c.name != "message"))
+    old = sa.Table(name, sa.MetaData(), *(c._copy() for c in results_table.columns if c.name != column))
     new = sa.Table(name, sa.MetaData(), *(c._copy() for c in results_table.columns))
     engine = sa.create_engine(url)
     old.create(engine)
@@ -88,7 +91,7 @@ def test_a_table_without_the_message_column_gains_it_once_with_several_openers(u
             opener.join()
 
         assert sorted(map(len, added)) == [0, 0, 0, 1]
-        assert "message" in {c["name"] for c in sa.inspect(engine).get_columns(name)}
+        assert column in {c["name"] for c in sa.inspect(engine).get_columns(name)}
     finally:
         new.drop(engine)
         engine.dispose()
