@@ -316,9 +316,14 @@ class App:
         """
         return requeue_dead_letters(self.results, self.broker, queue, task_id)
 
-    def reconcile(self, older_than: float = RECONCILE_GRACE) -> list[str]:
-        """Publish again the PENDING tasks (older than ``older_than`` s) the broker lost; return their ids."""
-        return reconcile(self.results, self.producer, self.broker, older_than)
+    def reconcile(self, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None) -> list[str]:
+        """Publish again the PENDING tasks the broker lost; return their ids.
+
+        Args:
+            older_than: seconds a PENDING row must be past its creation (or eta) to count as lost.
+            queues: the queues to look at; default: this app's (``queues()``).
+        """
+        return reconcile(self.results, self.producer, self.broker, queues or self.queues(), older_than)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""

@@ -68,9 +68,16 @@ def retry_task(store: ResultStore, producer: Producer, task_id: str) -> None:
 
 
 def reconcile(
-    store: ResultStore, producer: Producer, spec: BrokerSpec, older_than: float = RECONCILE_GRACE
+    store: ResultStore,
+    producer: Producer,
+    spec: BrokerSpec,
+    queues: Sequence[str],
+    older_than: float = RECONCILE_GRACE,
 ) -> list[str]:
-    """Publish again the PENDING tasks whose message the broker no longer holds; return their ids.
+    """Publish again the PENDING tasks of ``queues`` whose message the broker no longer holds.
+
+    Only those queues: a results database may be shared by apps on other brokers, whose rows
+    this broker cannot speak for. Returns the ids published again.
 
     A row counts as lost when it is older than ``older_than`` seconds (counted from the later
     of its creation and its eta) and the broker provably does not hold its message: by task id
@@ -81,7 +88,7 @@ def reconcile(
     cutoff = now - older_than
     rows = [
         row
-        for row in pending_before(store, datetime.fromtimestamp(cutoff, UTC))
+        for row in pending_before(store, datetime.fromtimestamp(cutoff, UTC), queues)
         if row.message is not None and (row.message.eta or 0.0) < cutoff
     ]
     by_queue: dict[str, list[ResultRow]] = {}

@@ -37,14 +37,18 @@ def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) 
     show_default=True,
     help="Seconds a PENDING row must be past its creation (or eta) to count as lost.",
 )
+@click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
 @BROKER
 @RESULTS
-def reconcile(app_spec: str, older_than: float, broker: str | None, results: str | None) -> None:
-    """Publish again the PENDING tasks whose message the broker no longer holds."""
+def reconcile(
+    app_spec: str, older_than: float, queues: str | None, broker: str | None, results: str | None
+) -> None:
+    """Publish again the PENDING tasks of the app's queues whose message the broker no longer holds."""
     app = open_app(app_spec, broker=broker, results=results)
     require_results_database(app)
     try:
-        republished = app.reconcile(older_than)
+        names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+        republished = app.reconcile(older_than, names)
     finally:
         app.close()
     for task_id in republished:

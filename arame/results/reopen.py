@@ -43,8 +43,10 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
     return bool(reopened.rowcount)
 
 
-def pending_before(store: ResultStore, cutoff: datetime, limit: int = 10_000) -> list[ResultRow]:
-    """PENDING rows created before ``cutoff`` that carry their message, oldest first.
+def pending_before(
+    store: ResultStore, cutoff: datetime, queues: Collection[str], limit: int = 10_000
+) -> list[ResultRow]:
+    """PENDING rows of ``queues`` created before ``cutoff`` that carry their message, oldest first.
 
     Raises:
         ResultStoreError: the database does not answer.
@@ -52,7 +54,10 @@ def pending_before(store: ResultStore, cutoff: datetime, limit: int = 10_000) ->
     query = (
         sa.select(results)
         .where(
-            results.c.state == states.PENDING, results.c.created_at < cutoff, results.c.message.is_not(None)
+            results.c.state == states.PENDING,
+            results.c.created_at < cutoff,
+            results.c.queue.in_(list(queues)),
+            results.c.message.is_not(None),
         )
         .order_by(results.c.created_at)
         .limit(limit)

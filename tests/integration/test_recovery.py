@@ -152,3 +152,21 @@ def test_reconcile_leaves_alone_the_tasks_the_broker_still_holds(counted: Counte
 
     assert [handle.get(timeout=10) for handle in sent] == [n * n for n in range(5)]
     assert counted.runs == dict.fromkeys(range(5), 1)
+
+
+def test_reconcile_leaves_alone_the_rows_of_queues_the_app_does_not_know(
+    counted: Counted, broker_url: str, results_url: str, new_queue: Callable[[], str]
+) -> None:
+    """A results database shared with an app on another broker: its rows are not ours to republish."""
+    if broker_url.startswith("memory"):
+        pytest.skip("memory:// lives in one process: there is nothing a restart could lose")
+    other = Counted(broker_url, results_url, new_queue())
+    try:
+        theirs = other.square.delay(3)
+        _lose_broker_data(broker_url, results_url, other.queue)
+
+        assert counted.app.reconcile(older_than=0) == []
+        assert theirs.state == arame.PENDING
+        assert other.app.reconcile(older_than=0) == [theirs.id]
+    finally:
+        other.app.close()
