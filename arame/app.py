@@ -316,7 +316,9 @@ class App:
         """
         return requeue_dead_letters(self.results, self.broker, queue, task_id)
 
-    def reconcile(self, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None) -> list[str]:
+    def reconcile(
+        self, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None
+    ) -> list[str]:
         """Publish again the PENDING tasks the broker lost; return their ids.
 
         Args:
