@@ -18,7 +18,7 @@ from arame.errors import ConfigurationError, PublishError, ResultStoreError, Tas
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
-from arame.results import AsyncResult, ResultStore, TickLedger
+from arame.results import AsyncResult, ResultStore, TickLedger, WorkerBoard
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
@@ -94,6 +94,8 @@ class App:
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._producer: Producer | None = None
         self._store: ResultStore | None = None
+        self._workers: WorkerBoard | None = None
+        self._workers_store: ResultStore | None = None
         self._lock = threading.Lock()
         self.configure(
             broker=broker or os.environ.get(BROKER_ENV) or default_database_url(),
@@ -352,7 +354,15 @@ class App:
             pool=pool,
             burst=burst,
             shutdown_timeout=shutdown_timeout,
+            board=self.workers,
         )
+
+    @property
+    def workers(self) -> WorkerBoard:
+        """The registry of running workers and the paused queues, in the results database."""
+        if self._workers is None or self._workers_store is not self.results:
+            self._workers, self._workers_store = WorkerBoard(self.results), self.results
+        return self._workers
 
     def queues(self) -> list[str]:
         """The default queue and every queue a declared task names."""

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
+from arame.consumers.heartbeat import PauseWatch, WorkerBoard
 from arame.consumers.limits import Watchdog
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
@@ -75,6 +76,7 @@ class Consumer:
             consumer returns and their messages are delivered again.
         kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
+        board: where paused queues are read (none: every queue is always consumed).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Consumer:
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         kill_on_hard_limit: bool = False,
+        board: WorkerBoard | None = None,
     ) -> None:
         self.queues = list(queues)
         self.slots = slots
@@ -118,6 +121,7 @@ class Consumer:
         self._retry_lock = threading.Lock()
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
+        self._pauses = PauseWatch(board, self.queues) if board is not None else None
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
@@ -143,6 +147,7 @@ class Consumer:
         for thread in self._slot_threads:
             thread.start()
         try:
+            self._follow_pauses()  # steering: a paused queue is not consumed even for a moment
             try:
                 self._subscriber.open()
             except TransportError as exc:
@@ -158,6 +163,7 @@ class Consumer:
 
     def _step(self) -> None:
         self._acknowledge_done()
+        self._follow_pauses()  # steering: stop or start consuming queues paused in the database
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         prefetch = self.slots + self._pace.window()
         if prefetch != self._subscriber.prefetch:
@@ -176,6 +182,14 @@ class Consumer:
         ):
             logger.info("queues are empty, burst done")
             self._stopping.set()
+
+    def _follow_pauses(self) -> None:
+        """Consume only the queues not paused (the watch reads the pause rows once a second)."""
+        if self._pauses is None:
+            return
+        if not self._pauses.started:
+            self._pauses.start()
+        self._subscriber.pause(self._pauses.paused)
 
     def _receive(self, delivery: Delivery) -> None:
         self._in_flight += 1
@@ -366,3 +380,5 @@ class Consumer:
             self._acknowledge_done()
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
         self._retry_publisher.close()
+        if self._pauses is not None:  # steering: stop reading the pause rows
+            self._pauses.stop()

@@ -9,11 +9,13 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
+from arame.consumers.heartbeat import Heartbeat, WorkerBoard
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
 from arame.transport import BrokerSpec
@@ -41,6 +43,7 @@ class Worker:
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
+        board: where the worker registers, beats, and reads paused queues (none: it does not).
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class Worker:
         pool: str = "thread",
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        board: WorkerBoard | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -73,14 +77,16 @@ class Worker:
         self._consumer: Consumer | None = None
         self._thread: threading.Thread | None = None
         self._children: list[Any] = []
+        self._board = board
 
     def run(self) -> int:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
         try:
-            if self.pool == "thread":
-                return self._run_consumer(self.concurrency)
-            return _Supervisor(self).run()
+            with self._registered():
+                if self.pool == "thread":
+                    return self._run_consumer(self.concurrency)
+                return _Supervisor(self).run()
         finally:
             restore()
 
@@ -88,10 +94,27 @@ class Worker:
         """Run the worker (thread pool) on a background thread; returns at once."""
         if self.pool != "thread":
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
-        self._thread = threading.Thread(
-            target=self._run_consumer, args=(self.concurrency,), name="arame-worker", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_registered, name="arame-worker", daemon=True)
         self._thread.start()
+
+    def _run_registered(self) -> int:
+        with self._registered():
+            return self._run_consumer(self.concurrency)
+
+    @contextmanager
+    def _registered(self) -> Iterator[None]:
+        """Steering: the worker's row in the registry, beating while it runs, deleted after."""
+        if self._board is None:
+            yield
+            return
+        heartbeat = Heartbeat(
+            self._board, self.queues, self.pool, self.concurrency, lambda: [c.pid for c in self._children]
+        )
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            heartbeat.stop()
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
         """Stop fetching, let running tasks finish and be acknowledged, then return.
@@ -131,6 +154,7 @@ class Worker:
             burst=self.burst,
             shutdown_timeout=self.shutdown_timeout,
             kill_on_hard_limit=self.pool == "process",
+            board=self._board,
         )
         if self._stopping.is_set():
             return EXIT_OK
