@@ -51,6 +51,7 @@ for command in (
     steer.workers,
     steer.pause,
     steer.resume,
+    steer.dashboard,
     demo.demo,
 ):
     cli.add_command(command)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from arame.app import App
+from arame.app import BROKER_ENV, App
 from arame.cli.loading import app_option, open_app, require_results_database
 from arame.cli.recovery import RESULTS
 
@@ -56,3 +56,32 @@ def resume(app_spec: str, queue: str, results: str | None) -> None:
     """Let workers take messages from QUEUE again."""
     was_paused = _steering_app(app_spec, results).workers.pauses.resume(queue)
     click.echo(f"{queue}: resumed" + ("" if was_paused else " (it was not paused)"))
+
+
+@click.command()
+@app_option()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--token",
+    envvar="ARAME_DASHBOARD_TOKEN",
+    help="Secret every request must carry; required off loopback [env ARAME_DASHBOARD_TOKEN].",
+)
+@click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
+@RESULTS
+def dashboard(
+    app_spec: str, host: str, port: int, token: str | None, broker: str | None, results: str | None
+) -> None:
+    """Serve the dashboard: queues, tasks, workers, and actions on them."""
+    try:
+        from arame.dashboard import serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the dashboard needs its extra: pip install 'arame[dashboard]' ({exc})"
+        ) from exc
+    app = open_app(app_spec, broker=broker, results=results)
+    require_results_database(app)
+    click.echo(
+        f"arame dashboard on http://{host}:{port}/ (token {'required' if token else 'not set'})", err=True
+    )
+    serve(app, host, port, token)

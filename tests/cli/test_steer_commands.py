@@ -30,7 +30,7 @@ def test_pause_and_resume_are_rows_that_status_shows(runner: CliRunner, write_mo
 
     status = _invoke(runner, "status", "-A", name)
     assert status.exit_code == 0, status.output
-    assert [line for line in status.output.splitlines() if "default" in line][0].endswith("paused")
+    assert next(line for line in status.output.splitlines() if "default" in line).endswith("paused")
 
     resumed = _invoke(runner, "resume", "-A", name, "default")
     assert resumed.output.strip() == "default: resumed"
