@@ -63,10 +63,12 @@ class Heartbeat:
         self._queues, self._pool, self._concurrency = list(queues), pool, concurrency
         self._children = children
         self._stop = threading.Event()
+        self._registered = False
         self._thread = threading.Thread(target=self._run, name="arame-heartbeat", daemon=True)
 
     def start(self) -> None:
-        """Begin beating on a daemon thread."""
+        """Register now (so the row is there before the first task runs), then beat on a thread."""
+        self._registered = bool(self._quietly("register the worker", self._register))
         self._thread.start()
 
     def stop(self) -> None:
@@ -77,14 +79,12 @@ class Heartbeat:
         self._quietly("remove the worker row", lambda: self._board.unregister(self.id))
 
     def _run(self) -> None:
-        registered = False
-        while not self._stop.is_set():
+        registered = self._registered
+        while not self._stop.wait(BEAT_EVERY):
             if not registered:
                 registered = bool(self._quietly("register the worker", self._register))
             elif self._quietly("beat", lambda: self._board.beat(self.id, list(self._children()))) is False:
-                registered = False  # its row was cleared while it looked lost: add it again
-                continue
-            self._stop.wait(BEAT_EVERY)
+                registered = bool(self._quietly("register the worker", self._register))  # it was cleared
 
     def _register(self) -> bool:
         host, pid = socket.gethostname(), os.getpid()

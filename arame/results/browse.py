@@ -86,11 +86,11 @@ def list_tasks(
     query = sa.select(*_SUMMARY).where(*_conditions(store, where))
     if after is not None:
         at = _stored(store, after.created_at)
+        # The first condition bounds the index scan (an OR alone would not, and a page deep in
+        # the list would scan every row above it); the second drops the page's own tail.
         query = query.where(
-            sa.or_(
-                results.c.created_at < at,
-                sa.and_(results.c.created_at == at, results.c.id < after.id),
-            )
+            results.c.created_at <= at,
+            sa.or_(results.c.created_at < at, results.c.id < after.id),
         )
     query = query.order_by(results.c.created_at.desc(), results.c.id.desc()).limit(limit + 1)
     with store.connect() as conn:
