@@ -18,6 +18,7 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 BEAT_EVERY = 5.0  # seconds between heartbeats
+FIRST_BEAT = 0.5  # soon after start: by then the process pool's children exist and are recorded
 PAUSE_POLL = 1.0  # seconds between looks at the pause rows, per consumer
 
 
@@ -79,8 +80,9 @@ class Heartbeat:
         self._quietly("remove the worker row", lambda: self._board.unregister(self.id))
 
     def _run(self) -> None:
-        registered = self._registered
-        while not self._stop.wait(BEAT_EVERY):
+        registered, wait = self._registered, FIRST_BEAT
+        while not self._stop.wait(wait):
+            wait = BEAT_EVERY
             if not registered:
                 registered = bool(self._quietly("register the worker", self._register))
             elif self._quietly("beat", lambda: self._board.beat(self.id, list(self._children()))) is False:
