@@ -20,7 +20,7 @@ from arame.immediate import run_here
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
-from arame.results import AsyncResult, ResultStore, TickLedger
+from arame.results import AsyncResult, ResultStore, TickLedger, WorkerBoard
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
@@ -108,6 +108,8 @@ class App:
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._producer: Producer | None = None
         self._store: ResultStore | None = None
+        self._workers: WorkerBoard | None = None
+        self._workers_store: ResultStore | None = None
         self._lock = threading.Lock()
         self.configure(
             broker=broker or os.environ.get(BROKER_ENV) or default_database_url(),
@@ -392,7 +394,15 @@ class App:
             burst=burst,
             shutdown_timeout=shutdown_timeout,
             observer=observer,
+            board=self.workers,
         )
+
+    @property
+    def workers(self) -> WorkerBoard:
+        """The registry of running workers and the paused queues, in the results database."""
+        if self._workers is None or self._workers_store is not self.results:
+            self._workers, self._workers_store = WorkerBoard(self.results), self.results
+        return self._workers
 
     def queues(self) -> list[str]:
         """The default queue and every queue a declared task names."""

@@ -1,4 +1,5 @@
-"""The ``arame`` command line: worker, send, result, status, purge, dead, retry, reconcile, demo.
+"""The ``arame`` command line: worker, send, result, status, purge, dead, retry, reconcile, workers,
+pause, resume, dashboard, demo.
 
 Mistakes a user can make end with one line on stderr and exit code 1 (2 for bad usage);
 only the command line configures logging.
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from arame.cli import commands, dead, demo, reading, recovery
+from arame.cli import commands, dead, demo, reading, recovery, steer
 from arame.cli.loading import TRACEBACK_KEY, traceback_option
 from arame.errors import ArameError
 
@@ -47,6 +48,10 @@ for command in (
     dead.dead,
     recovery.retry,
     recovery.reconcile,
+    steer.workers,
+    steer.pause,
+    steer.resume,
+    steer.dashboard,
     demo.demo,
 ):
     cli.add_command(command)

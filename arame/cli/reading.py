@@ -18,6 +18,7 @@ from arame.cli.commands import (
     queue_names,
 )
 from arame.cli.loading import app_option, open_app, require_broker_database, require_results_database
+from arame.errors import ConfigurationError
 from arame.results import ResultRow
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
@@ -103,15 +104,26 @@ def status(app_spec: str, queues: str | None, broker: str | None, results: str |
     names = queue_names(app, queues)
     ready, delayed = queue_sizes(app.broker, names), delayed_sizes(app.broker, names)
     in_flight, dead = in_flight_sizes(app.broker, names), dead_sizes(app.broker, names)
+    paused = _paused(app, names)
     click.echo(f"broker  {app.broker.safe_url}")
     click.echo(f"  {'queue':<24} {'ready':>8} {'delayed':>8} {'in flight':>9} {'dead':>8}")
     for name in names:
         counts = (_count(ready[name]), _count(delayed[name]), _count(in_flight[name]), _count(dead[name]))
-        click.echo(f"  {name:<24} {counts[0]:>8} {counts[1]:>8} {counts[2]:>9} {counts[3]:>8}")
+        mark = "  paused" if name in paused else ""
+        click.echo(f"  {name:<24} {counts[0]:>8} {counts[1]:>8} {counts[2]:>9} {counts[3]:>8}{mark}")
     click.echo(f"results {app.results.safe_url}")
     require_results_database(app)
     for state, count in sorted(app.results.counts().items()):
         click.echo(f"  {state:<24} {count:>8}")
+
+
+def _paused(app: App, names: list[str]) -> set[str]:
+    """The paused queues among ``names``; none while the results database is not there yet."""
+    try:
+        require_results_database(app)
+    except ConfigurationError:
+        return set()  # reported below, after the queues
+    return set(app.workers.pauses.paused(names))
 
 
 def _count(value: int | None) -> str:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
+from arame.consumers.heartbeat import PauseWatch, WorkerBoard
 from arame.consumers.limits import Watchdog
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
@@ -65,6 +66,7 @@ class Consumer:
         kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
         observer: told when each task starts and ends (metrics).
+        board: where paused queues are read (none: every queue is always consumed).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class Consumer:
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         kill_on_hard_limit: bool = False,
         observer: WorkerObserver | None = None,
+        board: WorkerBoard | None = None,
     ) -> None:
         self.queues = list(queues)
         self._observer = observer
@@ -108,6 +111,7 @@ class Consumer:
         self._retry_lock = threading.Lock()
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
+        self._pauses = PauseWatch(board, self.queues) if board is not None else None
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
@@ -133,6 +137,7 @@ class Consumer:
         for slot in self._slots:
             slot.thread.start()
         try:
+            self._follow_pauses()  # steering: a paused queue is not consumed even for a moment
             try:
                 self._subscriber.open()
             except TransportError as exc:
@@ -149,6 +154,7 @@ class Consumer:
     def _step(self) -> None:
         self._acknowledge_done()
         self._replace_dead_slots()
+        self._follow_pauses()  # steering: stop or start consuming queues paused in the database
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         prefetch = self.slots + self._pace.window()
         if prefetch != self._subscriber.prefetch:
@@ -167,6 +173,14 @@ class Consumer:
         ):
             logger.info("queues are empty, burst done")
             self._stopping.set()
+
+    def _follow_pauses(self) -> None:
+        """Consume only the queues not paused (the watch reads the pause rows once a second)."""
+        if self._pauses is None:
+            return
+        if not self._pauses.started:
+            self._pauses.start()
+        self._subscriber.pause(self._pauses.paused)
 
     def _receive(self, delivery: Delivery) -> None:
         self._in_flight += 1
@@ -405,3 +419,5 @@ class Consumer:
             self._acknowledge_done()
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
         self._retry_publisher.close()
+        if self._pauses is not None:  # steering: stop reading the pause rows
+            self._pauses.stop()

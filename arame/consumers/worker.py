@@ -9,11 +9,13 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
+from arame.consumers.heartbeat import Heartbeat, WorkerBoard
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
@@ -44,6 +46,7 @@ class Worker:
             SIGINT stops at once. Unfinished messages are delivered again.
         observer: told when the worker starts and stops and when each task starts and ends,
             in whichever process runs it (metrics; see ``WorkerObserver``).
+        board: where the worker registers, beats, and reads paused queues (none: it does not).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Worker:
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         observer: WorkerObserver | None = None,
+        board: WorkerBoard | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -78,15 +82,17 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._children: list[Any] = []
         self.observer = observer
+        self._board = board
 
     def run(self) -> int:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
         self._open_observer()
         try:
-            if self.pool == "thread":
-                return self._run_consumer(self.concurrency)
-            return _Supervisor(self).run()
+            with self._registered():
+                if self.pool == "thread":
+                    return self._run_consumer(self.concurrency)
+                return _Supervisor(self).run()
         finally:
             restore()
             self._close_observer()
@@ -107,12 +113,31 @@ class Worker:
 
         def run_then_close() -> None:
             try:
-                self._run_consumer(self.concurrency)
+                self._run_registered()
             finally:
                 self._close_observer()
 
         self._thread = threading.Thread(target=run_then_close, name="arame-worker", daemon=True)
         self._thread.start()
+
+    def _run_registered(self) -> int:
+        with self._registered():
+            return self._run_consumer(self.concurrency)
+
+    @contextmanager
+    def _registered(self) -> Iterator[None]:
+        """Steering: the worker's row in the registry, beating while it runs, deleted after."""
+        if self._board is None:
+            yield
+            return
+        heartbeat = Heartbeat(
+            self._board, self.queues, self.pool, self.concurrency, lambda: [c.pid for c in self._children]
+        )
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            heartbeat.stop()
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
         """Stop fetching, let running tasks finish and be acknowledged, then return.
@@ -153,6 +178,7 @@ class Worker:
             shutdown_timeout=self.shutdown_timeout,
             kill_on_hard_limit=self.pool == "process",
             observer=self.observer,
+            board=self._board,
         )
         if self._stopping.is_set():
             return EXIT_OK

@@ -40,3 +40,24 @@ def add_missing_columns(engine: sa.Engine, table: sa.Table) -> list[str]:
         logger.info("added column %s to %s", column.name, table.name)
         added.append(column.name)
     return added
+
+
+def add_missing_indexes(engine: sa.Engine, table: sa.Table) -> list[str]:
+    """Create the indexes ``table`` declares and the database's table lacks; return their names.
+
+    Safe when several processes open the same old table at once, like ``add_missing_columns``.
+    """
+    present = {index["name"] for index in sa.inspect(engine).get_indexes(table.name)}
+    added = []
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        if index.name in present:
+            continue
+        try:
+            index.create(engine)
+        except sa.exc.SQLAlchemyError:
+            if index.name not in {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}:
+                raise
+            continue  # another process created it first
+        logger.info("created index %s on %s", index.name, table.name)
+        added.append(str(index.name))
+    return added

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from arame import states
 from arame.errors import MessageError, ResultStoreError
 from arame.message import TaskMessage, decode_json
-from arame.results.migrate import add_missing_columns
+from arame.results.migrate import add_missing_columns, add_missing_indexes
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
 from arame.sqlschema import widen_mysql_text
@@ -487,6 +487,7 @@ def _create_table(engine: sa.Engine) -> None:
         if not sa.inspect(engine).has_table(results.name):
             raise
     add_missing_columns(engine, results)
+    add_missing_indexes(engine, results)
     widen_mysql_text(engine, results)
 
 

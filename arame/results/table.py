@@ -34,6 +34,11 @@ results = sa.Table(
     sa.Column("message", LongText, comment="the task message's JSON wire body, unsigned"),
     sa.Column("trace_id", sa.String(32), comment="OpenTelemetry trace id (hex) it was sent in"),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
+    # Added with the dashboard: its task list pages by (created_at, id), newest first, filtered
+    # by at most one of state, task name or queue; a table made before them gains them in place.
+    sa.Index("ix_arame_results_created", "created_at", "id"),
+    sa.Index("ix_arame_results_task_created", "task_name", "created_at"),
+    sa.Index("ix_arame_results_queue_created", "queue", "created_at"),
 )
 
 ticks = sa.Table(

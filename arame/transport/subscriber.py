@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -134,6 +135,7 @@ class Subscriber:
         self._connection: Connection | None = None
         self._consumer: Any = None
         self._unsettled: deque[int] = deque()  # AMQP delivery tags handed out, in order
+        self.paused: frozenset[str] = frozenset()  # queues not consumed for now (see pause())
 
     def open(self) -> None:
         """Connect, declare the queues and start consuming.
@@ -145,7 +147,7 @@ class Subscriber:
         connection = connect(self.spec)
         try:
             connection.ensure_connection(max_retries=1)
-            queues = [kombu_queue(self.spec, name) for name in self.queue_names]
+            queues = [kombu_queue(self.spec, name) for name in self.queue_names if name not in self.paused]
             self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
             self._unsettled.clear()  # tags start again on a new channel
             self._apply_prefetch()
@@ -167,6 +169,10 @@ class Subscriber:
         if self._connection is None:
             self.open()
         assert self._connection is not None
+        if not self.active_queues:
+            self.heartbeat()  # every queue is paused: nothing to wait for but time
+            time.sleep(timeout)
+            return False
         try:
             self._connection.drain_events(timeout=timeout)
         except TimeoutError:  # socket.timeout: nothing arrived
@@ -174,6 +180,38 @@ class Subscriber:
         except Exception as exc:
             raise self._error("lost the connection to", exc) from exc
         return True
+
+    @property
+    def active_queues(self) -> list[str]:
+        """The queues consumed now: all but the paused ones."""
+        return [name for name in self.queue_names if name not in self.paused]
+
+    def pause(self, paused: frozenset[str]) -> None:
+        """Consume every queue but ``paused``: cancel the newly paused ones, consume the resumed.
+
+        Deliveries already received stay valid and are acknowledged as usual. Call it on the
+        draining thread.
+
+        Raises:
+            TransportError: the connection was lost.
+        """
+        paused = paused & frozenset(self.queue_names)
+        if paused == self.paused:
+            return
+        stopped, resumed = paused - self.paused, self.paused - paused
+        self.paused = paused
+        if self._consumer is None:
+            return  # open() consumes the right ones
+        try:
+            for name in sorted(stopped):
+                self._consumer.cancel_by_queue(name)
+            for name in sorted(resumed):
+                self._consumer.add_queue(kombu_queue(self.spec, name))
+            if resumed:
+                self._consumer.consume()
+        except Exception as exc:
+            raise self._error("could not change the queues consumed on", exc) from exc
+        logger.info("queues paused now: %s", ", ".join(sorted(paused)) or "none")
 
     def set_prefetch(self, prefetch: int) -> None:
         """Change how many unacknowledged deliveries the broker may hand over.
@@ -281,7 +319,7 @@ class Subscriber:
                 raise self._error("lost the connection to", exc) from exc
 
     def queue_sizes(self) -> dict[str, int]:
-        """Messages ready in each queue (not counting unacknowledged ones)."""
+        """Messages ready in each queue consumed now (not counting unacknowledged ones, nor paused queues)."""
         if self._connection is None:
             self.open()
         assert self._connection is not None
@@ -290,7 +328,7 @@ class Subscriber:
             # A plain (not passive) declare: Redis forgets a queue as soon as it is empty.
             return {
                 name: kombu_queue(self.spec, name)(channel).queue_declare().message_count
-                for name in self.queue_names
+                for name in self.active_queues
             }
         except Exception as exc:
             raise self._error("could not read queue sizes from", exc) from exc

@@ -1,0 +1,87 @@
+"""``arame workers``, ``arame pause`` and ``arame resume``: see and steer running workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from arame.app import BROKER_ENV, App
+from arame.cli.loading import app_option, open_app, require_results_database
+from arame.cli.recovery import RESULTS
+
+
+def _steering_app(app_spec: str, results: str | None) -> App:
+    app = open_app(app_spec, results=results)
+    require_results_database(app)
+    return app
+
+
+@click.command()
+@app_option()
+@RESULTS
+def workers(app_spec: str, results: str | None) -> None:
+    """List the registered workers, alive or lost, with the task ids each runs now."""
+    app = _steering_app(app_spec, results)
+    found = app.workers.list()
+    now = datetime.now(UTC)
+    for info in found:
+        status = "LOST" if info.lost else "alive"
+        click.echo(
+            f"{info.host}:{info.pid}  {status}  pool={info.pool} concurrency={info.concurrency} "
+            f"queues={','.join(info.queues)} version={info.version} "
+            f"started={info.started_at.isoformat(timespec='seconds')} "
+            f"beat={(now - info.heartbeat_at).total_seconds():.0f}s ago"
+        )
+        for task_id in info.running:
+            click.echo(f"    running {task_id}")
+    click.echo(f"{sum(not i.lost for i in found)} alive, {sum(i.lost for i in found)} lost", err=True)
+
+
+@click.command()
+@app_option()
+@click.argument("queue")
+@RESULTS
+def pause(app_spec: str, queue: str, results: str | None) -> None:
+    """Stop workers taking messages from QUEUE (within a second); publishing goes on."""
+    newly = _steering_app(app_spec, results).workers.pauses.pause(queue)
+    click.echo(f"{queue}: paused" + ("" if newly else " (it already was)"))
+
+
+@click.command()
+@app_option()
+@click.argument("queue")
+@RESULTS
+def resume(app_spec: str, queue: str, results: str | None) -> None:
+    """Let workers take messages from QUEUE again."""
+    was_paused = _steering_app(app_spec, results).workers.pauses.resume(queue)
+    click.echo(f"{queue}: resumed" + ("" if was_paused else " (it was not paused)"))
+
+
+@click.command()
+@app_option()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option(
+    "--token",
+    envvar="ARAME_DASHBOARD_TOKEN",
+    help="Secret every request must carry; required off loopback [env ARAME_DASHBOARD_TOKEN].",
+)
+@click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
+@RESULTS
+def dashboard(
+    app_spec: str, host: str, port: int, token: str | None, broker: str | None, results: str | None
+) -> None:
+    """Serve the dashboard: queues, tasks, workers, and actions on them."""
+    try:
+        from arame.dashboard import serve
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the dashboard needs its extra: pip install 'arame[dashboard]' ({exc})"
+        ) from exc
+    app = open_app(app_spec, broker=broker, results=results)
+    require_results_database(app)
+    click.echo(
+        f"arame dashboard on http://{host}:{port}/ (token {'required' if token else 'not set'})", err=True
+    )
+    serve(app, host, port, token)

@@ -1,0 +1,35 @@
+"""The dashboard: pages and a JSON API over the results table, the queues and the workers.
+
+Run it with ``arame dashboard -A MODULE``, or mount it in an ASGI app of your own::
+
+    from fastapi import FastAPI
+    import arame.dashboard
+    from shop.tasks import app as arame_app
+
+    web = FastAPI()
+    web.mount("/arame", arame.dashboard.asgi_app(arame_app, token="s3cret"))
+
+Needs the ``dashboard`` extra (Starlette, Jinja2, uvicorn).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from arame import App
+from arame.dashboard.context import dashboard
+from arame.dashboard.routes import routes
+from arame.dashboard.server import serve
+
+__all__ = ["asgi_app", "serve"]
+
+
+def asgi_app(app: App, *, token: str | None = None) -> Starlette:
+    """An ASGI application showing ``app``'s queues, tasks and workers.
+
+    Args:
+        app: the arame App whose broker and results database to show.
+        token: a secret every request must carry (``Authorization: Bearer TOKEN``, or the
+            cookie the login page sets); without one, anyone who reaches it may look and act.
+    """
+    return Starlette(routes=routes(dashboard(app, token)))
