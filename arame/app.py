@@ -20,6 +20,7 @@ from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
 from arame.results import AsyncResult, ResultStore, TickLedger
+from arame.results.limits import LimitStore
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
@@ -365,6 +366,7 @@ class App:
             pool=pool,
             burst=burst,
             shutdown_timeout=shutdown_timeout,
+            limiter=LimitStore(self.results),  # flow control: rate and concurrency limits
         )
 
     def queues(self) -> list[str]:

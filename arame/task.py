@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame import states
 from arame.errors import ConfigurationError, Retry
+from arame.flow.keys import KeySpec, check_key_spec  # flow control (rate and concurrency limits)
+from arame.flow.options import check_flow_options
 from arame.message import TaskMessage, encode_json, new_task_id
 from arame.request import Request, current_request, run_with_request
 
@@ -62,6 +64,10 @@ class TaskOptions:
         autoretry_for: exception types that retry the task instead of failing it.
         time_limit: seconds after which the task is stopped (hard).
         soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
+        rate_limit: at most this many starts, across every worker: ``"100/s"``, ``"20/m"``, ``"5/h"``.
+        concurrency_limit: at most this many running at once across every worker (per key value).
+        concurrency_key: the argument (its name, or a callable of the arguments) whose value
+            each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
     """
 
     name: str
@@ -77,9 +83,14 @@ class TaskOptions:
     soft_time_limit: float | None = None
     bind: bool = False
     ignore_result: bool = False
+    # flow control: see arame.flow and docs/flow-control.md
+    rate_limit: str | float | None = None
+    concurrency_limit: int | None = None
+    concurrency_key: KeySpec | None = None
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
+        check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
         if self.max_retries < 0:
             raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
         for limit in (self.time_limit, self.soft_time_limit):
@@ -122,6 +133,7 @@ class Task(Generic[P, R]):
         self.options = options
         self.name = options.name
         functools.update_wrapper(self, fn)
+        check_key_spec(self.name, options.concurrency_key, self._signature_or_none())  # flow control
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -208,6 +220,12 @@ class Task(Generic[P, R]):
         if self.options.bind:
             signature = signature.replace(parameters=list(signature.parameters.values())[1:])
         return signature
+
+    def _signature_or_none(self) -> inspect.Signature | None:
+        try:
+            return self.signature
+        except (TypeError, ValueError):  # a callable Python cannot inspect
+            return None
 
     @functools.cached_property
     def _bind(self) -> Callable[..., inspect.BoundArguments] | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
+from arame.consumers.gate import Limiter
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
 from arame.transport import BrokerSpec
@@ -41,6 +42,7 @@ class Worker:
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
+        limiter: the shared counters of rate and concurrency limits.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Worker:
         pool: str = "thread",
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        limiter: Limiter | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -69,6 +72,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self._admission = admission
         self._recorder = recorder
+        self._limiter = limiter  # flow control: rate and concurrency limits
         self._stopping = threading.Event()
         self._consumer: Consumer | None = None
         self._thread: threading.Thread | None = None
@@ -131,6 +135,7 @@ class Worker:
             burst=self.burst,
             shutdown_timeout=self.shutdown_timeout,
             kill_on_hard_limit=self.pool == "process",
+            limiter=self._limiter,
         )
         if self._stopping.is_set():
             return EXIT_OK
