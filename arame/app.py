@@ -13,6 +13,7 @@ from typing import Any, TypeVar, overload
 from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.dedup import send_deduplicated
 from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
@@ -243,6 +244,10 @@ class App:
                 logger.warning("could not remove the row of unpublished task %s", message.id)
             raise
         return AsyncResult(message.id, self.results)
+
+    def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult:
+        """``send``, unless another task holds ``key``: then that task's handle (deduplication)."""
+        return send_deduplicated(self, message, key, seconds)
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         """Record ``messages`` as PENDING in one transaction, publish them together, return handles.

@@ -42,6 +42,8 @@ class Sender(Protocol):
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]: ...
 
+    def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult: ...
+
     def AsyncResult(self, task_id: str) -> AsyncResult: ...  # noqa: N802 - Celery's name
 
     @property
@@ -264,6 +266,8 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         priority: int | None = None,
         task_id: str | None = None,
+        dedup_key: str | None = None,
+        dedup_for: float = 0.0,
     ) -> AsyncResult:
         """Publish a call with options; return a handle on its result.
 
@@ -277,6 +281,9 @@ class Task(Generic[P, R]):
             queue: overrides the task's queue.
             priority: 0 (lowest) .. 9 (highest); overrides the task's priority.
             task_id: the id to use instead of a fresh one.
+            dedup_key: while a task published with this key is unfinished, and for ``dedup_for``
+                seconds after it was published, return its handle instead of publishing again.
+            dedup_for: the window in seconds (see ``dedup_key``).
 
         Raises:
             TypeError: the arguments do not fit the function's signature.
@@ -295,6 +302,8 @@ class Task(Generic[P, R]):
             expires=_expiry(expires),
             priority=self.options.priority if priority is None else priority,
         )
+        if dedup_key is not None:  # flow control: deduplication
+            return self.app.send_once(message, dedup_key, dedup_for)
         return self.app.send(message)
 
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
