@@ -357,7 +357,7 @@ class App:
         Args:
             queues: queues to consume; default: the queues of every declared task.
             concurrency: tasks at once; default: the number of CPUs.
-            pool: ``"thread"`` or ``"process"``.
+            pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
             burst: return once the queues are empty.
             shutdown_timeout: seconds running tasks get to finish after a stop.
         """

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame import states
+from arame.aioloop import run_coroutine
 from arame.errors import ConfigurationError, Retry
 from arame.flow.keys import KeySpec, check_key_spec  # flow control (rate and concurrency limits)
 from arame.flow.options import check_flow_options
@@ -156,7 +157,14 @@ class Task(Generic[P, R]):
             value = run_with_request(message, worker, self.fn, self, *message.args, **message.kwargs)
         else:
             value = run_with_request(message, worker, self.fn, *message.args, **message.kwargs)
+        if inspect.iscoroutine(value):  # an async def task: runs on the process's event loop
+            value = self._run_coroutine(message, worker, value)
         return None if self.options.ignore_result else value
+
+    def _run_coroutine(self, message: TaskMessage, worker: str, coroutine: Any) -> Any:
+        watched = self.options.time_limit is not None or self.options.soft_time_limit is not None
+        # The coroutine's context is copied when the loop wraps it: give it this request.
+        return run_with_request(message, worker, run_coroutine, coroutine, watched=watched)
 
     @property
     def request(self) -> Request:

@@ -21,7 +21,7 @@ from arame.transport import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
-POOLS = ("thread", "process")
+POOLS = ("thread", "process", "asyncio")  # asyncio: threads that wait on one event loop
 STOP_GRACEFULLY, STOP_NOW = signal.SIGUSR1, signal.SIGUSR2  # supervisor -> child
 EXIT_OK, EXIT_GAVE_UP = 0, 3
 
@@ -38,7 +38,7 @@ class Worker:
         admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed; must be usable after a fork (process pool).
         concurrency: tasks run at once: threads in the thread pool, children in the process pool.
-        pool: ``"thread"`` or ``"process"``.
+        pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
@@ -82,7 +82,7 @@ class Worker:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
         try:
-            if self.pool == "thread":
+            if self.pool in ("thread", "asyncio"):
                 return self._run_consumer(self.concurrency)
             return _Supervisor(self).run()
         finally:
@@ -90,7 +90,7 @@ class Worker:
 
     def start(self) -> None:
         """Run the worker (thread pool) on a background thread; returns at once."""
-        if self.pool != "thread":
+        if self.pool not in ("thread", "asyncio"):
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
         self._thread = threading.Thread(
             target=self._run_consumer, args=(self.concurrency,), name="arame-worker", daemon=True
