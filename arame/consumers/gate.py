@@ -8,7 +8,6 @@ shared counters live where every worker sees them (``Limiter``, the results data
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,8 +24,6 @@ from arame.transport import Delivery, Outgoing, Publisher
 logger = logging.getLogger(__name__)
 
 Held = tuple[TaskMessage, Delivery]
-MIN_WAIT = 0.25  # seconds a task over its concurrency limit waits in the broker at least
-MAX_WAIT = 300.0  # ... and at most, however long the line of waiting tasks of its key
 SLOT_TTL = 3600.0  # a slot outlives a task reading STARTED this long (no time limit) only if its worker died
 
 
@@ -36,8 +33,8 @@ class Limiter(Protocol):
     def take_tokens(self, task_name: str, rate: float, burst: int, count: int, now: float) -> Decision:
         """Take up to ``count`` starts under ``rate`` per second."""
 
-    def take_slots(self, requests: Sequence[SlotRequest], now: float) -> set[str]:
-        """Take concurrency slots; return the task ids that got one."""
+    def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
+        """Take concurrency slots: per task id ``None`` (it got one) or when it may come back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +60,6 @@ class FlowGate:
         self._limiter = limiter
         self._rules: dict[str, _Rules | None] = {}
         self._runtime: dict[str, float] = {}  # per task name, seconds (moving average)
-        self._line: dict[tuple[str, str], float] = {}  # per key: when its last waiting task comes back
-        self._lock = threading.Lock()
 
     def limits(self, batch: Sequence[Held]) -> bool:
         """Whether any task of the batch has a limit (else the gate costs nothing)."""
@@ -118,22 +113,17 @@ class FlowGate:
             rules = self._rules_of(message.task)
             if rules is not None and rules.limit is not None:
                 key = concurrency_key_of(rules.key, _signature(rules.task), message.args, message.kwargs)
-                requests[message.id] = SlotRequest(message.id, message.task, key, rules.limit, rules.ttl)
+                # Waiting tasks come back at the pace the key runs: its run time over its limit.
+                spacing = max(self._runtime.get(message.task, 0.1), 0.001) / rules.limit
+                requests[message.id] = SlotRequest(
+                    message.id, message.task, key, rules.limit, rules.ttl, spacing
+                )
         if not requests:
             return batch, []
-        granted = self._limiter.take_slots(list(requests.values()), now)
-        runnable = [held for held in batch if held[0].id not in requests or held[0].id in granted]
-        over = [held for held in batch if held[0].id in requests and held[0].id not in granted]
-        return runnable, [(held, self._next_in_line(requests[held[0].id], now)) for held in over]
-
-    def _next_in_line(self, request: SlotRequest, now: float) -> float:
-        """When a task over its key's limit comes back: one after another, at the pace its key runs."""
-        spacing = max(self._runtime.get(request.task_name, 0.1), 0.001) / request.limit
-        with self._lock:
-            line = (request.task_name, request.key)
-            due = min(max(self._line.get(line, 0.0), now + MIN_WAIT), now + MAX_WAIT)
-            self._line[line] = due + spacing
-        return due
+        decided = self._limiter.take_slots(list(requests.values()), now)
+        runnable = [held for held in batch if decided.get(held[0].id) is None]
+        over = [(held, due) for held in batch if (due := decided.get(held[0].id)) is not None]
+        return runnable, over
 
     def _rules_of(self, name: str) -> _Rules | None:
         if name not in self._rules:

@@ -70,6 +70,7 @@ class SlotRequest:
         limit: at most this many running per key value.
         ttl: seconds after which the slot is freed even if its task still reads STARTED
             (a worker that died and whose message never came back).
+        spacing: seconds between the waiting tasks of its key coming back (its run time / limit).
     """
 
     task_id: str
@@ -77,3 +78,4 @@ class SlotRequest:
     key: str
     limit: int
     ttl: float
+    spacing: float = 0.1

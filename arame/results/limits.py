@@ -22,6 +22,8 @@ from arame.results.table import results
 # A slot whose task row still reads PENDING or RETRY this long after it was taken belongs to a
 # claim that did not happen (the task was revoked, or its worker died before the claim).
 UNCLAIMED_GRACE = 10.0
+MIN_WAIT = 0.25  # seconds a task over its concurrency limit waits in the broker at least
+MAX_WAIT = 300.0  # ... and at most, however long the line of waiting tasks of its key
 
 
 class LimitStore:
@@ -48,23 +50,30 @@ class LimitStore:
             )
         return decision
 
-    def take_slots(self, requests: Sequence[SlotRequest], now: float) -> set[str]:
-        """Give slots to as many requests as their limits allow; return the task ids that got one.
+    def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
+        """Give slots to as many requests as their limits allow.
 
         A task that already holds a slot (its message came back after its worker died) keeps it.
+        The others are lined up per key, in the key's row shared by every worker: each comes
+        back ``spacing`` after the previous one, at least ``MIN_WAIT`` from now, at most ``MAX_WAIT``.
+
+        Returns:
+            For each task id, ``None`` if it got a slot, else when it may come back (epoch s).
         """
         self._create()
         groups: dict[str, list[SlotRequest]] = {}
         for request in requests:
             groups.setdefault(hashed(request.task_name, request.key), []).append(request)
-        granted: set[str] = set()
+        decided: dict[str, float | None] = {}
         with self._store.transaction() as conn:
             for key in sorted(groups):  # always in the same order: no deadlock between workers
-                granted |= self._fill(conn, key, groups[key], now)
-        return granted
+                decided |= self._fill(conn, key, groups[key], now)
+        return decided
 
-    def _fill(self, conn: sa.Connection, key: str, requests: list[SlotRequest], now: float) -> set[str]:
-        self._locked(conn, key)
+    def _fill(
+        self, conn: sa.Connection, key: str, requests: list[SlotRequest], now: float
+    ) -> dict[str, float | None]:
+        _, tail = self._locked(conn, key)
         _free_finished(conn, key, now)
         held = {row.task_id: row.slot for row in conn.execute(sa.select(slots).where(slots.c.key == key))}
         granted = {r.task_id for r in requests if r.task_id in held}
@@ -85,7 +94,14 @@ class LimitStore:
             granted.add(request.task_id)
         if rows:
             conn.execute(slots.insert(), rows)
-        return granted
+        decided: dict[str, float | None] = dict.fromkeys(granted)
+        for request in requests:
+            if request.task_id not in granted:
+                decided[request.task_id] = due = min(max(tail, now + MIN_WAIT), now + MAX_WAIT)
+                tail = due + request.spacing
+        if len(decided) > len(granted):
+            conn.execute(limits.update().where(limits.c.name == key).values(tail=tail))
+        return decided
 
     def _locked(self, conn: sa.Connection, name: str) -> tuple[float, float]:
         """Lock the limit's row (made on first use) and read it."""
