@@ -11,7 +11,7 @@ import threading
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.limit_tables import dedup, hashed, limits_metadata
+from arame.results.limit_tables import create_limit_tables, dedup, hashed
 from arame.results.store import ResultStore
 from arame.results.table import results
 
@@ -67,11 +67,7 @@ class DedupStore:
         if self._ready:
             return
         with self._lock:
-            try:
-                limits_metadata.create_all(self._store.engine, checkfirst=True)
-            except sa.exc.SQLAlchemyError:
-                if not sa.inspect(self._store.engine).has_table(dedup.name):
-                    raise  # else another process created it between the check and the CREATE
+            create_limit_tables(self._store.engine)
         self._ready = True
 
 

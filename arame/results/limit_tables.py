@@ -45,3 +45,21 @@ dedup = sa.Table(
 def hashed(*parts: str) -> str:
     """A fixed-length primary key for any task name and key value (indexes have length limits)."""
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:64]
+
+
+def create_limit_tables(engine: sa.Engine, attempts: int = 3) -> None:
+    """Create the flow-control tables that are missing.
+
+    Another process (or another store in this one) may create them at the same moment: a CREATE
+    that fails because of it is followed by another look, until every table exists.
+    """
+    for attempt in range(attempts):
+        try:
+            limits_metadata.create_all(engine, checkfirst=True)
+            return
+        except sa.exc.SQLAlchemyError:
+            missing = [t for t in limits_metadata.sorted_tables if not sa.inspect(engine).has_table(t.name)]
+            if not missing:
+                return
+            if attempt == attempts - 1:
+                raise

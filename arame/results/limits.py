@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from arame import states
 from arame.flow.gcra import Decision, decide
 from arame.flow.keys import SlotRequest
-from arame.results.limit_tables import hashed, limits, limits_metadata, slots
+from arame.results.limit_tables import create_limit_tables, hashed, limits, slots
 from arame.results.store import ResultStore
 from arame.results.table import results
 
@@ -116,12 +116,7 @@ class LimitStore:
         if self._ready:
             return
         with self._lock:
-            try:
-                limits_metadata.create_all(self._store.engine, checkfirst=True)
-            except sa.exc.SQLAlchemyError:
-                # Another process may have created them between the check and the CREATE.
-                if not sa.inspect(self._store.engine).has_table(slots.name):
-                    raise
+            create_limit_tables(self._store.engine)
         self._ready = True
 
 
