@@ -14,6 +14,7 @@ from arame import tracing
 from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.dedup import send_deduplicated
 from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
@@ -21,6 +22,7 @@ from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
 from arame.results import AsyncResult, ResultStore, TickLedger, WorkerBoard
+from arame.results.limits import LimitStore
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
@@ -252,6 +254,10 @@ class App:
                 raise
         return AsyncResult(sent.id, self.results)
 
+    def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult:
+        """``send``, unless another task holds ``key``: then that task's handle (deduplication)."""
+        return send_deduplicated(self, message, key, seconds)
+
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         """Record ``messages`` as PENDING in one transaction, publish them together, return handles.
 
@@ -371,7 +377,7 @@ class App:
         Args:
             queues: queues to consume; default: the queues of every declared task.
             concurrency: tasks at once; default: the number of CPUs.
-            pool: ``"thread"`` or ``"process"``.
+            pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
             burst: return once the queues are empty.
             shutdown_timeout: seconds running tasks get to finish after a stop.
             metrics_port: serve Prometheus metrics on this port while the worker runs (the
@@ -395,6 +401,7 @@ class App:
             shutdown_timeout=shutdown_timeout,
             observer=observer,
             board=self.workers,
+            limiter=LimitStore(self.results),  # flow control: rate and concurrency limits
         )
 
     @property

@@ -59,7 +59,6 @@ RULES: dict[str, _Rule] = {
     "serializer": _Rule(_only("json"), _JSON_ONLY),
     "result_serializer": _Rule(_only("json"), _JSON_ONLY),
     "compression": _Rule(_never, "arame does not compress messages; drop it"),
-    "rate_limit": _Rule(_never, "not supported yet; bound the worker's concurrency (-c) instead"),
     "base": _Rule(
         _never,
         "custom Task classes are not supported: share behaviour through plain functions, and use "

@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame import states
+from arame.aioloop import run_coroutine
 from arame.errors import ConfigurationError, Retry
+from arame.flow.keys import KeySpec, check_key_spec  # flow control (rate and concurrency limits)
+from arame.flow.options import check_flow_options
 from arame.message import TaskMessage, encode_json, new_task_id
 from arame.request import Request, current_request, run_with_request
 
@@ -40,6 +43,8 @@ class Sender(Protocol):
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]: ...
 
+    def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult: ...
+
     def AsyncResult(self, task_id: str) -> AsyncResult: ...  # noqa: N802 - Celery's name
 
     @property
@@ -62,6 +67,10 @@ class TaskOptions:
         autoretry_for: exception types that retry the task instead of failing it.
         time_limit: seconds after which the task is stopped (hard).
         soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
+        rate_limit: at most this many starts, across every worker: ``"100/s"``, ``"20/m"``, ``"5/h"``.
+        concurrency_limit: at most this many running at once across every worker (per key value).
+        concurrency_key: the argument (its name, or a callable of the arguments) whose value
+            each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
     """
 
     name: str
@@ -77,9 +86,14 @@ class TaskOptions:
     soft_time_limit: float | None = None
     bind: bool = False
     ignore_result: bool = False
+    # flow control: see arame.flow and docs/flow-control.md
+    rate_limit: str | float | None = None
+    concurrency_limit: int | None = None
+    concurrency_key: KeySpec | None = None
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
+        check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
         if self.max_retries < 0:
             raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
         for limit in (self.time_limit, self.soft_time_limit):
@@ -122,6 +136,7 @@ class Task(Generic[P, R]):
         self.options = options
         self.name = options.name
         functools.update_wrapper(self, fn)
+        check_key_spec(self.name, options.concurrency_key, self._signature_or_none())  # flow control
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -142,7 +157,14 @@ class Task(Generic[P, R]):
             value = run_with_request(message, worker, self.fn, self, *message.args, **message.kwargs)
         else:
             value = run_with_request(message, worker, self.fn, *message.args, **message.kwargs)
+        if inspect.iscoroutine(value):  # an async def task: runs on the process's event loop
+            value = self._run_coroutine(message, worker, value)
         return None if self.options.ignore_result else value
+
+    def _run_coroutine(self, message: TaskMessage, worker: str, coroutine: Any) -> Any:
+        watched = self.options.time_limit is not None or self.options.soft_time_limit is not None
+        # The coroutine's context is copied when the loop wraps it: give it this request.
+        return run_with_request(message, worker, run_coroutine, coroutine, watched=watched)
 
     @property
     def request(self) -> Request:
@@ -209,6 +231,12 @@ class Task(Generic[P, R]):
             signature = signature.replace(parameters=list(signature.parameters.values())[1:])
         return signature
 
+    def _signature_or_none(self) -> inspect.Signature | None:
+        try:
+            return self.signature
+        except (TypeError, ValueError):  # a callable Python cannot inspect
+            return None
+
     @functools.cached_property
     def _bind(self) -> Callable[..., inspect.BoundArguments] | None:
         # Cached: after the first call this is a plain attribute read on the publish path.
@@ -246,6 +274,8 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         priority: int | None = None,
         task_id: str | None = None,
+        dedup_key: str | None = None,
+        dedup_for: float = 0.0,
     ) -> AsyncResult:
         """Publish a call with options; return a handle on its result.
 
@@ -259,6 +289,9 @@ class Task(Generic[P, R]):
             queue: overrides the task's queue.
             priority: 0 (lowest) .. 9 (highest); overrides the task's priority.
             task_id: the id to use instead of a fresh one.
+            dedup_key: while a task published with this key is unfinished, and for ``dedup_for``
+                seconds after it was published, return its handle instead of publishing again.
+            dedup_for: the window in seconds (see ``dedup_key``).
 
         Raises:
             TypeError: the arguments do not fit the function's signature.
@@ -277,6 +310,8 @@ class Task(Generic[P, R]):
             expires=_expiry(expires),
             priority=self.options.priority if priority is None else priority,
         )
+        if dedup_key is not None:  # flow control: deduplication
+            return self.app.send_once(message, dedup_key, dedup_for)
         return self.app.send(message)
 
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:

@@ -54,8 +54,9 @@ def queue_names(app: App, queues: str | None) -> list[str]:
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Tasks at once [default: CPUs].")
 @click.option(
     "--pool",
-    type=click.Choice(["process", "thread"]),
-    help="Child processes or threads [default: process; thread for memory://].",
+    type=click.Choice(["process", "thread", "asyncio"]),
+    help="Child processes, threads, or asyncio (one process; async tasks share its event loop; "
+    "-c 1000 is cheap) [default: process; thread for memory://].",
 )
 @BROKER_OPTION
 @RESULTS_OPTION

@@ -14,6 +14,7 @@ from dataclasses import replace
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
 from arame.consumers.execute import execute
+from arame.consumers.gate import FlowGate, Limiter, publish_waiting
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
 from arame.consumers.limits import Watchdog
 from arame.consumers.observer import WorkerObserver
@@ -67,6 +68,7 @@ class Consumer:
             instead of being interrupted inside its thread.
         observer: told when each task starts and ends (metrics).
         board: where paused queues are read (none: every queue is always consumed).
+        limiter: the shared counters of rate and concurrency limits (none: no limits apply).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Consumer:
         kill_on_hard_limit: bool = False,
         observer: WorkerObserver | None = None,
         board: WorkerBoard | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.queues = list(queues)
         self._observer = observer
@@ -109,6 +112,7 @@ class Consumer:
             kill_on_hard=kill_on_hard_limit, terminated=recorder.terminated if kill_on_hard_limit else None
         )
         self._retry_lock = threading.Lock()
+        self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
         self._pauses = PauseWatch(board, self.queues) if board is not None else None
@@ -206,6 +210,8 @@ class Consumer:
         try:
             while batch := self._take():
                 slot.batch, slot.done = batch, 0
+                if self._gate.limits(batch):  # flow control: tasks over a limit wait in the broker
+                    batch = slot.batch = self._through_gate(batch)
                 claimed = self._claim(batch)
                 for message, delivery in batch:
                     if message.id in claimed:
@@ -273,6 +279,7 @@ class Consumer:
         outcome = self._execute_within_limits(message)
         ran = time.perf_counter() - began
         self._pace.ran(ran)
+        self._gate.ran(message.task, ran)  # flow control: paces tasks waiting on a concurrency limit
         if observer is not None:  # Metrics hook
             observer.task_finished(message, outcome)
         if outcome.state == RETRY and not self._publish_retry(message, outcome):
@@ -328,6 +335,27 @@ class Consumer:
             logger.warning("could not publish the retry of task %s: %s", message.id, exc)
             return False
         return True
+
+    def _through_gate(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
+        """Flow control: publish the tasks over a limit again, delayed, and acknowledge them.
+
+        The same message (id, attempt) with a later ``eta``; acknowledged only once the broker
+        holds the delayed copy, so it is never lost (at worst it is there twice: the claim runs one).
+        """
+        runnable, waiting = self._gate.admit(batch)
+        if not waiting:
+            return runnable
+        try:
+            with self._retry_lock:
+                publish_waiting(self._retry_publisher, self._admission.signer, waiting)
+        except TransportError as exc:
+            logger.warning("could not put %d task(s) over their limits back: %s", len(waiting), exc)
+            for (_, delivery), _ in waiting:
+                self._committed(delivery, False)
+            return runnable
+        for (_, delivery), _ in waiting:
+            self._committed(delivery, True)
+        return runnable
 
     def _dead_letter(self, delivery: Delivery, poison: Poison) -> None:
         """Move a message no worker should run aside, record why when it has an id, then ack it."""

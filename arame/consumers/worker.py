@@ -15,6 +15,7 @@ from typing import Any
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
+from arame.consumers.gate import Limiter
 from arame.consumers.heartbeat import Heartbeat, WorkerBoard
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.recorder import ResultRecorder
@@ -23,7 +24,7 @@ from arame.transport import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
-POOLS = ("thread", "process")
+POOLS = ("thread", "process", "asyncio")  # asyncio: threads that wait on one event loop
 STOP_GRACEFULLY, STOP_NOW = signal.SIGUSR1, signal.SIGUSR2  # supervisor -> child
 EXIT_OK, EXIT_GAVE_UP = 0, 3
 
@@ -40,13 +41,14 @@ class Worker:
         admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed; must be usable after a fork (process pool).
         concurrency: tasks run at once: threads in the thread pool, children in the process pool.
-        pool: ``"thread"`` or ``"process"``.
+        pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
         observer: told when the worker starts and stops and when each task starts and ends,
             in whichever process runs it (metrics; see ``WorkerObserver``).
         board: where the worker registers, beats, and reads paused queues (none: it does not).
+        limiter: the shared counters of rate and concurrency limits.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Worker:
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         observer: WorkerObserver | None = None,
         board: WorkerBoard | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -77,6 +80,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self._admission = admission
         self._recorder = recorder
+        self._limiter = limiter  # flow control: rate and concurrency limits
         self._stopping = threading.Event()
         self._consumer: Consumer | None = None
         self._thread: threading.Thread | None = None
@@ -90,7 +94,7 @@ class Worker:
         self._open_observer()
         try:
             with self._registered():
-                if self.pool == "thread":
+                if self.pool in ("thread", "asyncio"):
                     return self._run_consumer(self.concurrency)
                 return _Supervisor(self).run()
         finally:
@@ -107,7 +111,7 @@ class Worker:
 
     def start(self) -> None:
         """Run the worker (thread pool) on a background thread; returns at once."""
-        if self.pool != "thread":
+        if self.pool not in ("thread", "asyncio"):
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
         self._open_observer()
 
@@ -179,6 +183,7 @@ class Worker:
             kill_on_hard_limit=self.pool == "process",
             observer=self.observer,
             board=self._board,
+            limiter=self._limiter,
         )
         if self._stopping.is_set():
             return EXIT_OK

@@ -217,7 +217,6 @@ def test_retry_kwargs_and_default_retry_delay_become_arame_options(app: arame.Ap
     [
         ("acks_late", False, "acknowledges after the outcome is committed"),
         ("serializer", "pickle", "JSON only"),
-        ("rate_limit", "10/m", "not supported yet"),
         ("base", object, "custom Task classes"),
         ("track_started", False, "always records STARTED"),
         ("reject_on_worker_lost", False, "delivered again"),
@@ -232,6 +231,14 @@ def test_a_celery_option_arame_does_not_do_fails_at_declaration_naming_the_arame
 ) -> None:
     with pytest.raises(arame.ConfigurationError, match=rf"{option}=.*{hint}|{hint}"):
         app.task(name="ported", **{option: value})(lambda: None)
+
+
+def test_celery_rate_limit_is_accepted_as_arames_global_rate_limit(app: arame.App) -> None:
+    @app.task(rate_limit="10/m")
+    def ported() -> None:
+        return None
+
+    assert ported.options.rate_limit == "10/m"
 
 
 def test_celery_options_that_mean_what_arame_does_are_accepted_silently(app: arame.App) -> None:

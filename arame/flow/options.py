@@ -1,0 +1,36 @@
+"""Checks of the flow-control options of ``@app.task``, at declaration."""
+
+from __future__ import annotations
+
+from arame.errors import ConfigurationError
+from arame.flow.keys import KeySpec
+from arame.flow.rates import parse_rate
+
+
+def check_flow_options(
+    task_name: str, rate_limit: str | float | None, concurrency_limit: int | None, key: KeySpec | None
+) -> None:
+    """Refuse a rate that does not parse, a limit under 1, or a key without a limit.
+
+    Raises:
+        ConfigurationError: one of these, naming the task.
+    """
+    if rate_limit is not None:
+        try:
+            parse_rate(rate_limit)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"task {task_name!r}: {exc}") from exc
+    if concurrency_limit is not None and (
+        isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) or concurrency_limit < 1
+    ):
+        raise ConfigurationError(
+            f"task {task_name!r}: concurrency_limit must be a whole number >= 1, not {concurrency_limit!r}"
+        )
+    if key is not None and concurrency_limit is None:
+        raise ConfigurationError(
+            f"task {task_name!r}: concurrency_key needs concurrency_limit (how many may run per key value)"
+        )
+    if key is not None and not (callable(key) or isinstance(key, str)):
+        raise ConfigurationError(
+            f"task {task_name!r}: concurrency_key names an argument or is a callable of the arguments"
+        )
