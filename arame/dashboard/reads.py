@@ -94,6 +94,7 @@ def _task(row: ResultRow) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "runtime": runtime,
         "has_message": row.message is not None,
+        "trace_id": row.trace_id,  # of the span that sent it, when tracing is on
     }
 
 

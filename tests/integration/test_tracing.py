@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
 
 import arame
+from arame.dashboard import reads
 from tests.integration.conftest import POSTGRES_URL, delete_queues, delete_result_rows
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -103,6 +104,8 @@ def test_a_published_task_is_linked_from_its_run_with_the_messaging_attributes(
     assert process.parent is None and process.context.trace_id != send.context.trace_id
     row = app.results.read(result.id)
     assert row is not None and row.trace_id == f"{send.context.trace_id:032x}"
+    shown = reads.task(app, result.id)  # the dashboard's task page shows it
+    assert shown is not None and shown["trace_id"] == row.trace_id
     app.close()
 
 
