@@ -98,6 +98,7 @@ class TaskMessage:
         priority: 0 (lowest) to 9 (highest), if set.
         created: epoch seconds when it was first published.
         version: the protocol version it was written with.
+        joins: ids of the workflow steps waiting on this task's outcome (see ``arame.canvas``).
     """
 
     id: str
@@ -111,6 +112,7 @@ class TaskMessage:
     priority: int | None = None
     created: float = field(default_factory=time.time)
     version: int = PROTOCOL_VERSION
+    joins: tuple[str, ...] = ()  # workflows (arame.canvas): written only when set
 
     def __post_init__(self) -> None:
         # Refused here, before any row or message is written: the results table could not
@@ -145,6 +147,8 @@ class TaskMessage:
             body["expires"] = self.expires
         if self.priority is not None:
             body["priority"] = self.priority
+        if self.joins:
+            body["joins"] = list(self.joins)
         try:
             return encode_json(body)
         except (TypeError, ValueError) as exc:
@@ -181,6 +185,7 @@ class TaskMessage:
                 priority=None if data.get("priority") is None else int(data["priority"]),
                 created=float(data.get("created", 0.0)),
                 version=int(data.get("v", PROTOCOL_VERSION)),
+                joins=_joins(data.get("joins")),
             )
         except MessageError:
             raise
@@ -202,6 +207,13 @@ def _loads(raw: bytes | str) -> Any:
         return decode_json(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MessageError(f"the body is not valid JSON: {exc}") from exc
+
+
+def _joins(value: Any) -> tuple[str, ...]:
+    # Tolerant: anything but a list of strings reads as no workflow step waiting.
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
 
 
 def _optional_float(value: Any) -> float | None:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame import states
+from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError, Retry
 from arame.message import TaskMessage, encode_json, new_task_id
 from arame.request import Request, current_request, run_with_request
@@ -246,6 +247,8 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         priority: int | None = None,
         task_id: str | None = None,
+        link: Canvas | None = None,
+        link_error: Canvas | None = None,
     ) -> AsyncResult:
         """Publish a call with options; return a handle on its result.
 
@@ -259,6 +262,8 @@ class Task(Generic[P, R]):
             queue: overrides the task's queue.
             priority: 0 (lowest) .. 9 (highest); overrides the task's priority.
             task_id: the id to use instead of a fresh one.
+            link: a signature (or workflow) run with the result once it succeeds.
+            link_error: a signature run with the task's id if it fails.
 
         Raises:
             TypeError: the arguments do not fit the function's signature.
@@ -267,6 +272,12 @@ class Task(Generic[P, R]):
         """
         self.check_arguments(args, kwargs)
         check_priority(priority)
+        if link is not None or link_error is not None:  # a workflow: see arame/canvas
+            options = {"countdown": countdown, "eta": eta, "expires": expires, "queue": queue}
+            handle: AsyncResult = linked(
+                self, args, kwargs, link, link_error, priority=priority, task_id=task_id, **options
+            )
+            return handle
         message = TaskMessage(
             id=task_id or new_task_id(),
             task=self.name,
@@ -278,6 +289,14 @@ class Task(Generic[P, R]):
             priority=self.options.priority if priority is None else priority,
         )
         return self.app.send(message)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
+        return Signature(self.name, args, kwargs, app=self.app)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: it never receives an upstream result."""
+        return Signature(self.name, args, kwargs, app=self.app, immutable=True)
 
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Publish this call once the caller's database transaction commits; never if it rolls back."""
