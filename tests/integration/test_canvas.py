@@ -122,7 +122,9 @@ def test_link_and_link_error_callbacks_run_after_apply_async(flow):
 
 def test_nested_workflows_a_group_inside_a_chain_and_a_chain_inside_a_chord(flow):
     with flow.worker():
-        fan_out = (flow.add.s(1, 1) | arame.group(flow.mul.s(2), flow.mul.s(3)) | flow.total.s()).apply_async()
+        fan_out = (
+            flow.add.s(1, 1) | arame.group(flow.mul.s(2), flow.mul.s(3)) | flow.total.s()
+        ).apply_async()
         chained_members = arame.chord(
             [flow.add.s(1, 1) | flow.mul.s(10), flow.add.s(2, 2) | flow.mul.s(10)], flow.total.s()
         ).apply_async()
