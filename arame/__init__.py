@@ -1,6 +1,8 @@
 """arame: tasks, brokers, workers and a SQL results table, without Celery."""
 
 from arame.app import App, shared_task
+from arame.canvas.api import chain, chord, group, signature
+from arame.canvas.nodes import Signature
 from arame.errors import (
     ArameError,
     ConfigurationError,
@@ -17,6 +19,7 @@ from arame.errors import (
 )
 from arame.request import Request
 from arame.results import AsyncResult
+from arame.results.group_result import GroupResult
 from arame.states import FAILURE, PENDING, RETRY, REVOKED, STARTED, SUCCESS, UNKNOWN
 from arame.task import Task
 
@@ -34,11 +37,13 @@ __all__ = [
     "ArameError",
     "AsyncResult",
     "ConfigurationError",
+    "GroupResult",
     "MessageError",
     "PublishError",
     "Request",
     "ResultStoreError",
     "Retry",
+    "Signature",
     "SoftTimeLimitExceeded",
     "Task",
     "TaskFailed",
@@ -46,5 +51,9 @@ __all__ = [
     "TimeLimitExceeded",
     "TimeoutError",
     "TransportError",
+    "chain",
+    "chord",
+    "group",
     "shared_task",
+    "signature",
 ]

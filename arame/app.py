@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
 from arame import tracing
+from arame.canvas.nodes import Canvas
+from arame.canvas.publish import publish_canvas
 from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
@@ -339,6 +341,19 @@ class App:
         """A handle on any task id; one never published reads ``UNKNOWN``."""
         return AsyncResult(task_id, self.results)
 
+    def _publish_fired(self, messages: Sequence[TaskMessage]) -> None:
+        self.producer.publish_many(messages)  # the producer is opened on first use, not before
+
+    def send_canvas(self, canvas: Canvas) -> Any:
+        """Publish a prepared workflow (chain, group, chord); see ``arame.canvas``.
+
+        Raises:
+            ConfigurationError: in immediate mode, which does not run workflows.
+        """
+        if self.immediate:
+            raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
+        return publish_canvas(self, canvas)
+
     @property
     def producer(self) -> Producer:
         """The producer, opened on first use."""
@@ -357,6 +372,8 @@ class App:
             with self._lock:
                 if self._store is None:
                     self._store = ResultStore(self._results_db)
+                    # Workflows: the steps a committed outcome fired are published by this app.
+                    self._store.publish_fired = self._publish_fired
         return self._store
 
     # -- running ---------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class TaskMessage:
         version: the protocol version it was written with.
         trace: the W3C trace context (``traceparent``, ``tracestate``) of the span that sent it,
             when tracing is on (see ``arame.tracing``); a retry keeps it.
+        joins: ids of the workflow steps waiting on this task's outcome (see ``arame.canvas``).
     """
 
     id: str
@@ -114,6 +115,7 @@ class TaskMessage:
     created: float = field(default_factory=time.time)
     version: int = PROTOCOL_VERSION
     trace: dict[str, str] | None = None
+    joins: tuple[str, ...] = ()  # workflows (arame.canvas): written only when set
 
     @property
     def trace_id(self) -> str | None:
@@ -157,6 +159,8 @@ class TaskMessage:
             body["priority"] = self.priority
         if self.trace:
             body["trace"] = self.trace
+        if self.joins:
+            body["joins"] = list(self.joins)
         try:
             return encode_json(body)
         except (TypeError, ValueError) as exc:
@@ -194,6 +198,7 @@ class TaskMessage:
                 created=float(data.get("created", 0.0)),
                 version=int(data.get("v", PROTOCOL_VERSION)),
                 trace=_trace_context(data.get("trace")),
+                joins=_joins(data.get("joins")),
             )
         except MessageError:
             raise
@@ -223,6 +228,13 @@ def _trace_context(value: Any) -> dict[str, str] | None:
         return None
     context = {str(key): item for key, item in value.items() if isinstance(item, str)}
     return context or None
+
+
+def _joins(value: Any) -> tuple[str, ...]:
+    # Tolerant: anything but a list of strings reads as no workflow step waiting.
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
 
 
 def _optional_float(value: Any) -> float | None:

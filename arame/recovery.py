@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from arame import states
+from arame.canvas.retry import retry_workflow
 from arame.errors import TaskStateError
 from arame.message import TaskMessage
 from arame.producers import Producer
@@ -47,6 +48,13 @@ def retry_task(store: ResultStore, producer: Producer, task_id: str) -> None:
         ResultStoreError, PublishError: the database or the broker failed (a row reopened but not
             published stays PENDING, and a reconcile publishes it).
     """
+    # Workflows (arame/canvas/retry.py): only the failed tasks and the steps not yet run, run again.
+    if retry_workflow(store, task_id, lambda member: _retry_one(store, producer, member)):
+        return
+    _retry_one(store, producer, task_id)
+
+
+def _retry_one(store: ResultStore, producer: Producer, task_id: str) -> None:
     row = store.read(task_id)
     if row is None:
         raise TaskStateError(f"no task {task_id} in the results table", task_id=task_id, state=states.UNKNOWN)

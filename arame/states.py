@@ -44,6 +44,7 @@ class Outcome:
             an id that has none, and may update only the row that this very message's publish
             wrote (same task name and ``created``, still unfinished); never another task's row.
         created: for ``own_row_only``, the ``created`` time the message carries, if it has one.
+        joins: the workflow steps waiting on this outcome (the message's ``joins``).
     """
 
     task_id: str
@@ -61,6 +62,7 @@ class Outcome:
     retry_at: float | None = None
     own_row_only: bool = False
     created: float | None = None
+    joins: tuple[str, ...] = ()  # workflows: see arame/results/joins.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame import states
 from arame.aioloop import run_coroutine
+from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError, Retry
 from arame.flow.keys import KeySpec, check_key_spec  # flow control (rate and concurrency limits)
 from arame.flow.options import check_flow_options
@@ -276,6 +277,8 @@ class Task(Generic[P, R]):
         task_id: str | None = None,
         dedup_key: str | None = None,
         dedup_for: float = 0.0,
+        link: Canvas | None = None,
+        link_error: Canvas | None = None,
     ) -> AsyncResult:
         """Publish a call with options; return a handle on its result.
 
@@ -292,6 +295,8 @@ class Task(Generic[P, R]):
             dedup_key: while a task published with this key is unfinished, and for ``dedup_for``
                 seconds after it was published, return its handle instead of publishing again.
             dedup_for: the window in seconds (see ``dedup_key``).
+            link: a signature (or workflow) run with the result once it succeeds.
+            link_error: a signature run with the task's id if it fails.
 
         Raises:
             TypeError: the arguments do not fit the function's signature.
@@ -300,6 +305,12 @@ class Task(Generic[P, R]):
         """
         self.check_arguments(args, kwargs)
         check_priority(priority)
+        if link is not None or link_error is not None:  # a workflow: see arame/canvas
+            options = {"countdown": countdown, "eta": eta, "expires": expires, "queue": queue}
+            handle: AsyncResult = linked(
+                self, args, kwargs, link, link_error, priority=priority, task_id=task_id, **options
+            )
+            return handle
         message = TaskMessage(
             id=task_id or new_task_id(),
             task=self.name,
@@ -313,6 +324,14 @@ class Task(Generic[P, R]):
         if dedup_key is not None:  # flow control: deduplication
             return self.app.send_once(message, dedup_key, dedup_for)
         return self.app.send(message)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
+        return Signature(self.name, args, kwargs, app=self.app)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: it never receives an upstream result."""
+        return Signature(self.name, args, kwargs, app=self.app, immutable=True)
 
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Publish this call once the caller's database transaction commits; never if it rolls back."""

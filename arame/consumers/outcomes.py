@@ -23,6 +23,7 @@ def succeeded(message: TaskMessage, worker: str, started: float, result_json: st
         worker=worker,
         started_at=started,
         finished_at=time.time(),
+        joins=message.joins,  # workflows: the steps waiting on it
     )
 
 
@@ -43,6 +44,7 @@ def raised(
         started_at=started,
         retry_at=None if retry_in is None else time.time() + retry_in,
         finished_at=time.time(),
+        joins=message.joins,  # workflows: the steps waiting on it
     )
 
 
@@ -67,6 +69,7 @@ def failed(
         worker=worker,
         started_at=started,
         finished_at=time.time(),
+        joins=message.joins,  # workflows: the steps waiting on it
     )
 
 

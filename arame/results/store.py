@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from arame import states
 from arame.errors import MessageError, ResultStoreError
 from arame.message import TaskMessage, decode_json
+from arame.results.joins import publish_fired, record_with_joins
+from arame.results.joins_table import joins
 from arame.results.migrate import add_missing_columns, add_missing_indexes
 from arame.results.table import metadata, results
 from arame.sqlite import connect_sqlite
@@ -108,6 +110,8 @@ class ResultStore:
         self._pid = 0
         self._table_ready = False
         self._lock = threading.Lock()
+        # Workflows: publishes the steps that fired in record(); the App sets it (see joins.py).
+        self.publish_fired: Callable[[Sequence[TaskMessage]], None] | None = None
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -258,21 +262,32 @@ class ResultStore:
         """
         if not outcomes:
             return
+        # Workflow hook (arame/results/joins.py): the steps waiting on these tasks advance in
+        # this same transaction; the steps that fired are published once it has committed.
+        fired: list[TaskMessage] = []
         with self.transaction() as conn:
-            updates = [_outcome_params(outcome) for outcome in outcomes if not outcome.own_row_only]
-            if len(updates) == len(outcomes):
-                updated = conn.execute(_UPDATE_OUTCOME, updates)
-                if updated.rowcount == len(outcomes):
-                    return  # the common case: every row was there and open
+            if any(outcome.joins for outcome in outcomes):
+                fired = record_with_joins(conn, outcomes, self._record_on)
             else:
-                if updates:
-                    conn.execute(_UPDATE_OUTCOME, updates)
-                self._update_own_rows(conn, [outcome for outcome in outcomes if outcome.own_row_only])
-            ids = [outcome.task_id for outcome in outcomes]
-            present = set(conn.execute(sa.select(results.c.id).where(results.c.id.in_(ids))).scalars())
-            missing = [outcome for outcome in outcomes if outcome.task_id not in present]
-            if missing:
-                conn.execute(self.insert_ignore(results), [_outcome_row(outcome) for outcome in missing])
+                self._record_on(conn, outcomes)
+        if fired:
+            publish_fired(self.publish_fired, fired)
+
+    def _record_on(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
+        updates = [_outcome_params(outcome) for outcome in outcomes if not outcome.own_row_only]
+        if len(updates) == len(outcomes):
+            updated = conn.execute(_UPDATE_OUTCOME, updates)
+            if updated.rowcount == len(outcomes):
+                return  # the common case: every row was there and open
+        else:
+            if updates:
+                conn.execute(_UPDATE_OUTCOME, updates)
+            self._update_own_rows(conn, [outcome for outcome in outcomes if outcome.own_row_only])
+        ids = [outcome.task_id for outcome in outcomes]
+        present = set(conn.execute(sa.select(results.c.id).where(results.c.id.in_(ids))).scalars())
+        missing = [outcome for outcome in outcomes if outcome.task_id not in present]
+        if missing:
+            conn.execute(self.insert_ignore(results), [_outcome_row(outcome) for outcome in missing])
 
     def _update_own_rows(self, conn: sa.Connection, outcomes: list[Outcome]) -> None:
         """Refused messages: update a row only where it is the one this message's publish wrote."""
@@ -479,16 +494,20 @@ class ResultStore:
         )
 
 
-def _create_table(engine: sa.Engine) -> None:
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except sa.exc.SQLAlchemyError:
-        # Another process may have created it between the check and the CREATE.
-        if not sa.inspect(engine).has_table(results.name):
-            raise
+def _create_table(engine: sa.Engine, tries: int = 5) -> None:
+    for attempt in range(tries):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            break
+        except sa.exc.SQLAlchemyError:
+            # Another process created one of the tables between the check and the CREATE; the
+            # next pass creates only what is still missing.
+            if attempt == tries - 1:
+                raise
     add_missing_columns(engine, results)
     add_missing_indexes(engine, results)
     widen_mysql_text(engine, results)
+    add_missing_columns(engine, joins)  # workflows' table (arame/results/joins_table.py)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

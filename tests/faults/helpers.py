@@ -93,6 +93,13 @@ def die(key):
 @app.task(name="faults.add")
 def add(x, y):
     return x + y
+
+
+@app.task(name="faults.gather")
+def gather(keys):
+    record("start", "gather")
+    record("end", "gather")
+    return keys
 '''
 
 
@@ -107,6 +114,10 @@ def _die(key: str) -> None:
 
 def _add(x: int, y: int) -> int:
     return x + y
+
+
+def _gather(keys: list[str]) -> list[str]:
+    return keys
 
 
 def free_port() -> int:
@@ -221,6 +232,7 @@ class Stack:
             work=app.task(name="faults.work", queue=self.queue)(_work),
             die=app.task(name="faults.die", queue=self.queue)(_die),
             add=app.task(name="faults.add", queue=self.queue)(_add),
+            gather=app.task(name="faults.gather", queue=self.queue)(_gather),
         )
 
     def write_module(self, name: str = "faultmod", *, lease: float | None = None, **settings: Any) -> str:

@@ -12,7 +12,7 @@ from arame.results.limits import LimitStore
 def test_stores_racing_to_create_the_limit_tables_all_get_their_tokens(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'results.db'}"
     errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=30)
 
     def take() -> None:
         store = ResultStore(url)

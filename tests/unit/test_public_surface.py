@@ -23,11 +23,13 @@ PUBLIC_NAMES = [
     "ArameError",
     "AsyncResult",
     "ConfigurationError",
+    "GroupResult",
     "MessageError",
     "PublishError",
     "Request",
     "ResultStoreError",
     "Retry",
+    "Signature",
     "SoftTimeLimitExceeded",
     "Task",
     "TaskFailed",
@@ -35,7 +37,11 @@ PUBLIC_NAMES = [
     "TimeLimitExceeded",
     "TimeoutError",
     "TransportError",
+    "chain",
+    "chord",
+    "group",
     "shared_task",
+    "signature",
 ]
 
 

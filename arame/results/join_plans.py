@@ -1,0 +1,87 @@
+"""Writing a workflow's rows before it is published, and reopening a failed one for a retry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from arame import states
+from arame.message import TaskMessage
+from arame.results.joins import Join, encode_members, insert_ignore, pending_row, read_join
+from arame.results.joins_table import joins
+from arame.results.table import results
+
+if TYPE_CHECKING:
+    from arame.canvas.plan import Wait
+    from arame.results.store import ResultStore
+
+
+def write_plan(store: ResultStore, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:
+    """In one transaction: PENDING rows for the tasks published now (with their messages), for
+    the waiting steps (without: reconcile leaves them alone), and a join row per waiting step."""
+    rows = [pending_row(message) for message in roots]
+    rows += [pending_row(None, w.message.id, w.message.task, w.message.queue) for w in waits if w.placeholder]
+    now = datetime.fromtimestamp(time.time(), UTC)
+    join_rows = [_join_row(wait, now) for wait in waits]
+    with store.transaction() as conn:
+        if rows:
+            conn.execute(insert_ignore(conn, results), rows)
+        if join_rows:
+            conn.execute(insert_ignore(conn, joins), join_rows)
+
+
+def forget_plan(store: ResultStore, task_ids: Sequence[str]) -> None:
+    """Remove the rows and joins of a workflow whose first tasks could not be published."""
+    with store.transaction() as conn:
+        for start in range(0, len(task_ids), 500):  # bounded IN lists
+            chunk = list(task_ids[start : start + 500])
+            conn.execute(joins.delete().where(joins.c.id.in_(chunk)))
+            conn.execute(results.delete().where(results.c.id.in_(chunk), results.c.state == states.PENDING))
+
+
+def join_of(store: ResultStore, task_id: str) -> Join | None:
+    """The join the step ``task_id`` waits on, or ``None`` for a task that waits on nothing."""
+    with store.connect() as conn:
+        return read_join(conn, task_id)
+
+
+def reopen_steps(store: ResultStore, step_ids: Sequence[str]) -> None:
+    """Reopen failed joins and their steps, and every step after them, so that they run again
+    when the tasks they wait on succeed: a retry of a workflow keeps what already succeeded."""
+    with store.transaction() as conn:
+        queue = sorted(step_ids, reverse=True)
+        seen: set[str] = set()
+        while queue:
+            step = queue.pop()
+            join = read_join(conn, step, lock=True)
+            if step in seen or join is None or join.fired:
+                continue
+            seen.add(step)
+            conn.execute(
+                joins.update().where(joins.c.id == step).values(failed_member=None, failed_error=None)
+            )
+            conn.execute(
+                results.update()
+                .where(results.c.id == step, results.c.state == states.FAILURE, results.c.message.is_(None))
+                .values(state=states.PENDING, error_type=None, error_message=None, finished_at=None)
+            )
+            queue += sorted(join.message.joins, reverse=True)
+
+
+def _join_row(wait: Wait, now: datetime) -> dict[str, Any]:
+    return {
+        "id": wait.message.id,
+        "mode": wait.mode,
+        "immutable": wait.immutable,
+        "members": encode_members(wait.members),
+        "expected": len(wait.members),
+        "done": 0,
+        "failed_member": None,
+        "failed_error": None,
+        "body": wait.message.to_body(),
+        "countdown": wait.countdown,
+        "fired": False,
+        "created_at": now,
+    }
