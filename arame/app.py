@@ -13,6 +13,7 @@ from typing import Any, TypeVar, overload
 from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.database import database_url, default_database_url
 from arame.discovery import import_related
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
@@ -24,13 +25,7 @@ from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.signing import Signer
 from arame.task import P, R, Task, TaskOptions
 from arame.task import task_options as task_options_from
-from arame.transport import (
-    DEFAULT_LEASE_SECONDS,
-    database_url,
-    default_database_url,
-    parse_broker_url,
-    with_lease,
-)
+from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease
 
 logger = logging.getLogger(__name__)
 
