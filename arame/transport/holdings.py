@@ -44,7 +44,7 @@ def queue_idle(spec: BrokerSpec, queue: str) -> bool | None:
     Raises:
         TransportError: the broker does not answer.
     """
-    if spec.kind != "amqp":
+    if not spec.capabilities.reports_idle:
         return None
 
     def idle(channel: Any) -> bool:

@@ -15,6 +15,7 @@ from arame.database.urls import (
     scheme_of,
 )
 from arame.errors import ConfigurationError
+from arame.transport.capabilities import Capabilities, capabilities_of
 
 __all__ = [
     "BROKER_SCHEMES",
@@ -65,16 +66,21 @@ class BrokerSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def capabilities(self) -> Capabilities:
+        """What its transport can do: every transport-specific branch reads this record."""
+        return capabilities_of(self.kind, scheme_of(self.url))
+
+    @property
     def shared_across_processes(self) -> bool:
         """Whether separate processes see the same queues (``memory://`` lives in one process)."""
-        return self.kind != "memory"
+        return self.capabilities.shared_across_processes
 
 
 def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
     """``spec`` with its lease length set, on the transports that lease (SQL and Redis)."""
     if seconds <= 0:
         raise ConfigurationError(f"lease_seconds must be positive, not {seconds}")
-    if spec.kind not in {"sql", "redis"}:
+    if not spec.capabilities.leases:
         return spec
     return replace(spec, options={**spec.options, "lease_seconds": seconds})
 

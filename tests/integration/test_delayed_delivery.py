@@ -31,7 +31,7 @@ from arame.transport import (
 )
 from arame.transport.amqp_delay import MAX_BUCKET_MS, bucket_ms, queue_name
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.delay import NOT_BEFORE
+from arame.transport.delivery import NOT_BEFORE
 from arame.transport.subscriber import dead_letter_queue
 
 DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every transport

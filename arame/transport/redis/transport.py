@@ -32,6 +32,8 @@ from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import delay_ms
+from arame.transport.delivery import DELIVERIES
+from arame.transport.draining import Backoff, drain_one
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.redis.client import DEFAULT_PORT, create_client
@@ -43,9 +45,7 @@ logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
-MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up can be had
 WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
-DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
 LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
 MAX_FETCH = 100  # messages one fetch may take, within what the prefetch allows
 
@@ -289,29 +289,22 @@ class Transport(virtual.Transport):
 
         Either wait ends early when a delayed message comes due or a lease runs out.
         """
-        start = time.monotonic()
-        pause = 0.001
         self.heartbeat_check(connection)
         for channel in self.channels:
             channel.flush_acks()
         assert self.cycle is not None
-        while True:
-            subscribed = self._watch()  # before the poll: a message published after it wakes us
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
-            remaining = None if timeout is None else timeout - (time.monotonic() - start)
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError()  # what Kombu transports raise when nothing arrived
+        backoff = Backoff()
+
+        def wait(subscribed: bool, remaining: float | None) -> None:
             step = min(FALLBACK_POLL, self._until_due())
             step = step if remaining is None else min(remaining, step)
             if subscribed:
                 self._waker_for().wait(step)
             else:
-                time.sleep(min(pause, step))
-                pause = min(pause * 2, MAX_IDLE_POLL)
+                backoff.sleep(step)
+
+        # Subscribed before each poll: a message published after it wakes us.
+        drain_one(self.cycle, self._deliver, timeout, self._watch, wait)
 
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)  # closing the channels gives held messages back

@@ -26,7 +26,8 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
-from arame.transport.delay import not_before_of
+from arame.transport.delivery import DELIVERIES, not_before_of
+from arame.transport.draining import MAX_IDLE_POLL, Backoff, drain_one, nothing
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.sql.due import DueTimes
@@ -37,7 +38,6 @@ from arame.transport.urls import DEFAULT_LEASE_SECONDS
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
-MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
 LISTEN_FALLBACK_POLL = 1.0
 MAX_FETCH = 100  # rows one fetch may lease, within what the prefetch allows
 NOTIFY_CHANNEL = "arame_queue"
@@ -150,7 +150,7 @@ class Channel(DeliveredExchanges, virtual.Channel):
         payload = read_envelope(row.payload, queue)
         properties = payload.setdefault("properties", {})
         properties.setdefault("delivery_info", {})["redelivered"] = row.deliveries > 0
-        properties["x-arame-deliveries"] = row.deliveries + 1
+        properties[DELIVERIES] = row.deliveries + 1
         # Kombu gave it a tag at publish; a row written by hand may have none.
         tag = properties.setdefault("delivery_tag", f"arame-row-{row.id}")
         self._held[tag] = row.id
@@ -286,31 +286,24 @@ class Transport(virtual.Transport):
 
         Either wait ends early when a delayed message of the consumed queues comes due.
         """
-        start = time.monotonic()
-        pause = 0.001
         listener = self._listen()
         for channel in self.channels:
             channel.flush_acks()
         assert self.cycle is not None
-        while True:
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
-            remaining = None if timeout is None else timeout - (time.monotonic() - start)
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError()
+        backoff = Backoff()
+
+        def wait(_: None, remaining: float | None) -> None:
             # Leases expiring send no NOTIFY: poll at least this often.
-            longest = LISTEN_FALLBACK_POLL if listener is not None else pause
-            wait = min(longest, self._due.seconds_until(self._consumed()))
-            wait = wait if remaining is None else min(wait, remaining)
+            longest = LISTEN_FALLBACK_POLL if listener is not None else MAX_IDLE_POLL
+            step = min(longest, self._due.seconds_until(self._consumed()))
+            step = step if remaining is None else min(step, remaining)
             if listener is not None:
-                if listener.wait(wait):
+                if listener.wait(step):
                     self._due.forget()  # the new row may be due sooner than the one we knew of
             else:
-                time.sleep(wait)
-                pause = min(pause * 2, MAX_IDLE_POLL)
+                backoff.sleep(step)
+
+        drain_one(self.cycle, self._deliver, timeout, nothing, wait)
 
     def _consumed(self) -> list[str]:
         return sorted({queue for channel in self.channels for queue in channel._active_queues})
