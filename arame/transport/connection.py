@@ -7,11 +7,11 @@ from typing import Any
 import kombu.connection
 from kombu.entity import Exchange, Queue
 
+from arame.message import MAX_PRIORITY
 from arame.transport import memory, redis, sql
 from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
-MAX_PRIORITY = 9
 
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``sentinel`` and ``redis+socket`` stay on Kombu's stock Redis transport.
