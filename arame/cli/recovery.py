@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import click
 
-from arame.app import BROKER_ENV, RESULTS_ENV
 from arame.cli.loading import app_option, open_app, require_results_database
+from arame.cli.options import BROKER_OPTION, RESULTS_OPTION
 from arame.recovery import RECONCILE_GRACE
-
-BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
-RESULTS = click.option("--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}].")
 
 
 @click.command()
 @app_option()
 @click.argument("task_id")
-@BROKER
-@RESULTS
+@BROKER_OPTION
+@RESULTS_OPTION
 def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) -> None:
     """Run a FAILURE or REVOKED task again: same id, from the message its row keeps."""
     app = open_app(app_spec, broker=broker, results=results)
@@ -37,8 +34,8 @@ def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) 
     show_default=True,
     help="Seconds a PENDING row must be past its creation (or eta) to count as lost.",
 )
-@BROKER
-@RESULTS
+@BROKER_OPTION
+@RESULTS_OPTION
 def reconcile(app_spec: str, older_than: float, broker: str | None, results: str | None) -> None:
     """Publish again the PENDING tasks whose message the broker no longer holds."""
     app = open_app(app_spec, broker=broker, results=results)
