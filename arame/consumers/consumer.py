@@ -40,6 +40,9 @@ def worker_name() -> str:
 class Consumer:
     """Runs tasks from queues on ``slots`` threads, acknowledging each after its outcome commits.
 
+    The transport's ``Subscriber`` only receives and acknowledges deliveries; the Consumer drives
+    it, admits each message, runs it and records its outcome.
+
     The draining thread owns the broker connection: it receives deliveries, admits or
     dead-letters them, queues them for the slots, and acknowledges them once the writer reports
     their outcomes committed. A slot claims the next queued tasks in the results table (one
@@ -89,7 +92,7 @@ class Consumer:
         self._stop_now = threading.Event()
         self._slots = Slots(slots, self._pace, self._stopping, self._claim, self._run_task, self._skip)
         self._in_flight = 0
-        self._worker = worker_name()
+        self._worker_id = worker_name()
         self._retries = RetryPublisher(spec, admission.signer)
         self._limits = TimeLimits(recorder, kill_on_hard=kill_on_hard_limit)
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
@@ -113,7 +116,7 @@ class Consumer:
         Raises:
             TransportError: the broker stayed unreachable for longer than ``RECONNECT_FOR``.
         """
-        self._worker = worker_name()
+        self._worker_id = worker_name()
         self._writer.start()
         self._slots.start()
         try:
@@ -179,7 +182,7 @@ class Consumer:
                 message, delivery = running
                 reason = f"the worker thread running it died: {slot.error!r}"
                 self._writer.finished(
-                    outcomes.failed(message, self._worker, "WorkerSlotDied", reason), delivery
+                    outcomes.failed(message, self._worker_id, "WorkerSlotDied", reason), delivery
                 )
             for _, delivery in unstarted:
                 self._committed(delivery, False)
@@ -189,7 +192,7 @@ class Consumer:
 
     def _claim(self, batch: list[tuple[TaskMessage, Delivery]]) -> set[str]:
         now = time.time()
-        starts = [Started(m.id, m.attempt + 1, self._worker, now, m.task, m.queue) for m, _ in batch]
+        starts = [Started(m.id, m.attempt + 1, self._worker_id, now, m.task, m.queue) for m, _ in batch]
         try:
             return self._recorder.claim(starts)
         except Exception as exc:  # noqa: BLE001 - unknown: run them (at least once beats at most once)
@@ -198,7 +201,7 @@ class Consumer:
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         began = time.perf_counter()
-        outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker)
+        outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
         ran = time.perf_counter() - began
         self._pace.ran(ran)
         if outcome.state == RETRY and not self._retries.publish(message, outcome):
@@ -223,7 +226,7 @@ class Consumer:
             poison.task_id,
             poison.task_name,
             delivery.queue,
-            self._worker,
+            self._worker_id,
             poison.kind,
             poison.reason,
             created=poison.created,

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 class Producer:
-    """Publishes TaskMessages to the broker and returns only once the broker has stored them.
+    """Publishes TaskMessages (encoded and signed) and returns once the broker stored them; the
+    transport's ``Publisher`` below it only moves bodies.
 
     One connection per process, shared by threads under a lock (Kombu connections are not
     thread-safe); a forked child opens its own.

@@ -37,6 +37,8 @@ __all__ = ["ResultRow", "ResultStore"]
 class ResultStore(ResultReads):
     """Reads and writes task rows in one SQL database (writes here, reads: ResultReads).
 
+    The consumer sees it only as a ``ResultRecorder`` (claim, terminated, record).
+
     The table is created on first use. Safe to share between threads, and used again after a
     fork (the child opens its own connections).
 

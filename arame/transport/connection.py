@@ -8,7 +8,7 @@ import kombu.connection
 from kombu.entity import Exchange, Queue
 
 from arame.message import MAX_PRIORITY
-from arame.transport import memory, redis, sql
+from arame.transport import memory, redis_queue, sql
 from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
@@ -16,8 +16,8 @@ CONNECT_TIMEOUT = 5.0
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``sentinel`` and ``redis+socket`` stay on Kombu's stock Redis transport.
 ARAME_TRANSPORTS: dict[str, type[Any]] = {
-    "redis": redis.Transport,
-    "rediss": redis.Transport,
+    "redis": redis_queue.Transport,
+    "rediss": redis_queue.Transport,
     "sqla": sql.Transport,
     "memory": memory.Transport,
 }

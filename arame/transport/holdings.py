@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from arame.transport.admin import _on_channel
-from arame.transport.redis.store import queue_keys
-from arame.transport.redis.transport import Channel as RedisChannel
+from arame.transport.redis_queue.store import queue_keys
+from arame.transport.redis_queue.transport import Channel as RedisChannel
 from arame.transport.sql.table import messages
 from arame.transport.sql.transport import Channel as SqlChannel
 from arame.transport.urls import BrokerSpec

@@ -48,7 +48,9 @@ class Outgoing:
 
 
 class Publisher:
-    """One broker connection that publishes bodies; not thread-safe (the Producer guards it).
+    """Publishes encoded bodies on one broker connection (``Producer`` publishes TaskMessages through it).
+
+    Not thread-safe (the Producer guards it).
 
     On RabbitMQ it speaks AMQP through py-amqp directly: one message is confirmed, a batch is
     one transaction. Kombu's producer adds a queue check and a socket poll per message there,

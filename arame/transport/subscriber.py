@@ -24,7 +24,9 @@ ACCEPT = ["application/json"]
 
 
 class Subscriber:
-    """Receives messages from queues, at most ``prefetch`` unacknowledged at a time.
+    """Receives deliveries from queues, at most ``prefetch`` unacknowledged at a time, and acks them.
+
+    It knows nothing of tasks: ``Consumer`` drives it and runs what it receives.
 
     Args:
         spec: the broker.

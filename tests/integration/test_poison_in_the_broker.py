@@ -20,7 +20,7 @@ from arame.transport import (
     requeue_dead,
     with_lease,
 )
-from arame.transport.redis.store import QueueStore, new_tag
+from arame.transport.redis_queue.store import QueueStore, new_tag
 from arame.transport.sql.table import engine_for, messages
 
 TIMEOUT = 30

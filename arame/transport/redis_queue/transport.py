@@ -36,9 +36,9 @@ from arame.transport.delivery import DELIVERIES
 from arame.transport.draining import Backoff, drain_one
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
-from arame.transport.redis.client import DEFAULT_PORT, create_client
-from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
-from arame.transport.redis.waker import Waker
+from arame.transport.redis_queue.client import DEFAULT_PORT, create_client
+from arame.transport.redis_queue.store import Fetched, Idle, QueueStore, new_tag
+from arame.transport.redis_queue.waker import Waker
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 logger = logging.getLogger(__name__)

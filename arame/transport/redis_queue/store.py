@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from arame.message import MAX_PRIORITY
-from arame.transport.redis import scripts
+from arame.transport.redis_queue import scripts
 
 PREFIX = "arame"
 RECLAIM_PER_FETCH = 100  # bounds one fetch's work when many leases ran out at once
