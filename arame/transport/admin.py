@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from arame.transport.connection import connect, kombu_queue, supports_delay
 from arame.transport.delivery import dead_letter_queue
 from arame.transport.failures import broker_error
+from arame.transport.redis_queue.channel import Channel as RedisChannel
 from arame.transport.redis_queue.store import queue_keys
-from arame.transport.redis_queue.transport import Channel as RedisChannel
+from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
-from arame.transport.sql.transport import Channel as SqlChannel
 from arame.transport.urls import BrokerSpec
 
 T = TypeVar("T")

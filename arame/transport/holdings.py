@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from arame.transport.admin import _on_channel
+from arame.transport.redis_queue.channel import Channel as RedisChannel
 from arame.transport.redis_queue.store import queue_keys
-from arame.transport.redis_queue.transport import Channel as RedisChannel
+from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
-from arame.transport.sql.transport import Channel as SqlChannel
 from arame.transport.urls import BrokerSpec
 
 SCAN_BATCH = 1000

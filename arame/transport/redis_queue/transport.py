@@ -21,225 +21,21 @@ import logging
 import math
 import os
 import time
-from collections import defaultdict, deque
-from collections.abc import Iterable
-from queue import Empty
 from typing import Any
 
 import redis
 from kombu.transport import virtual
-from kombu.utils.json import dumps
 
-from arame.transport.batched import BatchedQoS, fetch_count
-from arame.transport.delay import delay_ms
-from arame.transport.delivery import DELIVERIES
 from arame.transport.draining import Backoff, drain_one
-from arame.transport.envelope import read_envelope
-from arame.transport.exchanges import DeliveredExchanges
+from arame.transport.redis_queue.channel import Channel
 from arame.transport.redis_queue.client import DEFAULT_PORT, create_client
-from arame.transport.redis_queue.store import Fetched, Idle, QueueStore, new_tag
+from arame.transport.redis_queue.store import QueueStore
 from arame.transport.redis_queue.waker import Waker
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
 WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
-LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
-MAX_FETCH = 100  # messages one fetch may take, within what the prefetch allows
-
-
-class QoS(BatchedQoS):
-    """Acks delete the message, requeues and close release its lease."""
-
-    def ack(self, delivery_tag: Any) -> None:
-        try:
-            self.channel._settle(delivery_tag, requeue=False)
-        finally:
-            super().ack(delivery_tag)  # settled or not, it no longer counts against the prefetch
-
-    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
-        try:
-            self.channel._settle(delivery_tag, requeue=requeue)
-        finally:
-            self._quick_ack(delivery_tag)
-
-
-class Channel(DeliveredExchanges, virtual.Channel):
-    """One consumer's or producer's view of arame's queues in one Redis database."""
-
-    QoS = QoS
-    transport_name = "Redis"
-    lease_seconds = LEASE_SECONDS
-
-    def __init__(self, connection: Any, **kwargs: Any) -> None:
-        super().__init__(connection, **kwargs)
-        options = connection.client.transport_options
-        self.lease_seconds = float(options.get("lease_seconds", self.lease_seconds))
-        if self.lease_seconds <= 0:
-            raise ValueError(f"lease_seconds must be positive, not {self.lease_seconds}")
-        self._held: dict[str, tuple[str, int]] = {}  # tag -> (queue, delivery count when fetched)
-        # Fetched in a batch and leased (so also held), not yet handed to Kombu.
-        self._fetched: dict[str, deque[Fetched]] = defaultdict(deque)
-        self._acked: dict[str, list[str]] = defaultdict(list)  # queue -> tags acked, not yet deleted
-        self._no_ack: set[str] = set()  # queues consumed without acknowledgements
-        self._pid = os.getpid()
-        self._renewed = time.monotonic()
-        self.wake_at: dict[str, float] = {}  # queue -> monotonic time its next message is due
-
-    @property
-    def store(self) -> QueueStore:
-        """The queues, through this process's client."""
-        store: QueueStore = self.connection.store
-        return store
-
-    @property
-    def lease_ms(self) -> int:
-        """The lease length as the scripts take it."""
-        return max(1, round(self.lease_seconds * 1000))
-
-    def _new_queue(self, queue: str, **kwargs: Any) -> None:
-        """Nothing to create: a queue's keys appear with its first message."""
-
-    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
-        return True
-
-    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
-        properties = message.get("properties") or {}
-        tag = new_tag(_priority(properties.get("priority")))
-        # A fresh tag per put: the same message put twice is two messages, never one overwritten.
-        stored = {**message, "properties": {**properties, "delivery_tag": tag}}
-        self.store.put(queue, tag, dumps(stored), delay_ms(message.get("headers")))
-
-    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
-        fetched = self._fetched[queue]
-        if not fetched:
-            fetched.extend(self._fetch(queue))
-        found = fetched.popleft()
-        payload = read_envelope(found.payload, queue)
-        properties = payload.setdefault("properties", {})
-        properties["delivery_tag"] = found.tag
-        properties.setdefault("delivery_info", {})["redelivered"] = found.deliveries > 1
-        properties[DELIVERIES] = found.deliveries
-        return payload
-
-    def _fetch(self, queue: str) -> list[Fetched]:
-        """Take as many messages as the prefetch allows in one round trip, and lease them."""
-        found = self.store.fetch(queue, self.lease_ms, fetch_count(self.qos, self._fetched, MAX_FETCH))
-        if isinstance(found, Idle):
-            if found.wake_in is None:
-                self.wake_at.pop(queue, None)
-            else:
-                self.wake_at[queue] = time.monotonic() + found.wake_in / 1000
-            raise Empty()
-        if queue in self._no_ack:
-            self.store.ack(queue, [each.tag for each in found])  # no ack will come: done once fetched
-            return found
-        if not self._held:
-            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-        for each in found:
-            self._held[each.tag] = (queue, each.deliveries)
-        return found
-
-    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
-        if no_ack:
-            self._no_ack.add(queue)
-        else:
-            self._no_ack.discard(queue)
-        return super().basic_consume(queue, no_ack, *args, **kwargs)
-
-    def basic_cancel(self, consumer_tag: Any) -> Any:
-        self._no_ack.discard(self._tag_to_queue.get(consumer_tag, ""))
-        return super().basic_cancel(consumer_tag)
-
-    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
-        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
-        if message is not None and no_ack:
-            self._settle(message.delivery_tag, requeue=False)
-            self.flush_acks()
-        return message
-
-    def _settle(self, delivery_tag: Any, *, requeue: bool) -> None:
-        # Forgotten first: if the server cannot be told, its lease runs out and it comes back.
-        held = self._held.pop(delivery_tag, None)
-        if held is None:
-            return
-        queue, deliveries = held
-        if not requeue:
-            self._acked[queue].append(delivery_tag)  # deleted by the next flush_acks()
-        elif self._owned():
-            self.store.release(queue, [(delivery_tag, deliveries)])
-
-    def flush_acks(self) -> None:
-        """Delete the messages acknowledged since the last call, one round trip per queue.
-
-        Until then an acknowledged message is only leased; if this process dies first, it comes
-        back when the lease runs out, and the worker finds its task already finished.
-        """
-        acked, self._acked = self._acked, defaultdict(list)
-        for queue, tags in acked.items():
-            self.store.ack(queue, tags)
-
-    def release_held(self) -> None:
-        """Give every held message back to its queue at once (the channel is closing)."""
-        held, self._held = self._held, {}
-        self._fetched.clear()
-        if not held or not self._owned():
-            return
-        try:
-            # Given back in publish order, whatever order they go in.
-            for queue, pairs in _by_queue(held.items()).items():
-                self.store.release(queue, pairs)
-        except redis.RedisError as exc:
-            logger.warning(
-                "could not give back %d held message(s): they return when their leases run out: %s",
-                len(held),
-                exc,
-            )
-
-    def renew_leases(self) -> None:
-        """Push the lease of every held message forward; due every third of a lease."""
-        now = time.monotonic()
-        if not self._held or now - self._renewed < self.lease_seconds / 3 or not self._owned():
-            return
-        self._renewed = now
-        live = ((tag, held) for tag, held in self._held.items() if held[1] != LOST)
-        for queue, pairs in _by_queue(live).items():
-            for tag in self.store.renew(queue, pairs, self.lease_ms):
-                # Its ack still deletes it; renewing or releasing it is another holder's business.
-                self._held[tag] = (queue, LOST)
-                logger.warning(
-                    "the lease of message %s in %r ran out before it was renewed: it may run twice",
-                    tag,
-                    queue,
-                )
-
-    def queue_delete(
-        self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any
-    ) -> None:
-        """Delete ``queue`` and all its messages, leased ones included, bound or not."""
-        if if_empty and self._size(queue):
-            return
-        self._delete(queue)
-        self.state.queue_bindings_delete(queue)
-
-    def _size(self, queue: str) -> int:
-        return self.store.size(queue)
-
-    def delayed_size(self, queue: str) -> int:
-        """Messages of ``queue`` not yet due."""
-        return self.store.delayed_size(queue)
-
-    def _purge(self, queue: str) -> int:
-        return self.store.purge(queue)
-
-    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
-        self.store.delete(queue)
-
-    def _owned(self) -> bool:
-        # A forked child inherits the held tags, but the leases are its parent's to renew or release.
-        return os.getpid() == self._pid
 
 
 class Transport(virtual.Transport):
@@ -340,17 +136,3 @@ class Transport(virtual.Transport):
         if self._waker is None:
             self._waker = Waker(store.client)
         return self._waker
-
-
-def _priority(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _by_queue(held: Iterable[tuple[str, tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
-    grouped: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for tag, (queue, deliveries) in held:
-        grouped[queue].append((tag, deliveries))
-    return grouped
