@@ -2,50 +2,37 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, overload
+from datetime import timedelta
+from typing import Any, overload
 
-from arame import tracing
+from arame import periodic, publishing
 from arame.canvas.nodes import Canvas
 from arame.canvas.publish import publish_canvas
-from arame.celery_options import translate
 from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.database import database_url, default_database_url
+from arame.declaring import declare_task
 from arame.dedup import send_deduplicated
 from arame.discovery import import_related
-from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
-from arame.immediate import run_here
+from arame.errors import ConfigurationError
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
-from arame.results import AsyncResult, ResultStore, TickLedger, WorkerBoard
+from arame.results import AsyncResult, ResultStore, WorkerBoard
 from arame.results.limits import LimitStore
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
+from arame.shared import SharedTask, registry, shared_task
 from arame.signing import Signer
-from arame.task import P, R, Task, TaskOptions
-from arame.task import task_options as task_options_from
-from arame.transport import (
-    DEFAULT_LEASE_SECONDS,
-    database_url,
-    default_database_url,
-    parse_broker_url,
-    with_lease,
-)
-
-logger = logging.getLogger(__name__)
+from arame.task import P, R, Task
+from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease
 
 BROKER_ENV = "ARAME_BROKER_URL"
 RESULTS_ENV = "ARAME_RESULTS_URL"
 DEFAULT_QUEUE = "default"
 DEFAULT_RESULT_EXPIRES = timedelta(days=7)
-HOUSEKEEPING_EVERY = timedelta(minutes=5)  # how soon the scheduler republishes tasks a broker lost
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class App:
@@ -119,7 +106,7 @@ class App:
             broker=broker or os.environ.get(BROKER_ENV) or default_database_url(),
             results=results or os.environ.get(RESULTS_ENV) or default_database_url(),
         )
-        _registry.add(self)
+        registry.add(self)
 
     def __repr__(self) -> str:
         return f"<App {self.name} broker={self.broker.safe_url}>"
@@ -131,7 +118,7 @@ class App:
 
     @result_expires.setter
     def result_expires(self, value: timedelta | float) -> None:
-        self._result_expires = _period(value, "result_expires")
+        self._result_expires = periodic.period(value, "result_expires")
 
     def configure(self, *, broker: str | None = None, results: str | None = None) -> None:
         """Point the app at other URLs (as ``--broker`` / ``--results`` do); reopens lazily.
@@ -163,17 +150,7 @@ class App:
         """
 
         def declare(function: Callable[..., Any]) -> Task[Any, Any]:
-            name = options.pop("name", None) or f"{function.__module__}.{function.__qualname__}"
-            task_options = task_options_from(name, translate(name, options))
-            existing = self.tasks.get(name)
-            if existing is not None and _origin(existing.fn) != _origin(function):
-                raise ConfigurationError(
-                    f"two functions are declared as task {name!r}: {_origin(existing.fn)} and "
-                    f"{_origin(function)}; give one of them another name="
-                )
-            task: Task[Any, Any] = Task(self, function, task_options)
-            self.tasks[name] = task
-            return task
+            return declare_task(self, function, options)
 
         return declare(fn) if fn is not None else declare
 
@@ -194,107 +171,35 @@ class App:
             ConfigurationError: neither or both of cron/every, or an invalid expression.
         """
         schedule = Schedule(cron=cron, every=every, timezone=self.timezone)
-
-        def register(target: Any) -> Any:
-            task = target if isinstance(target, Task) else self.task(target)
-            self.periodic_entries.append(PeriodicEntry(task.name, schedule, tuple(args), dict(kwargs or {})))
-            return task
-
-        return register
+        return periodic.register_periodic(self, schedule, args, kwargs)
 
     def scheduler(self) -> Scheduler:
         """A scheduler for this app's periodic tasks; ``run()`` it or ``start()`` / ``stop()`` it."""
-
-        def publish(entry: PeriodicEntry, tick: datetime) -> None:
-            # A deterministic id: the tick's row is the same whichever scheduler publishes it.
-            task_id = f"{entry.task_name}@{tick.strftime('%Y%m%dT%H%M%SZ')}"
-            self.tasks[entry.task_name].apply_async(entry.args, entry.kwargs, task_id=task_id)
-
-        return Scheduler(
-            self.periodic_entries,
-            TickLedger(self.results),
-            publish,
-            housekeeping=self._housekeeping,
-            housekeeping_every=HOUSEKEEPING_EVERY,
-        )
-
-    def _housekeeping(self) -> None:
-        try:
-            self.reconcile()
-        finally:
-            self.prune()
+        return periodic.scheduler(self)
 
     def prune(self) -> int:
         """Delete finished rows older than ``result_expires`` and old ticks; return rows deleted."""
-        cutoff = datetime.now(UTC) - self.result_expires
-        deleted = self.results.prune(cutoff)
-        TickLedger(self.results).prune(cutoff)
-        logger.info("pruned %d finished rows older than %s", deleted, cutoff.isoformat())
-        return deleted
+        return periodic.prune(self)
 
     # -- publishing and reading ------------------------------------------------------------
 
     def send(self, message: TaskMessage) -> AsyncResult:
-        """Record ``message`` as PENDING, publish it, and return its handle.
-
-        Raises:
-            ResultStoreError: the PENDING row could not be written; nothing was published.
-            PublishError: the broker did not store the message; its row is removed again.
-        """
-        if self.immediate:
-            return run_here(self, message)
-        # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
-        with tracing.sending((message,)) as (sent,):
-            self.results.add_pending(sent)
-            try:
-                self.producer.publish(sent)
-            except PublishError:
-                try:
-                    self.results.forget_pending(sent.id)
-                except ResultStoreError:
-                    logger.warning("could not remove the row of unpublished task %s", sent.id)
-                raise
-        return AsyncResult(sent.id, self.results)
+        """Record ``message`` as PENDING, publish it, and return its handle (see ``publishing.send``)."""
+        return publishing.send(self, message)
 
     def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult:
         """``send``, unless another task holds ``key``: then that task's handle (deduplication)."""
         return send_deduplicated(self, message, key, seconds)
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
-        """Record ``messages`` as PENDING in one transaction, publish them together, return handles.
-
-        Raises:
-            ResultStoreError: the PENDING rows could not be written; nothing was published.
-            PublishError: the broker did not store them all; their rows are removed again.
-        """
-        if not messages:
-            return []
-        if self.immediate:
-            return [run_here(self, message) for message in messages]
-        # Tracing hook: one PRODUCER span per message (see arame.tracing).
-        with tracing.sending(messages) as sent:
-            self.results.add_pending_many(sent)
-            try:
-                self.producer.publish_many(sent)
-            except PublishError:
-                try:
-                    self.results.forget_pending_many([message.id for message in sent])
-                except ResultStoreError:
-                    logger.warning("could not remove the rows of %d unpublished tasks", len(sent))
-                raise
-        return [AsyncResult(message.id, self.results) for message in sent]
+        """Record ``messages`` as PENDING, publish them, return handles (see ``publishing.send_many``)."""
+        return publishing.send_many(self, messages)
 
     def send_task(
         self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
     ) -> AsyncResult:
-        """Publish a task by name, with ``apply_async``'s options (as ``arame send`` does).
-
-        A name this process has not declared is published as it is (a producer-only service
-        publishing to workers that know it, as Celery allows); a declared one has its arguments
-        checked against its signature.
-        """
-        task = self.tasks.get(name) or Task(self, _declared_elsewhere, TaskOptions(name=name))
-        return task.apply_async(tuple(args), kwargs or {}, **options)
+        """Publish a task by name, with ``apply_async``'s options (see ``publishing.send_task``)."""
+        return publishing.send_task(self, name, args, kwargs, **options)
 
     def autodiscover_tasks(
         self, packages: Sequence[str] | Callable[[], Sequence[str]], related_name: str = "tasks"
@@ -376,8 +281,6 @@ class App:
                     self._store.publish_fired = self._publish_fired
         return self._store
 
-    # -- running ---------------------------------------------------------------------------
-
     def worker(
         self,
         queues: Sequence[str] | None = None,
@@ -448,120 +351,6 @@ class App:
         store, self._store = self._store, None
         if store is not None:
             store.close()
-
-
-def _period(value: object, what: str) -> timedelta:
-    """A timedelta from a timedelta or a number of seconds (Celery's spelling)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta):
-        raise ConfigurationError(f"{what} must be a timedelta or seconds as a number, not {value!r}")
-    if value < timedelta(0):
-        raise ConfigurationError(f"{what} must not be negative, not {value}")
-    return value
-
-
-def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
-    """Stands for a task not declared in this process: its worker checks the arguments."""
-    raise TaskNotRegistered("a task declared elsewhere")
-
-
-def _origin(fn: Callable[..., Any]) -> str:
-    code = getattr(fn, "__code__", None)
-    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-    return f"{fn.__module__}.{fn.__qualname__}{where}"
-
-
-class _AppRegistry:
-    """The apps alive in this process, and the shared tasks declared for all of them."""
-
-    def __init__(self) -> None:
-        self.apps: weakref.WeakSet[App] = weakref.WeakSet()
-        self.current: weakref.ReferenceType[App] | None = None
-        self.shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
-
-    def add(self, app: App) -> None:
-        self.apps.add(app)
-        self.current = weakref.ref(app)
-        for fn, options in self.shared:
-            app.task(**options)(fn)
-
-    def share(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.shared.append((fn, options))
-        for app in list(self.apps):
-            app.task(**options)(fn)
-
-    def current_app(self) -> App:
-        app = self.current() if self.current is not None else None
-        if app is None:
-            raise ConfigurationError("no arame.App exists yet: create one before calling a shared task")
-        return app
-
-
-_registry = _AppRegistry()
-
-
-class SharedTask:
-    """A task declared for every app; it publishes through the app current when called."""
-
-    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.fn = fn
-        self.name = options.get("name") or f"{fn.__module__}.{fn.__qualname__}"
-        self._options = {**options, "name": self.name}
-        _registry.share(fn, self._options)
-
-    def __repr__(self) -> str:
-        return f"<SharedTask {self.name}>"
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._options.get("bind"):
-            return self._task()(*args, **kwargs)  # the function expects its task as self
-        return self.fn(*args, **kwargs)
-
-    def _task(self) -> Task[Any, Any]:
-        app = _registry.current_app()
-        return app.tasks.get(self.name) or app.task(**self._options)(self.fn)
-
-    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        """Publish through the current app."""
-        return self._task().delay(*args, **kwargs)
-
-    def apply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        """Publish through the current app, with options."""
-        return self._task().apply_async(*args, **kwargs)
-
-    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
-        """Publish through the current app once the caller's transaction commits."""
-        self._task().delay_on_commit(*args, **kwargs)
-
-    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
-        """Publish through the current app, with options, once the caller's transaction commits."""
-        self._task().apply_async_on_commit(*args, **kwargs)
-
-    def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
-        """Publish many calls at once through the current app."""
-        return self._task().map(*args, **kwargs)
-
-    async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        """Publish through the current app, from async code."""
-        return await self._task().adelay(*args, **kwargs)
-
-    async def aapply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        """Publish through the current app, with options, from async code."""
-        return await self._task().aapply_async(*args, **kwargs)
-
-    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
-        """A handle on a result, read through the current app."""
-        return self._task().AsyncResult(task_id)
-
-
-def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """Declare a task for reusable modules: it binds to the app current when it is called."""
-
-    def declare(function: Callable[..., Any]) -> SharedTask:
-        return SharedTask(function, options)
-
-    return declare(fn) if fn is not None else declare
 
 
 __all__ = ["App", "SharedTask", "shared_task"]

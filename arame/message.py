@@ -19,6 +19,8 @@ from typing import Any
 
 from arame.errors import MessageError
 
+#: arame's one priority scale, the same on every transport: 0 lowest .. 9 highest.
+MIN_PRIORITY, MAX_PRIORITY = 0, 9
 PROTOCOL_VERSION = 1
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"

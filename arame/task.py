@@ -6,27 +6,31 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
-from arame import states
 from arame.aioloop import run_coroutine
 from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError, Retry
-from arame.flow.keys import KeySpec, check_key_spec  # flow control (rate and concurrency limits)
-from arame.flow.options import check_flow_options
+from arame.flow.keys import check_key_spec  # flow control (rate and concurrency limits)
 from arame.message import TaskMessage, encode_json, new_task_id
 from arame.request import Request, current_request, run_with_request
+from arame.task_options import (
+    TaskOptions,
+    check_custom_state,
+    check_priority,
+    due_time,
+    expiry_time,
+    task_options,
+)
 
 if TYPE_CHECKING:
     from arame.results import AsyncResult
 
+__all__ = ["P", "R", "Sender", "StateWriter", "Task", "TaskOptions", "check_priority", "task_options"]
+
 P = ParamSpec("P")
 R = TypeVar("R")
-
-MIN_PRIORITY, MAX_PRIORITY = 0, 9
-MAX_STATE_LENGTH = 16  # the results table's state column
 
 
 class StateWriter(Protocol):
@@ -50,76 +54,6 @@ class Sender(Protocol):
 
     @property
     def results(self) -> StateWriter: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TaskOptions:
-    """How a task is routed, retried and limited.
-
-    Attributes:
-        name: the name workers look the task up by.
-        queue: its queue (default: the app's default queue).
-        priority: 0 (lowest) .. 9 (highest).
-        max_retries: attempts after the first one.
-        retry_delay: seconds between attempts without backoff.
-        retry_backoff: ``True`` doubles from 1 s; a number doubles from that many seconds.
-        retry_backoff_max: the longest backoff, in seconds.
-        retry_jitter: a random delay between 0 and the computed one.
-        autoretry_for: exception types that retry the task instead of failing it.
-        time_limit: seconds after which the task is stopped (hard).
-        soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
-        rate_limit: at most this many starts, across every worker: ``"100/s"``, ``"20/m"``, ``"5/h"``.
-        concurrency_limit: at most this many running at once across every worker (per key value).
-        concurrency_key: the argument (its name, or a callable of the arguments) whose value
-            each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
-    """
-
-    name: str
-    queue: str | None = None
-    priority: int | None = None
-    max_retries: int = 3
-    retry_delay: float = 1.0
-    retry_backoff: bool | float = False
-    retry_backoff_max: float = 600.0
-    retry_jitter: bool = True
-    autoretry_for: tuple[type[BaseException], ...] = field(default_factory=tuple)
-    time_limit: float | None = None
-    soft_time_limit: float | None = None
-    bind: bool = False
-    ignore_result: bool = False
-    # flow control: see arame.flow and docs/flow-control.md
-    rate_limit: str | float | None = None
-    concurrency_limit: int | None = None
-    concurrency_key: KeySpec | None = None
-
-    def __post_init__(self) -> None:
-        check_priority(self.priority)
-        check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
-        if self.max_retries < 0:
-            raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
-        for limit in (self.time_limit, self.soft_time_limit):
-            if limit is not None and limit <= 0:
-                raise ConfigurationError(f"task {self.name!r}: time limits must be positive")
-
-
-def task_options(name: str, options: dict[str, Any]) -> TaskOptions:
-    """Build a task's options from ``@app.task(...)`` keywords.
-
-    Raises:
-        ConfigurationError: an option no task has (the message lists the valid ones) or an
-            invalid value.
-    """
-    valid = [option.name for option in fields(TaskOptions)]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ConfigurationError(
-            f"task {name!r}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"valid options: {', '.join(valid)}"
-        )
-    try:
-        return TaskOptions(name=name, **options)
-    except TypeError as exc:
-        raise ConfigurationError(f"task {name!r}: {exc}") from exc
 
 
 class Task(Generic[P, R]):
@@ -317,8 +251,8 @@ class Task(Generic[P, R]):
             args=tuple(args),
             kwargs=dict(kwargs or {}),
             queue=queue or self.queue,
-            eta=_not_before(countdown, eta),
-            expires=_expiry(expires),
+            eta=due_time(countdown, eta),
+            expires=expiry_time(expires),
             priority=self.options.priority if priority is None else priority,
         )
         if dedup_key is not None:  # flow control: deduplication
@@ -376,7 +310,7 @@ class Task(Generic[P, R]):
             PublishError: the broker did not store them all; their rows are removed again.
         """
         check_priority(priority)
-        not_before, expiry = _not_before(countdown, None), _expiry(expires)
+        not_before, expiry = due_time(countdown, None), expiry_time(expires)
         arguments = list(arguments)
         for args in arguments:
             self.check_arguments(args, None)
@@ -398,50 +332,3 @@ class Task(Generic[P, R]):
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         """A handle on a result of this task (or of any id)."""
         return self.app.AsyncResult(task_id)
-
-
-def check_custom_state(state: str | None) -> None:
-    """Refuse a state ``update_state`` may not write: the outcome's own, or one too long to store."""
-    if not state or state in states.TERMINAL_STATES or state in {states.PENDING, states.UNKNOWN}:
-        raise ConfigurationError(
-            f"update_state(state={state!r}): give a state of progress such as 'PROGRESS'; "
-            "PENDING, SUCCESS, FAILURE and REVOKED are written by arame itself"
-        )
-    if len(state) > MAX_STATE_LENGTH:
-        raise ConfigurationError(f"update_state: a state has at most {MAX_STATE_LENGTH} characters")
-
-
-def check_priority(priority: int | None) -> None:
-    """Refuse a priority outside arame's one scale, 0 (lowest) .. 9 (highest)."""
-    if priority is not None and not (MIN_PRIORITY <= priority <= MAX_PRIORITY):
-        raise ConfigurationError(f"priority must be between 0 (lowest) and 9 (highest), not {priority}")
-
-
-def _not_before(countdown: float | None, eta: datetime | None) -> float | None:
-    if countdown is not None and eta is not None:
-        raise ConfigurationError("give countdown or eta, not both")
-    if eta is not None:
-        return _aware(eta, "eta").timestamp()
-    if countdown is not None:
-        if countdown < 0:
-            raise ConfigurationError(f"countdown must be >= 0 seconds, not {countdown}")
-        return datetime.now().timestamp() + countdown
-    return None
-
-
-def _expiry(expires: float | timedelta | datetime | None) -> float | None:
-    if expires is None:
-        return None
-    if isinstance(expires, datetime):
-        return _aware(expires, "expires").timestamp()
-    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
-    return datetime.now().timestamp() + seconds
-
-
-def _aware(moment: datetime, what: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ConfigurationError(
-            f"{what} must be an aware datetime (with tzinfo, e.g. datetime.now(timezone.utc)); "
-            "a naive one is ambiguous"
-        )
-    return moment

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _empty_memory_transport() -> None:
     """Kombu keeps memory:// queues on a class: empty them so no test sees another's messages."""
     reset_memory_transport()
+
+
+@pytest.fixture
+def results_url(tmp_path: Path) -> str:
+    """A SQLite results database of this test's own (the integration suite matches the broker's)."""
+    return f"sqlite:///{tmp_path}/results.db"

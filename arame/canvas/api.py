@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from arame.app import _registry
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
+from arame.shared import registry
 
 
 def signature(
@@ -22,7 +22,7 @@ def signature(
     Raises:
         ConfigurationError: no app exists yet, or an unknown option.
     """
-    return Signature(name, args, kwargs, app=app or _registry.current_app(), **options)
+    return Signature(name, args, kwargs, app=app or registry.current_app(), **options)
 
 
 def chain(*tasks: Canvas) -> Chain:

@@ -1,5 +1,5 @@
-"""The ``arame`` command line: worker, send, result, status, purge, dead, retry, reconcile, workers,
-pause, resume, dashboard, demo.
+"""The ``arame`` command line: worker, scheduler, send, result, revoke, status, purge, results prune,
+dead, retry, reconcile, workers, pause, resume, dashboard, demo.
 
 Mistakes a user can make end with one line on stderr and exit code 1 (2 for bad usage);
 only the command line configures logging.

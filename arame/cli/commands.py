@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
-import multiprocessing
-import os
 import signal
-import sys
 from datetime import timedelta
 from typing import Any
 
 import click
 
 from arame import errors
-from arame.app import BROKER_ENV, RESULTS_ENV, App
+from arame.app import App
 from arame.cli.loading import (
     APP_ENV,
     app_from_command_line,
@@ -25,27 +21,12 @@ from arame.cli.loading import (
     require_results_database,
 )
 from arame.cli.logs import configure_logging, logging_options
+from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, WAIT_TIMEOUT_OPTION, queue_names
 from arame.consumers import SHUTDOWN_TIMEOUT
+from arame.consumers.worker import run_and_exit
 from arame.errors import TaskFailed, TaskNotRegistered
 from arame.task import Task
 from arame.transport import check_broker, purge_queues
-
-BROKER_OPTION = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
-RESULTS_OPTION = click.option(
-    "--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}]."
-)
-QUEUES_OPTION = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
-WAIT_TIMEOUT_OPTION = click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="With --wait: seconds to wait at most.",
-)
-
-
-def queue_names(app: App, queues: str | None) -> list[str]:
-    return [q.strip() for q in queues.split(",") if q.strip()] if queues else app.queues()
 
 
 @click.command()
@@ -114,17 +95,7 @@ def worker(
         f"queues {', '.join(runner.queues)}; {runner.concurrency} {pool} slot(s)",
         err=True,
     )
-    if with_scheduler:
-        # Its own process: forking worker children from a process with a scheduler thread
-        # could copy a lock that thread holds.
-        multiprocessing.get_context("fork").Process(target=_run_scheduler, args=(app,), daemon=True).start()
-    code = runner.run()
-    if runner.abandoned:
-        # Not sys.exit: interpreter shutdown would wait for the tasks still running.
-        logging.shutdown()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    run_and_exit(runner, beside=(lambda: app.scheduler().run()) if with_scheduler else None)
 
 
 @click.command()
@@ -191,12 +162,6 @@ def _app_and_task(
         raise click.UsageError("which task? give its name after the app")
     app = open_app(app_spec, broker=broker, results=results)
     return app, _find_task(app, words[0]), words[1:]
-
-
-def _run_scheduler(app: App) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    app.scheduler().run()
 
 
 @click.command()

@@ -6,19 +6,16 @@ import json
 
 import click
 
-from arame.app import BROKER_ENV, App
+from arame.app import App
 from arame.cli.loading import APP_ENV, app_from_command_line, app_option, open_app, require_broker_database
+from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, queue_names
 from arame.transport import dead_letter_queue, list_dead, purge_queues
-
-QUEUES = click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
-BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
 
 
 def _app_and_queues(app_spec: str, broker: str | None, queues: str | None) -> tuple[App, list[str]]:
     app = open_app(app_spec, broker=broker)
     require_broker_database(app)
-    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else app.queues()
-    return app, names
+    return app, queue_names(app, queues)
 
 
 @click.group()
@@ -28,8 +25,8 @@ def dead() -> None:
 
 @dead.command("list")
 @app_option(positional=True)
-@QUEUES
-@BROKER
+@QUEUES_OPTION
+@BROKER_OPTION
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def list_command(app_spec: str, queues: str | None, broker: str | None, limit: int) -> None:
     """One line per dead letter: queue, task id, reason."""
@@ -45,8 +42,8 @@ def list_command(app_spec: str, queues: str | None, broker: str | None, limit: i
 @dead.command()
 @app_option(required=False)
 @click.argument("words", nargs=-1, metavar="[MODULE[:ATTR]] TASK_ID")
-@QUEUES
-@BROKER
+@QUEUES_OPTION
+@BROKER_OPTION
 def show(app_spec: str | None, words: tuple[str, ...], queues: str | None, broker: str | None) -> None:
     """The whole dead letter of TASK_ID: reason, headers and body."""
     if len(words) == 2 and not (app_spec and app_from_command_line()):
@@ -70,8 +67,8 @@ def show(app_spec: str | None, words: tuple[str, ...], queues: str | None, broke
 @dead.command()
 @app_option(positional=True)
 @click.option("--id", "task_id", help="Only the dead letter of this task id.")
-@QUEUES
-@BROKER
+@QUEUES_OPTION
+@BROKER_OPTION
 def requeue(app_spec: str, task_id: str | None, queues: str | None, broker: str | None) -> None:
     """Publish dead letters back to their queue (after fixing what made them fail)."""
     app, names = _app_and_queues(app_spec, broker, queues)
@@ -83,8 +80,8 @@ def requeue(app_spec: str, task_id: str | None, queues: str | None, broker: str 
 
 @dead.command()
 @app_option(positional=True)
-@QUEUES
-@BROKER
+@QUEUES_OPTION
+@BROKER_OPTION
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(app_spec: str, queues: str | None, broker: str | None, yes: bool) -> None:
     """Delete every dead letter of the queues."""

@@ -18,8 +18,8 @@ import click
 from click.core import ParameterSource
 
 from arame.app import App
+from arame.database import database_url
 from arame.errors import ConfigurationError
-from arame.transport import database_url
 
 DEFAULT_ATTRIBUTE = "app"
 APP_ENV = "ARAME_APP"

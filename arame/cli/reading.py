@@ -9,15 +9,9 @@ import click
 
 from arame import states
 from arame.app import App
-from arame.cli.commands import (
-    BROKER_OPTION,
-    QUEUES_OPTION,
-    RESULTS_OPTION,
-    WAIT_TIMEOUT_OPTION,
-    print_outcome,
-    queue_names,
-)
+from arame.cli.commands import print_outcome
 from arame.cli.loading import app_option, open_app, require_broker_database, require_results_database
+from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, WAIT_TIMEOUT_OPTION, queue_names
 from arame.errors import ConfigurationError
 from arame.results import ResultRow
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes

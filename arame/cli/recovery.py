@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import click
 
-from arame.app import BROKER_ENV, RESULTS_ENV
 from arame.cli.loading import app_option, open_app, require_results_database
+from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, queue_names
 from arame.recovery import RECONCILE_GRACE
-
-BROKER = click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
-RESULTS = click.option("--results", envvar=RESULTS_ENV, help=f"Results database URL [env {RESULTS_ENV}].")
 
 
 @click.command()
 @app_option()
 @click.argument("task_id")
-@BROKER
-@RESULTS
+@BROKER_OPTION
+@RESULTS_OPTION
 def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) -> None:
     """Run a FAILURE or REVOKED task again: same id, from the message its row keeps."""
     app = open_app(app_spec, broker=broker, results=results)
@@ -37,9 +34,9 @@ def retry(app_spec: str, task_id: str, broker: str | None, results: str | None) 
     show_default=True,
     help="Seconds a PENDING row must be past its creation (or eta) to count as lost.",
 )
-@click.option("-Q", "--queues", help="Comma-separated queues [default: every task's queue].")
-@BROKER
-@RESULTS
+@QUEUES_OPTION
+@BROKER_OPTION
+@RESULTS_OPTION
 def reconcile(
     app_spec: str, older_than: float, queues: str | None, broker: str | None, results: str | None
 ) -> None:
@@ -47,8 +44,7 @@ def reconcile(
     app = open_app(app_spec, broker=broker, results=results)
     require_results_database(app)
     try:
-        names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-        republished = app.reconcile(older_than, names)
+        republished = app.reconcile(older_than, queue_names(app, queues))
     finally:
         app.close()
     for task_id in republished:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import click
 
-from arame.app import BROKER_ENV, App
+from arame.app import App
 from arame.cli.loading import app_option, open_app, require_results_database
-from arame.cli.recovery import RESULTS
+from arame.cli.options import BROKER_OPTION, RESULTS_OPTION
 
 
 def _steering_app(app_spec: str, results: str | None) -> App:
@@ -19,7 +19,7 @@ def _steering_app(app_spec: str, results: str | None) -> App:
 
 @click.command()
 @app_option()
-@RESULTS
+@RESULTS_OPTION
 def workers(app_spec: str, results: str | None) -> None:
     """List the registered workers, alive or lost, with the task ids each runs now."""
     app = _steering_app(app_spec, results)
@@ -41,7 +41,7 @@ def workers(app_spec: str, results: str | None) -> None:
 @click.command()
 @app_option()
 @click.argument("queue")
-@RESULTS
+@RESULTS_OPTION
 def pause(app_spec: str, queue: str, results: str | None) -> None:
     """Stop workers taking messages from QUEUE (within a second); publishing goes on."""
     newly = _steering_app(app_spec, results).workers.pauses.pause(queue)
@@ -51,7 +51,7 @@ def pause(app_spec: str, queue: str, results: str | None) -> None:
 @click.command()
 @app_option()
 @click.argument("queue")
-@RESULTS
+@RESULTS_OPTION
 def resume(app_spec: str, queue: str, results: str | None) -> None:
     """Let workers take messages from QUEUE again."""
     was_paused = _steering_app(app_spec, results).workers.pauses.resume(queue)
@@ -67,8 +67,8 @@ def resume(app_spec: str, queue: str, results: str | None) -> None:
     envvar="ARAME_DASHBOARD_TOKEN",
     help="Secret every request must carry; required off loopback [env ARAME_DASHBOARD_TOKEN].",
 )
-@click.option("--broker", envvar=BROKER_ENV, help=f"Broker URL [env {BROKER_ENV}].")
-@RESULTS
+@BROKER_OPTION
+@RESULTS_OPTION
 def dashboard(
     app_spec: str, host: str, port: int, token: str | None, broker: str | None, results: str | None
 ) -> None:

@@ -13,20 +13,19 @@ from dataclasses import replace
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
-from arame.consumers.execute import execute
-from arame.consumers.gate import FlowGate, Limiter, publish_waiting
+from arame.consumers.gate import FlowGate, Limiter
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
-from arame.consumers.limits import Watchdog
+from arame.consumers.limits import TimeLimits
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
 from arame.consumers.recorder import ResultRecorder
-from arame.consumers.slots import Slot
+from arame.consumers.retry import RetryPublisher
+from arame.consumers.slots import Slots
 from arame.consumers.writer import OutcomeWriter
-from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded, TransportError
+from arame.errors import TransportError
 from arame.message import TaskMessage
-from arame.signing import SIGNATURE_HEADER
-from arame.states import RETRY, Outcome, Started
-from arame.transport import BrokerSpec, Delivery, Publisher, Subscriber
+from arame.states import RETRY, Started
+from arame.transport import BrokerSpec, Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much qui
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
-EXIT_TIME_LIMIT = 4  # a process-pool child that ended a task at its hard time limit
 
 
 def worker_name() -> str:
@@ -45,6 +43,9 @@ def worker_name() -> str:
 
 class Consumer:
     """Runs tasks from queues on ``slots`` threads, acknowledging each after its outcome commits.
+
+    The transport's ``Subscriber`` only receives and acknowledges deliveries; the Consumer drives
+    it, admits each message, runs it and records its outcome.
 
     The draining thread owns the broker connection: it receives deliveries, admits or
     dead-letters them, queues them for the slots, and acknowledges them once the writer reports
@@ -96,22 +97,17 @@ class Consumer:
         self._recorder = recorder
         self._writer = OutcomeWriter(recorder, self._committed)
         self._pace = Pace()
-        self._ready: deque[tuple[TaskMessage, Delivery]] = deque()
-        self._ready_changed = threading.Condition()
-        self._slots = [self._new_slot(i) for i in range(slots)]
         self._done: deque[tuple[Delivery, bool]] = deque()
         self._done_event = threading.Event()
         self._stopping = threading.Event()
         self._stop_now = threading.Event()
-        self._in_flight = 0
-        self._worker = worker_name()
-        self._retry_publisher = Publisher(spec)
-        self._kill_on_hard_limit = kill_on_hard_limit
-        # Terminating a running task needs a process to end: only the process pool can.
-        self._watchdog = Watchdog(
-            kill_on_hard=kill_on_hard_limit, terminated=recorder.terminated if kill_on_hard_limit else None
+        self._slots = Slots(
+            slots, self._pace, self._stopping, self._claim, self._run_task, self._skip, self._admit
         )
-        self._retry_lock = threading.Lock()
+        self._in_flight = 0
+        self._worker_id = worker_name()
+        self._retries = RetryPublisher(spec, admission.signer)
+        self._limits = TimeLimits(recorder, kill_on_hard=kill_on_hard_limit)
         self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
@@ -127,8 +123,7 @@ class Consumer:
         if now:
             self._stop_now.set()
         self._done_event.set()
-        with self._ready_changed:
-            self._ready_changed.notify_all()
+        self._slots.wake()
 
     def run(self) -> None:
         """Consume until ``stop()`` (or, in burst mode, until the queues are empty).
@@ -136,10 +131,9 @@ class Consumer:
         Raises:
             TransportError: the broker stayed unreachable for longer than ``RECONNECT_FOR``.
         """
-        self._worker = worker_name()
+        self._worker_id = worker_name()
         self._writer.start()
-        for slot in self._slots:
-            slot.thread.start()
+        self._slots.start()
         try:
             self._follow_pauses()  # steering: a paused queue is not consumed even for a moment
             try:
@@ -194,77 +188,36 @@ class Consumer:
             self._dead_letter(delivery, poison)
             return
         tasklog.received(message)
-        with self._ready_changed:
-            self._ready.append((message, delivery))
-            self._ready_changed.notify()
+        self._slots.put(message, delivery)
 
-    def _new_slot(self, index: int) -> Slot:
-        slot = Slot()
-        slot.thread = threading.Thread(
-            target=self._slot, args=(slot,), name=f"arame-slot-{index}", daemon=True
-        )
-        return slot
-
-    def _slot(self, slot: Slot) -> None:
-        """One slot's loop: take queued tasks, claim them, run the claimed ones."""
-        try:
-            while batch := self._take():
-                slot.batch, slot.done = batch, 0
-                if self._gate.limits(batch):  # flow control: tasks over a limit wait in the broker
-                    batch = slot.batch = self._through_gate(batch)
-                claimed = self._claim(batch)
-                for message, delivery in batch:
-                    if message.id in claimed:
-                        slot.running = True
-                        self._run_task(message, delivery)
-                        slot.running = False
-                    else:
-                        # The row decides: a task revoked, or redelivered after it finished, does not run.
-                        tasklog.skipped(message)
-                        self._committed(delivery, True)
-                    slot.done += 1
-                slot.batch = []
-        except BaseException as exc:  # whatever it is: the draining thread replaces this slot
-            slot.error = exc
-            logger.critical("slot %s died: %r", slot.thread.name, exc, exc_info=True)
+    def _skip(self, message: TaskMessage, delivery: Delivery) -> None:
+        tasklog.skipped(message)
+        self._committed(delivery, True)
 
     def _replace_dead_slots(self) -> None:
-        """A slot thread that died (a bug, an exception past every handler) is replaced.
+        """A slot thread that died is replaced (see ``Slots``).
 
         The task it was running is recorded as failed (it may kill the next slot too); the
         ones it held but had not started go back to the broker.
         """
-        for index, slot in enumerate(self._slots):
-            if self._stopping.is_set() or not slot.dead():
-                continue
-            running, unstarted = slot.left_behind()
+        if self._stopping.is_set():
+            return
+        for slot, running, unstarted in self._slots.replace_dead():
             if running is not None:
                 message, delivery = running
                 reason = f"the worker thread running it died: {slot.error!r}"
                 self._writer.finished(
-                    outcomes.failed(message, self._worker, "WorkerSlotDied", reason), delivery
+                    outcomes.failed(message, self._worker_id, "WorkerSlotDied", reason), delivery
                 )
             for _, delivery in unstarted:
                 self._committed(delivery, False)
             logger.error(
                 "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(unstarted)
             )
-            self._slots[index] = self._new_slot(index)
-            self._slots[index].thread.start()
-
-    def _take(self) -> list[tuple[TaskMessage, Delivery]]:
-        """The next tasks for this slot (as many as ``Pace`` says); none once stopping."""
-        with self._ready_changed:
-            while not self._ready and not self._stopping.is_set():
-                self._ready_changed.wait()
-            if self._stopping.is_set():
-                return []  # what is still queued goes back to the broker (see _finish)
-            count = self._pace.claim_size(len(self._ready), self.slots)
-            return [self._ready.popleft() for _ in range(min(count, len(self._ready)))]
 
     def _claim(self, batch: list[tuple[TaskMessage, Delivery]]) -> set[str]:
         now = time.time()
-        starts = [Started(m.id, m.attempt + 1, self._worker, now, m.task, m.queue) for m, _ in batch]
+        starts = [Started(m.id, m.attempt + 1, self._worker_id, now, m.task, m.queue) for m, _ in batch]
         try:
             return self._recorder.claim(starts)
         except Exception as exc:  # noqa: BLE001 - unknown: run them (at least once beats at most once)
@@ -276,65 +229,21 @@ class Consumer:
         if observer is not None:  # Metrics hook (see WorkerObserver)
             observer.task_started(message)
         began = time.perf_counter()
-        outcome = self._execute_within_limits(message)
+        outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
         ran = time.perf_counter() - began
         self._pace.ran(ran)
         self._gate.ran(message.task, ran)  # flow control: paces tasks waiting on a concurrency limit
         if observer is not None:  # Metrics hook
             observer.task_finished(message, outcome)
-        if outcome.state == RETRY and not self._publish_retry(message, outcome):
+        if outcome.state == RETRY and not self._retries.publish(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
         tasklog.finished(outcome, ran)
         self._writer.finished(outcome, delivery)
 
-    def _execute_within_limits(self, message: TaskMessage) -> Outcome:
-        task = self._admission.tasks[message.task]
-        options = task.options
-        if options.time_limit is None and options.soft_time_limit is None and not self._kill_on_hard_limit:
-            return execute(task, message, self._worker)
-        watched = message.id
-        outcome: Outcome | None = None
-        try:
-            self._watchdog.watch(
-                watched, options.soft_time_limit, options.time_limit, lambda: self._die_over_limit(message)
-            )
-            outcome = execute(task, message, self._worker)
-            self._watchdog.release(watched)
-        except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
-            # Raised in the instant between the task's return and the release: the task ran out.
-            self._watchdog.release(watched)
-            outcome = outcome or outcomes.over_limit(message, self._worker, type(exc))
-        return outcome
-
-    def _die_over_limit(self, message: TaskMessage) -> None:
-        """Process pool, hard limit or terminate: record the failure, end this child (it is replaced).
-
-        A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
-        """
-        try:
-            self._recorder.record([outcomes.over_limit(message, self._worker, TimeLimitExceeded)])
-        except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
-            logger.error("could not record the time limit of task %s: %s", message.id, exc)
-        logger.error("task %s passed its time limit or was terminated; this child process ends", message.id)
-        logging.shutdown()
-        os._exit(EXIT_TIME_LIMIT)
-
-    def _publish_retry(self, message: TaskMessage, outcome: Outcome) -> bool:
-        """Publish the next attempt, delayed in the broker; acknowledge this one only after."""
-        retry = replace(message, attempt=message.attempt + 1, eta=outcome.retry_at)
-        body = retry.to_body()
-        signer = self._admission.signer
-        headers = {SIGNATURE_HEADER: signer.sign(body.encode())} if signer else None
-        try:
-            with self._retry_lock:
-                self._retry_publisher.publish(
-                    body, retry.queue, retry.priority, headers, not_before=retry.eta
-                )
-        except TransportError as exc:
-            logger.warning("could not publish the retry of task %s: %s", message.id, exc)
-            return False
-        return True
+    def _admit(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
+        """Flow control: the tasks of a batch that may run now (the others wait in the broker)."""
+        return self._through_gate(batch) if self._gate.limits(batch) else batch
 
     def _through_gate(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
         """Flow control: publish the tasks over a limit again, delayed, and acknowledge them.
@@ -346,8 +255,7 @@ class Consumer:
         if not waiting:
             return runnable
         try:
-            with self._retry_lock:
-                publish_waiting(self._retry_publisher, self._admission.signer, waiting)
+            self._retries.publish_later([replace(message, eta=at) for (message, _), at in waiting])
         except TransportError as exc:
             logger.warning("could not put %d task(s) over their limits back: %s", len(waiting), exc)
             for (_, delivery), _ in waiting:
@@ -373,7 +281,7 @@ class Consumer:
             poison.task_id,
             poison.task_name,
             delivery.queue,
-            self._worker,
+            self._worker_id,
             poison.kind,
             poison.reason,
             created=poison.created,
@@ -426,9 +334,7 @@ class Consumer:
     def _finish(self) -> None:
         """Give back what no slot took, wait for running tasks (bounded), ack, close the connection."""
         self._stopping.set()
-        with self._ready_changed:
-            unstarted, self._ready = list(self._ready), deque()
-            self._ready_changed.notify_all()
+        unstarted = self._slots.take_unstarted()
         for _, delivery in unstarted:
             self._committed(delivery, False)
         deadline = time.monotonic() + self.shutdown_timeout
@@ -446,6 +352,6 @@ class Consumer:
             self._writer.stop()
             self._acknowledge_done()
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
-        self._retry_publisher.close()
+        self._retries.close()
         if self._pauses is not None:  # steering: stop reading the pause rows
             self._pauses.stop()

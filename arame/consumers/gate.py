@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from arame.flow.gcra import Decision, default_burst
 from arame.flow.keys import KeySpec, SlotRequest, concurrency_key_of
 from arame.flow.rates import parse_rate
 from arame.message import TaskMessage
-from arame.signing import SIGNATURE_HEADER, Signer
 from arame.task import Task
-from arame.transport import Delivery, Outgoing, Publisher
+from arame.transport import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -143,23 +142,6 @@ class FlowGate:
                     rate, burst, options.concurrency_limit, options.concurrency_key, task, ttl
                 )
         return self._rules[name]
-
-
-def publish_waiting(publisher: Publisher, signer: Signer | None, waiting: list[tuple[Held, float]]) -> None:
-    """Publish each waiting task again, held by the broker until its time (same id and attempt).
-
-    Raises:
-        TransportError: the broker did not take them; their deliveries must go back.
-    """
-    outgoing = []
-    for (message, _), not_before in waiting:
-        body = replace(message, eta=not_before).to_body()
-        headers = {SIGNATURE_HEADER: signer.sign(body.encode())} if signer else None
-        outgoing.append(Outgoing(body, message.queue, message.priority, headers, not_before))
-    publisher.publish_many(outgoing)
-    if logger.isEnabledFor(logging.DEBUG):
-        for (message, _), not_before in waiting:
-            logger.debug("task %s[%s] over its limit, waits until %.3f", message.task, message.id, not_before)
 
 
 def _signature(task: Task[Any, Any]) -> Any:

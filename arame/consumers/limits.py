@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from arame.consumers import outcomes
+from arame.consumers.execute import execute
+from arame.consumers.recorder import ResultRecorder
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
+from arame.message import TaskMessage
+from arame.states import Outcome
+from arame.task import Task
 
 logger = logging.getLogger(__name__)
 
 TICK = 0.05  # seconds between checks: the precision of the limits
+EXIT_TIME_LIMIT = 4  # a process-pool child that ended a task at its hard time limit
 REVOKE_POLL = 1.0  # seconds between looks for running tasks revoked with terminate=True
 
 
@@ -117,3 +126,53 @@ def _raise_in(thread_id: int, kind: type[BaseException]) -> None:
     done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(kind))
     if done != 1:
         logger.warning("could not interrupt thread %s (%s)", thread_id, kind.__name__)
+
+
+class TimeLimits:
+    """Runs tasks under their soft and hard time limits, which a ``Watchdog`` enforces.
+
+    Args:
+        recorder: where a process-pool child records a task it ends at the hard limit.
+        kill_on_hard: a task past its hard time limit ends this process (process pool)
+            instead of being interrupted inside its thread.
+    """
+
+    def __init__(self, recorder: ResultRecorder, *, kill_on_hard: bool) -> None:
+        self._recorder = recorder
+        self._kill_on_hard = kill_on_hard
+        # Terminating a running task needs a process to end: only the process pool can.
+        self._watchdog = Watchdog(
+            kill_on_hard=kill_on_hard, terminated=recorder.terminated if kill_on_hard else None
+        )
+
+    def run(self, task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
+        """Run ``task`` as ``message`` asks, within its limits; say how it ended (see ``execute``)."""
+        options = task.options
+        if options.time_limit is None and options.soft_time_limit is None and not self._kill_on_hard:
+            return execute(task, message, worker)
+        watched = message.id
+        outcome: Outcome | None = None
+        try:
+            self._watchdog.watch(
+                watched, options.soft_time_limit, options.time_limit, lambda: self._die(message, worker)
+            )
+            outcome = execute(task, message, worker)
+            self._watchdog.release(watched)
+        except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
+            # Raised in the instant between the task's return and the release: the task ran out.
+            self._watchdog.release(watched)
+            outcome = outcome or outcomes.over_limit(message, worker, type(exc))
+        return outcome
+
+    def _die(self, message: TaskMessage, worker: str) -> None:
+        """Process pool, hard limit or terminate: record the failure, end this child (it is replaced).
+
+        A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
+        """
+        try:
+            self._recorder.record([outcomes.over_limit(message, worker, TimeLimitExceeded)])
+        except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again
+            logger.error("could not record the time limit of task %s: %s", message.id, exc)
+        logger.error("task %s passed its time limit or was terminated; this child process ends", message.id)
+        logging.shutdown()
+        os._exit(EXIT_TIME_LIMIT)

@@ -9,7 +9,10 @@ from arame.states import Outcome, Started
 
 
 class ResultRecorder(Protocol):
-    """Claims tasks before they run and commits their outcomes; raises if a transaction failed."""
+    """Claims tasks before they run and commits their outcomes; raises if a transaction failed.
+
+    The consumer's view of the results table (``ResultStore`` implements it; ``OutcomeWriter``
+    batches outcomes into it), so that consumers never import results."""
 
     def claim(self, starts: Sequence[Started]) -> set[str]:
         """Mark tasks STARTED and return the ids that may run (not finished, not revoked)."""

@@ -8,10 +8,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
@@ -274,3 +275,30 @@ def _child_main(worker: Worker) -> None:
     logging.shutdown()
     # Not SystemExit: that would wait for a task still running after "stop now" or the timeout.
     os._exit(code)
+
+
+def run_and_exit(worker: Worker, *, beside: Callable[[], None] | None = None) -> NoReturn:
+    """Run ``worker`` in the foreground as the process's main job, then end the process with its code.
+
+    Args:
+        worker: the worker.
+        beside: run in a forked process of its own alongside (the scheduler, for
+            ``arame worker --scheduler``); it ends with this one.
+    """
+    if beside is not None:
+        # Its own process: forking worker children from a process with a scheduler thread
+        # could copy a lock that thread holds.
+        multiprocessing.get_context("fork").Process(target=_run_beside, args=(beside,), daemon=True).start()
+    code = worker.run()
+    if worker.abandoned:
+        # Not sys.exit: interpreter shutdown would wait for the tasks still running.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run_beside(job: Callable[[], None]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    job()

@@ -35,6 +35,9 @@ class Finished:
 class OutcomeWriter:
     """Commits outcomes in batches and reports each delivery as committed or not.
 
+    The consumer's writing thread: it batches outcomes into a ``ResultRecorder`` (the protocol the
+    consumer sees of the results table; ``ResultStore`` implements it).
+
     Args:
         recorder: where outcomes are committed.
         on_done: called from the writer thread with ``(delivery, committed)`` for each outcome.

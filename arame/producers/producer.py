@@ -7,16 +7,18 @@ import os
 import threading
 from collections.abc import Sequence
 
-from arame.errors import MessageError, PublishError, TransportError
+from arame.encoding import encode
+from arame.errors import PublishError, TransportError
 from arame.message import TaskMessage
-from arame.signing import SIGNATURE_HEADER, Signer
+from arame.signing import Signer
 from arame.transport import BrokerSpec, Outgoing, Publisher
 
 logger = logging.getLogger(__name__)
 
 
 class Producer:
-    """Publishes TaskMessages to the broker and returns only once the broker has stored them.
+    """Publishes TaskMessages (encoded and signed) and returns once the broker stored them; the
+    transport's ``Publisher`` below it only moves bodies.
 
     One connection per process, shared by threads under a lock (Kombu connections are not
     thread-safe); a forked child opens its own.
@@ -82,22 +84,7 @@ class Producer:
 
     def _outgoing(self, message: TaskMessage) -> Outgoing:
         """Encode, size-check and sign one message."""
-        try:
-            body = message.to_body()
-        except MessageError as exc:
-            raise PublishError(str(exc), url=self.spec.safe_url, task_id=message.id) from exc
-        encoded = body.encode()
-        if self.max_message_size is not None and len(encoded) > self.max_message_size:
-            raise PublishError(
-                f"task {message.id} ({message.task}) is {len(encoded)} bytes, over the limit of "
-                f"{self.max_message_size} (max_message_size); pass a reference, not the data",
-                url=self.spec.safe_url,
-                task_id=message.id,
-            )
-        headers = {SIGNATURE_HEADER: self._signer.sign(encoded)} if self._signer else None
-        if message.trace:  # Tracing hook: W3C trace context in the headers too, for other tools
-            headers = {**(headers or {}), **message.trace}
-        return Outgoing(body, message.queue, message.priority, headers, message.eta)
+        return encode(message, self._signer, max_size=self.max_message_size, url=self.spec.safe_url)
 
     def close(self) -> None:
         """Close the connection."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from arame.database import LongText
 from arame.results.table import _Timestamp, metadata
-from arame.sqlschema import LongText
 
 joins = sa.Table(
     "arame_joins",

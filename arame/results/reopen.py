@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.store import ResultRow, ResultStore, to_row
+from arame.results.rows import ResultRow, to_row
+from arame.results.store import ResultStore
 from arame.results.table import results
 
 #: States a retry may reopen: finished without success.

@@ -11,9 +11,8 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from arame.results.migrate import add_missing_columns
+from arame.database import LongText, add_missing_columns
 from arame.results.store import ResultStore
-from arame.sqlschema import LongText
 
 metadata = sa.MetaData()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from arame.sqlschema import LongText
+from arame.database.schema import LongText
 
 TABLE_NAME = "arame_results"
 

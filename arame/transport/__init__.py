@@ -9,11 +9,11 @@ from arame.transport.admin import (
     queue_sizes,
 )
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
-from arame.transport.delay import NOT_BEFORE
+from arame.transport.delivery import NOT_BEFORE, Delivery, dead_letter_queue
 from arame.transport.holdings import held_task_ids, queue_idle
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Outgoing, Publisher
-from arame.transport.subscriber import Delivery, Subscriber, dead_letter_queue
+from arame.transport.subscriber import Subscriber
 from arame.transport.urls import (
     DEFAULT_LEASE_SECONDS,
     BrokerSpec,

@@ -8,14 +8,14 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue, supports_delay
-from arame.transport.redis.store import queue_keys
-from arame.transport.redis.transport import Channel as RedisChannel
+from arame.transport.delivery import dead_letter_queue
+from arame.transport.failures import broker_error
+from arame.transport.redis_queue.channel import Channel as RedisChannel
+from arame.transport.redis_queue.store import queue_keys
+from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
-from arame.transport.sql.transport import Channel as SqlChannel
-from arame.transport.subscriber import dead_letter_queue
-from arame.transport.urls import BrokerSpec, describe_error
+from arame.transport.urls import BrokerSpec
 
 T = TypeVar("T")
 
@@ -38,9 +38,7 @@ def check_broker(spec: BrokerSpec) -> None:
         elif isinstance(channel, RedisChannel):
             channel.store.client.ping()
     except Exception as exc:
-        raise TransportError(
-            f"cannot reach the broker {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
-        ) from exc
+        raise broker_error("cannot reach the broker", spec.safe_url, exc) from exc
     finally:
         connection.release()
 
@@ -65,7 +63,7 @@ def delayed_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | Non
     Raises:
         TransportError: the broker does not answer.
     """
-    if spec.kind == "amqp":
+    if spec.capabilities.delay_queues:
         return dict.fromkeys(names)
     if not supports_delay(spec):
         return dict.fromkeys(names, 0)
@@ -133,9 +131,7 @@ def _on_channel(spec: BrokerSpec, action: Callable[[Any], T]) -> T:
     try:
         return action(connection.default_channel)
     except Exception as exc:
-        raise TransportError(
-            f"could not inspect queues on {spec.safe_url}: {describe_error(exc)}", url=spec.safe_url
-        ) from exc
+        raise broker_error("could not inspect queues on", spec.safe_url, exc) from exc
     finally:
         connection.release()
 

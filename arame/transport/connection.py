@@ -7,17 +7,17 @@ from typing import Any
 import kombu.connection
 from kombu.entity import Exchange, Queue
 
-from arame.transport import memory, redis, sql
+from arame.message import MAX_PRIORITY
+from arame.transport import memory, redis_queue, sql
 from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
-MAX_PRIORITY = 9
 
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``sentinel`` and ``redis+socket`` stay on Kombu's stock Redis transport.
 ARAME_TRANSPORTS: dict[str, type[Any]] = {
-    "redis": redis.Transport,
-    "rediss": redis.Transport,
+    "redis": redis_queue.Transport,
+    "rediss": redis_queue.Transport,
     "sqla": sql.Transport,
     "memory": memory.Transport,
 }
@@ -59,7 +59,7 @@ def connect(spec: BrokerSpec) -> Connection:
 
 def supports_delay(spec: BrokerSpec) -> bool:
     """Whether ``spec`` can hold a message until it is due (all but Kombu's stock Redis transport)."""
-    return spec.kind != "redis" or uses_arame_redis(spec)
+    return spec.capabilities.delayed_delivery
 
 
 def uses_arame_redis(spec: BrokerSpec) -> bool:
@@ -72,7 +72,7 @@ def uses_arame_redis(spec: BrokerSpec) -> bool:
 
 def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
     """A durable queue reached through the default exchange (no binding lookup per publish)."""
-    arguments = {"x-max-priority": MAX_PRIORITY} if spec.kind == "amqp" else None
+    arguments = {"x-max-priority": MAX_PRIORITY} if spec.capabilities.priority_queue_argument else None
     return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, queue_arguments=arguments)
 
 
@@ -83,6 +83,6 @@ def wire_priority(spec: BrokerSpec, priority: int | None) -> int | None:
     serves 0 first, the reverse of RabbitMQ, so the scale is flipped there. A message without a
     priority is sent as the lowest everywhere.
     """
-    if spec.kind == "redis" and not uses_arame_redis(spec):
+    if spec.capabilities.reversed_priority:
         return MAX_PRIORITY - (priority or 0)
     return priority or 0

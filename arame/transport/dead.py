@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.subscriber import DEAD_REASON, dead_letter_queue
-from arame.transport.urls import BrokerSpec, describe_error
+from arame.transport.delivery import DEAD_REASON, dead_letter_queue
+from arame.transport.failures import broker_error
+from arame.transport.urls import BrokerSpec
 
 MAX_HEADER_DEPTH = 32
 
@@ -140,10 +140,7 @@ def _walk(
         for message in kept:
             message.reject(requeue=True)
     except Exception as exc:
-        raise TransportError(
-            f"could not read dead letters of {queue!r} on {spec.safe_url}: {describe_error(exc)}",
-            url=spec.safe_url,
-        ) from exc
+        raise broker_error(f"could not read dead letters of {queue!r} on", spec.safe_url, exc) from exc
     finally:
         connection.release()  # after an error, what was not settled returns with the connection
     return found

@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 from arame.errors import ConfigurationError
+from arame.transport.delivery import NOT_BEFORE, is_number, not_before_of
 
-#: Epoch seconds before which the message must not be delivered (the publisher's clock).
-NOT_BEFORE = "x-arame-not-before"
+__all__ = ["NOT_BEFORE", "delay_ms", "not_before_of", "seconds_until"]
 
 
 def seconds_until(not_before: float | None, now: float | None = None) -> float:
@@ -33,15 +33,9 @@ def seconds_until(not_before: float | None, now: float | None = None) -> float:
     """
     if not_before is None:
         return 0.0
-    if not _is_number(not_before):
+    if not is_number(not_before):
         raise ConfigurationError(f"not_before must be epoch seconds (a finite number), not {not_before!r}")
     return float(not_before) - (time.time() if now is None else now)
-
-
-def not_before_of(headers: Mapping[str, Any] | None) -> float | None:
-    """The ``not_before`` a message carries, or ``None`` (also for a value that is not a number)."""
-    value = (headers or {}).get(NOT_BEFORE)
-    return float(value) if _is_number(value) else None
 
 
 def delay_ms(headers: Mapping[str, Any] | None, now: float | None = None) -> int:
@@ -50,7 +44,3 @@ def delay_ms(headers: Mapping[str, Any] | None, now: float | None = None) -> int
     if not_before is None:
         return 0
     return max(0, math.ceil(seconds_until(not_before, now) * 1000))
-
-
-def _is_number(value: Any) -> TypeGuard[float]:
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)

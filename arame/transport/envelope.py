@@ -13,8 +13,8 @@ from typing import Any
 
 from kombu.utils.json import loads
 
-#: Header of a delivery made from a stored value that is not a Kombu message: why not.
-UNREADABLE = "x-arame-unreadable"
+from arame.transport.delivery import UNREADABLE
+
 _REQUIRED_DICTS = ("properties", "headers")
 
 

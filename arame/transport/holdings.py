@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from arame.transport.admin import _on_channel
-from arame.transport.redis.store import queue_keys
-from arame.transport.redis.transport import Channel as RedisChannel
+from arame.transport.redis_queue.channel import Channel as RedisChannel
+from arame.transport.redis_queue.store import queue_keys
+from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
-from arame.transport.sql.transport import Channel as SqlChannel
 from arame.transport.urls import BrokerSpec
 
 SCAN_BATCH = 1000
@@ -44,7 +44,7 @@ def queue_idle(spec: BrokerSpec, queue: str) -> bool | None:
     Raises:
         TransportError: the broker does not answer.
     """
-    if spec.kind != "amqp":
+    if not spec.capabilities.reports_idle:
         return None
 
     def idle(channel: Any) -> bool:

@@ -11,12 +11,13 @@ import heapq
 import itertools
 import threading
 import time
-from queue import Empty, Queue
+from queue import Queue
 from typing import Any, ClassVar
 
 from kombu.transport import memory
 
-from arame.transport.delay import not_before_of
+from arame.transport.delivery import not_before_of
+from arame.transport.draining import drain_one
 from arame.transport.exchanges import DeliveredExchanges
 
 POLL_INTERVAL = 1.0  # seconds: the longest idle wait, in case a wake-up was missed
@@ -83,24 +84,18 @@ class Transport(memory.Transport):
 
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
         """Deliver one message; when there is none, sleep until one is put or comes due."""
-        start = time.monotonic()
         assert self.cycle is not None
-        while True:
-            seen = Channel.generation  # before the poll: a put after it ends the wait at once
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
-            remaining = None if timeout is None else timeout - (time.monotonic() - start)
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError()  # what Kombu transports raise when nothing arrived
-            if release_due():
-                continue  # came due since the poll (or a full channel left it): poll again
-            wait = min(POLL_INTERVAL, remaining if remaining is not None else POLL_INTERVAL, due_in())
-            with Channel.changed:
-                if Channel.generation == seen:
-                    Channel.changed.wait(wait)
+        # The generation is read before the poll: a put after it ends the wait at once.
+        drain_one(self.cycle, self._deliver, timeout, lambda: Channel.generation, _wait_for_change)
+
+
+def _wait_for_change(seen: int, remaining: float | None) -> None:
+    if release_due():
+        return  # came due since the poll (or a full channel left it): poll again
+    wait = min(POLL_INTERVAL, remaining if remaining is not None else POLL_INTERVAL, due_in())
+    with Channel.changed:
+        if Channel.generation == seen:
+            Channel.changed.wait(wait)
 
 
 def release_due() -> int:

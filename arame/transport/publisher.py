@@ -16,8 +16,9 @@ from kombu.entity import Queue
 from arame.errors import TransportError
 from arame.message import CONTENT_ENCODING, CONTENT_TYPE
 from arame.transport.connection import connect, kombu_queue, wire_priority
+from arame.transport.failures import broker_error
 from arame.transport.routing import Route, route
-from arame.transport.urls import BrokerSpec, describe_error
+from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ class Outgoing:
 
 
 class Publisher:
-    """One broker connection that publishes bodies; not thread-safe (the Producer guards it).
+    """Publishes encoded bodies on one broker connection (``Producer`` publishes TaskMessages through it).
+
+    Not thread-safe (the Producer guards it).
 
     On RabbitMQ it speaks AMQP through py-amqp directly: one message is confirmed, a batch is
     one transaction. Kombu's producer adds a queue check and a socket poll per message there,
@@ -102,7 +105,7 @@ class Publisher:
         routes = [route(self.spec, self._queue(item.queue), item.not_before, item.headers) for item in batch]
         if not batch:
             return
-        if self.spec.kind == "amqp":
+        if self.spec.capabilities.publish_transactions:
             self._reconnecting(lambda: self._publish_amqp(batch, routes), batch)
             return
         for item, where in zip(batch, routes, strict=True):
@@ -195,10 +198,8 @@ class Publisher:
 
     def _error(self, batch: Sequence[Outgoing], exc: BaseException) -> TransportError:
         where = repr(batch[0].queue) if len(batch) == 1 else f"{len(batch)} messages"
-        return TransportError(
-            f"could not publish {'to ' if len(batch) == 1 else ''}{where} on {self.spec.safe_url}: "
-            f"{describe_error(exc)}",
-            url=self.spec.safe_url,
+        return broker_error(
+            f"could not publish {'to ' if len(batch) == 1 else ''}{where} on", self.spec.safe_url, exc
         )
 
     def _open(self) -> Connection:

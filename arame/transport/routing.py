@@ -12,7 +12,8 @@ from kombu.entity import Queue
 from arame.errors import ConfigurationError
 from arame.transport import amqp_delay
 from arame.transport.connection import supports_delay
-from arame.transport.delay import NOT_BEFORE, seconds_until
+from arame.transport.delay import seconds_until
+from arame.transport.delivery import NOT_BEFORE
 from arame.transport.urls import BrokerSpec
 
 
@@ -53,7 +54,7 @@ def route(
             "redis+socket://) has none; use redis://, rediss://, amqp:// or a SQL broker"
         )
     delayed = {**(headers or {}), NOT_BEFORE: not_before}
-    if spec.kind != "amqp":
+    if not spec.capabilities.delay_queues:
         return Route(name, [queue], delayed)
     bucket = amqp_delay.bucket_ms(_whole_ms(delay))
     # The queue itself is declared too: RabbitMQ drops a message dead-lettered to no queue.

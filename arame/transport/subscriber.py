@@ -10,109 +10,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kombu.connection import Connection
-from kombu.exceptions import ContentDisallowed, DecodeError
 
-from arame.errors import MessageError, TransportError
+from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
-from arame.transport.envelope import UNREADABLE
+from arame.transport.delivery import DEAD_REASON, DELIVERIES, Delivery, dead_letter_queue
+from arame.transport.failures import broker_error
 from arame.transport.routing import route
-from arame.transport.urls import BrokerSpec, describe_error
+from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
 ACCEPT = ["application/json"]
-DELIVERIES = "x-arame-deliveries"
-DEAD_REASON = "x-arame-reason"
-
-
-def dead_letter_queue(queue: str) -> str:
-    """Where messages that cannot be run are moved: one dead-letter queue per queue."""
-    return f"{queue}.dead"
-
-
-class Delivery:
-    """One message received from a queue, to be acknowledged or rejected exactly once.
-
-    Must be acknowledged from the thread that drains the subscriber (Kombu channels are not
-    thread-safe).
-    """
-
-    __slots__ = ("_message", "queue")
-
-    def __init__(self, message: Any, queue: str) -> None:
-        self._message = message
-        self.queue = queue
-
-    @property
-    def redelivered(self) -> bool:
-        """Whether this message was delivered before (and may have started running).
-
-        A delayed message is not: on RabbitMQ it reaches the queue dead-lettered from a delay
-        queue, with an ``x-death`` header but never consumed, and RabbitMQ does not flag it.
-        """
-        return bool(self._message.delivery_info.get("redelivered")) or (self.deliveries or 1) > 1
-
-    @property
-    def deliveries(self) -> int | None:
-        """How many times it has been delivered, this time included; ``None`` if not counted.
-
-        arame's SQL and Redis transports count in the broker; on RabbitMQ the count travels in
-        a header (see ``Subscriber._count_redelivery``); ``memory://`` does not count.
-        """
-        counted = self._message.properties.get(DELIVERIES) or self.headers.get(DELIVERIES)
-        return None if counted is None else int(counted)
-
-    @property
-    def not_before(self) -> float | None:
-        """Epoch seconds before which it was not to be delivered, when it was published delayed."""
-        return not_before_of(self.headers)
-
-    @property
-    def headers(self) -> dict[str, Any]:
-        """The message headers."""
-        return self._message.headers or {}
-
-    @property
-    def raw_body(self) -> bytes:
-        """The body as received, for diagnostics."""
-        body = self._message.body
-        return body if isinstance(body, bytes) else str(body).encode()
-
-    def decode(self) -> Any:
-        """Decode the JSON body; any other content type is refused unread.
-
-        Raises:
-            MessageError: the content type is not JSON or the body does not parse, or the
-                broker held something that is not a message at all.
-        """
-        unreadable = self.headers.get(UNREADABLE)
-        if unreadable is not None:
-            raise MessageError(str(unreadable))
-        try:
-            return self._message.decode()
-        except ContentDisallowed as exc:
-            raise MessageError(
-                f"refused content type {self._message.content_type!r}: only JSON is accepted"
-            ) from exc
-        except (DecodeError, ValueError, TypeError) as exc:
-            raise MessageError(f"the body is not valid JSON: {exc}") from exc
-
-    def ack(self) -> None:
-        """Remove the message from the broker.
-
-        arame's Redis and SQL transports collect acknowledgements and send them together at
-        the subscriber's next ``flush()`` or ``drain()``; until then the message stays leased.
-        """
-        self._message.ack()
-
-    def requeue(self) -> None:
-        """Give the message back to the queue for another delivery."""
-        self._message.reject(requeue=True)
 
 
 class Subscriber:
-    """Receives messages from queues, at most ``prefetch`` unacknowledged at a time.
+    """Receives deliveries from queues, at most ``prefetch`` unacknowledged at a time, and acks them.
+
+    It knows nothing of tasks: ``Consumer`` drives it and runs what it receives.
 
     Args:
         spec: the broker.
@@ -237,7 +152,7 @@ class Subscriber:
         Raises:
             TransportError: the connection was lost; the broker delivers them again.
         """
-        if self.spec.kind != "amqp" or self._consumer is None:
+        if not self.spec.capabilities.multiple_ack or self._consumer is None:
             for delivery in deliveries:
                 delivery.ack()
             return
@@ -266,7 +181,7 @@ class Subscriber:
         self._forget(delivery)
 
     def _forget(self, delivery: Delivery) -> None:
-        if self.spec.kind == "amqp" and self._consumer is not None:
+        if self.spec.capabilities.multiple_ack and self._consumer is not None:
             with contextlib.suppress(ValueError):  # settled already
                 self._unsettled.remove(delivery._message.delivery_tag)
 
@@ -348,7 +263,7 @@ class Subscriber:
         if not_before is not None and seconds_until(not_before) > 0:
             self._delay_again(message, queue, not_before)
             return
-        if self.spec.kind == "amqp":
+        if self.spec.capabilities.multiple_ack:  # RabbitMQ flags a redelivery; arame counts it
             if message.delivery_info.get("redelivered"):
                 self._count_redelivery(message, queue)
                 return
@@ -400,4 +315,4 @@ class Subscriber:
         message.ack()
 
     def _error(self, what: str, exc: BaseException) -> TransportError:
-        return TransportError(f"{what} {self.spec.safe_url}: {describe_error(exc)}", url=self.spec.safe_url)
+        return broker_error(what, self.spec.safe_url, exc)

@@ -1,16 +1,36 @@
-"""Broker and results URLs: which transport a URL names, and how to print it safely."""
+"""Broker URLs: which transport a URL names (database URLs and redaction live in arame.database)."""
 
 from __future__ import annotations
 
 import difflib
-import os
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from arame.database.urls import (
+    DEFAULT_DATABASE_FILE,
+    database_url,
+    default_database_url,
+    describe_error,
+    redact_url,
+    scheme_of,
+)
 from arame.errors import ConfigurationError
+from arame.transport.capabilities import Capabilities, capabilities_of
 
-DEFAULT_DATABASE_FILE = "arame.db"
+__all__ = [
+    "BROKER_SCHEMES",
+    "DEFAULT_DATABASE_FILE",
+    "DEFAULT_LEASE_SECONDS",
+    "BrokerSpec",
+    "database_url",
+    "default_database_url",
+    "describe_error",
+    "parse_broker_url",
+    "redact_url",
+    "scheme_of",
+    "with_lease",
+]
+
 DEFAULT_LEASE_SECONDS = 30.0
 
 #: Broker schemes a user may write, and the kind of transport each one selects.
@@ -27,21 +47,6 @@ BROKER_SCHEMES: dict[str, str] = {
     "postgres": "sql",
     "mysql": "sql",
 }
-
-# A bare database URL names a driver only when the user wrote one; these are the installed ones.
-_DEFAULT_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-}
-# user:password@ after an optional scheme; greedy up to the last "@", since a raw "@" may sit in
-# the password (over-masking a path is harmless, showing a password is not).
-_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>.*)@")
-_PASSWORD_WITHOUT_SCHEME = re.compile(r"^(?P<head>[^:/@]*:)(?P<password>.*)@")
-# A password passed as a parameter: ``?password=…`` in a URL (libpq, redis-py and PyMySQL read
-# it) or ``password=…`` in a driver's connection string quoted in an error message.
-_PASSWORD_PARAMETER = re.compile(r"(?i)\b(?P<key>password|passwd|pwd)=(?P<password>[^&#;\s'\"]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,36 +66,23 @@ class BrokerSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def capabilities(self) -> Capabilities:
+        """What its transport can do: every transport-specific branch reads this record."""
+        return capabilities_of(self.kind, scheme_of(self.url))
+
+    @property
     def shared_across_processes(self) -> bool:
         """Whether separate processes see the same queues (``memory://`` lives in one process)."""
-        return self.kind != "memory"
+        return self.capabilities.shared_across_processes
 
 
 def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
     """``spec`` with its lease length set, on the transports that lease (SQL and Redis)."""
     if seconds <= 0:
         raise ConfigurationError(f"lease_seconds must be positive, not {seconds}")
-    if spec.kind not in {"sql", "redis"}:
+    if not spec.capabilities.leases:
         return spec
     return replace(spec, options={**spec.options, "lease_seconds": seconds})
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``: in ``user:password@`` (also when the
-    scheme is missing) and in a ``password=`` parameter."""
-    pattern = _PASSWORD if "://" in url else _PASSWORD_WITHOUT_SCHEME
-    return _PASSWORD_PARAMETER.sub(r"\g<key>=***", pattern.sub(r"\g<head>***@", url))
-
-
-def default_database_url() -> str:
-    """The embedded default: one SQLite file ``arame.db`` in the working directory."""
-    return f"sqlite:///{os.path.abspath(DEFAULT_DATABASE_FILE)}"
-
-
-def scheme_of(url: str) -> str:
-    """The part of ``url`` before ``://``, or ``""`` when there is none."""
-    head, sep, _ = url.partition("://")
-    return head.lower() if sep else ""
 
 
 def parse_broker_url(url: str) -> BrokerSpec:
@@ -147,31 +139,6 @@ def _transport_of(url: str) -> str:
     return "redis" if scheme == "rediss" else scheme
 
 
-def database_url(url: str) -> str:
-    """Normalise a results (or SQL broker) URL into an SQLAlchemy URL with a driver.
-
-    ``sqla+`` is dropped, and a bare ``postgresql://`` or ``mysql://`` gets the driver arame
-    installs (psycopg 3, PyMySQL).
-
-    Raises:
-        ConfigurationError: the URL names no database arame knows.
-    """
-    if url.lower().startswith("sqla+"):
-        url = url[len("sqla+") :]
-    scheme = scheme_of(url)
-    base = scheme.split("+", 1)[0]
-    if base not in {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}:
-        raise ConfigurationError(
-            f"{redact_url(url)!r} is not a database URL arame can store results in; "
-            "use sqlite:///FILE, postgresql://HOST/DB or mysql://HOST/DB"
-        )
-    if "+" not in scheme and base in _DEFAULT_DRIVERS:
-        url = _DEFAULT_DRIVERS[base] + url[len(scheme) :]
-    elif base == "postgres":
-        url = "postgresql" + url[len("postgres") :]
-    return url
-
-
 def _unknown_scheme(url: str, scheme: str) -> str:
     supported = [
         "redis://",
@@ -193,9 +160,3 @@ def _unknown_scheme(url: str, scheme: str) -> str:
         f"unknown broker scheme {scheme + '://'!r} in {redact_url(url)!r}{did_you_mean}; "
         f"supported: {', '.join(supported)}"
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """The first line of an exception's text (database drivers add hint lines), or its type."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return redact_url(text.splitlines()[0]) if text else type(exc).__name__

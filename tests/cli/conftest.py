@@ -40,11 +40,6 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def results_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/results.db"
-
-
-@pytest.fixture
 def write_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_url: str) -> Iterator[WriteModule]:
     """Write a tasks module under a fresh name into the working directory; return its name.
 

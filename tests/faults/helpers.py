@@ -28,6 +28,7 @@ from arame.results.table import results as results_table
 from arame.transport import BrokerSpec, list_dead, parse_broker_url, queue_sizes
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
+from tests.helpers import wait_until
 
 T = TypeVar("T")
 
@@ -125,18 +126,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], T], within: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``condition`` until it returns something true; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still not true after {within:.0f}s")
-        time.sleep(interval)
 
 
 def figure(text: str) -> None:
@@ -433,7 +422,7 @@ def held_messages(stack: Stack) -> int:
     if stack.kind == "redis":
         import redis
 
-        from arame.transport.redis.store import queue_keys
+        from arame.transport.redis_queue.store import queue_keys
 
         client = redis.Redis.from_url(stack.broker_url)
         try:

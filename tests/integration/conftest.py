@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from arame.results.table import results as results_table
-from arame.transport import parse_broker_url
+from arame.transport import Publisher, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.subscriber import dead_letter_queue
+from tests.helpers import Inbox, inboxes
 
 POSTGRES_URL = "postgresql+psycopg://127.0.0.1/test"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1/test"
@@ -96,3 +97,22 @@ def delete_result_rows(results_url: str, queues: list[str]) -> None:
                 conn.execute(results_table.delete().where(results_table.c.queue.in_(queues)))
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def publisher(broker_url: str) -> Iterator[Publisher]:
+    """A publisher to ``broker_url``, closed afterwards."""
+    publisher = Publisher(parse_broker_url(broker_url))
+    yield publisher
+    publisher.close()
+
+
+@pytest.fixture
+def inbox(broker_url: str, queue: str) -> Iterator[Callable[..., Inbox]]:
+    """Open inboxes on ``queue`` (``inbox(prefetch=10)``); those still open are closed at teardown."""
+
+    def make(prefetch: int = 10) -> Inbox:
+        return Inbox(broker_url, [queue], prefetch)
+
+    with inboxes(make) as open_inbox:
+        yield open_inbox

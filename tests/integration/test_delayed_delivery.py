@@ -16,23 +16,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 import arame
 from arame.transport import (
-    Delivery,
     Publisher,
-    Subscriber,
     delayed_sizes,
     parse_broker_url,
     queue_sizes,
 )
 from arame.transport.amqp_delay import MAX_BUCKET_MS, bucket_ms, queue_name
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.delay import NOT_BEFORE
+from arame.transport.delivery import NOT_BEFORE
 from arame.transport.subscriber import dead_letter_queue
+from tests.helpers import wait_until
 
 DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every transport
 #: How late a due message may arrive in these tests: the transports do far better (see
@@ -40,27 +39,6 @@ DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every tran
 LATE_AT_MOST = 1.0
 SHORT_LEASE = 2.0
 LONGEST_DELAY_MS = 61_000  # the longest delay a test here publishes, for cleanup
-
-
-class Inbox:
-    """A subscriber on one queue and what it received, each with the time it arrived."""
-
-    def __init__(self, broker_url: str, queue: str, prefetch: int) -> None:
-        self.received: list[tuple[Delivery, float]] = []
-        self.subscriber = Subscriber(
-            parse_broker_url(broker_url), [queue], prefetch, lambda d: self.received.append((d, time.time()))
-        )
-        self.subscriber.open()
-
-    def receive(self, count: int, within: float) -> list[tuple[Delivery, float]]:
-        """Drain until ``count`` deliveries have arrived in all, or ``within`` seconds ran out."""
-        deadline = time.monotonic() + within
-        while len(self.received) < count and time.monotonic() < deadline:
-            self.subscriber.drain(0.05)
-        return self.received
-
-    def bodies(self) -> list[object]:
-        return [delivery.decode() for delivery, _ in self.received]
 
 
 @pytest.fixture
@@ -93,35 +71,6 @@ def delete_queues(broker_url: str, name: str) -> None:
                 channel.queue_delete(queue_name(name, bucket))
     finally:
         connection.release()
-
-
-@pytest.fixture
-def publisher(broker_url: str) -> Iterator[Publisher]:
-    publisher = Publisher(parse_broker_url(broker_url))
-    yield publisher
-    publisher.close()
-
-
-@pytest.fixture
-def inbox(broker_url: str, queue: str) -> Iterator[Callable[..., Inbox]]:
-    """Open inboxes on ``queue``; those still open are closed at teardown."""
-    opened: list[Inbox] = []
-
-    def open_inbox(prefetch: int = 10) -> Inbox:
-        opened.append(Inbox(broker_url, queue, prefetch))
-        return opened[-1]
-
-    yield open_inbox
-    for each in opened:
-        each.subscriber.close()
-
-
-def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    """Poll ``condition`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} within {within}s"
-        time.sleep(0.02)
 
 
 def test_a_delayed_message_is_not_delivered_before_its_time_but_soon_after(
@@ -186,7 +135,7 @@ def test_a_delayed_message_waits_in_the_broker_while_no_consumer_is_connected(
     assert time.time() >= not_before
     second = inbox()
 
-    [(delivery, _)] = second.receive(1, within=10)
+    [delivery] = second.receive(1, within=10)
     assert delivery.decode() == "kept"
     delivery.ack()
 
@@ -204,7 +153,7 @@ def test_a_delayed_message_keeps_its_priority_once_due(
     box = inbox(prefetch=1)
 
     for n in (1, 2, 3):
-        box.receive(n, within=10)[-1][0].ack()
+        box.receive(n, within=10)[-1].ack()
 
     assert box.bodies() == ["high", "low-1", "low-2"]
 
@@ -247,7 +196,7 @@ def test_a_due_message_whose_consumer_dies_unacked_comes_back(
 
     survivor = inbox()
 
-    [(delivery, _)] = survivor.receive(1, within=SHORT_LEASE + 8)
+    [delivery] = survivor.receive(1, within=SHORT_LEASE + 8)
     assert delivery.decode() == "held"
     assert delivery.redelivered
     delivery.ack()
@@ -276,7 +225,8 @@ def test_a_message_that_reaches_its_queue_before_its_time_waits_again(broker_url
         connection.release()
     box = inbox()
 
-    [(delivery, delivered_at)] = box.receive(1, within=10)
+    box.receive(1, within=10)
+    [(delivery, delivered_at)] = box.received
 
     assert delivered_at >= not_before
     assert delivery.decode() == "early"

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 import arame
+from arame.database import database_url
 from arame.transport import (
     Publisher,
     dead_letter_queue,
@@ -19,9 +20,8 @@ from arame.transport import (
     requeue_dead,
     with_lease,
 )
-from arame.transport.redis.store import QueueStore, new_tag
+from arame.transport.redis_queue.store import QueueStore, new_tag
 from arame.transport.sql.table import engine_for, messages
-from arame.transport.urls import database_url
 
 TIMEOUT = 30
 SHORT_LEASE = 1.0

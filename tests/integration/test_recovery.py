@@ -14,7 +14,7 @@ from arame.errors import TaskStateError
 from arame.testing import run_until_empty
 from arame.transport import list_dead, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.redis.store import queue_keys
+from arame.transport.redis_queue.store import queue_keys
 from arame.transport.sql.table import messages
 
 

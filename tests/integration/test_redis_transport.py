@@ -24,10 +24,11 @@ import pytest
 import redis
 
 import arame
-from arame.transport import BrokerSpec, Delivery, Publisher, Subscriber, parse_broker_url, purge_queues
+from arame.transport import BrokerSpec, Publisher, Subscriber, parse_broker_url, purge_queues
 from arame.transport import queue_sizes as broker_queue_sizes
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.redis import Transport
+from arame.transport.redis_queue import Transport
+from tests.helpers import Inbox, inboxes
 
 pytestmark = pytest.mark.redis
 
@@ -48,34 +49,6 @@ def keys_of(queue: str) -> list[str]:
         return sorted(client.scan_iter(match=f"arame:{{{queue}}}:*"))
     finally:
         client.close()
-
-
-class Inbox:
-    """A subscriber on some queues and the deliveries it received, oldest first."""
-
-    def __init__(self, spec: BrokerSpec, queues: list[str], prefetch: int) -> None:
-        self.deliveries: list[Delivery] = []
-        self.subscriber = Subscriber(spec, queues, prefetch, self.deliveries.append)
-        self.subscriber.open()
-
-    def receive(self, count: int, within: float = 10.0) -> list[Delivery]:
-        """Drain until ``count`` deliveries have arrived in all, or ``within`` seconds ran out."""
-        deadline = time.monotonic() + within
-        while len(self.deliveries) < count and time.monotonic() < deadline:
-            self.subscriber.drain(0.1)
-        return self.deliveries
-
-    def receive_for(self, seconds: float, *, heartbeat: Inbox | None = None) -> list[Delivery]:
-        """Drain for ``seconds`` whatever arrives, renewing ``heartbeat``'s leases meanwhile."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if heartbeat is not None:
-                heartbeat.subscriber.heartbeat()
-            self.subscriber.drain(0.1)
-        return self.deliveries
-
-    def bodies(self) -> list[Any]:
-        return [delivery.decode() for delivery in self.deliveries]
 
 
 @pytest.fixture
@@ -114,16 +87,13 @@ def publisher() -> Iterator[Publisher]:
 @pytest.fixture
 def inbox(queue: str) -> Iterator[Callable[..., Inbox]]:
     """Open inboxes (on ``queue`` unless told otherwise); those still open are closed at teardown."""
-    opened: list[Inbox] = []
 
-    def open_inbox(prefetch: int = 10, lease: float | None = None, queues: list[str] | None = None) -> Inbox:
+    def make(prefetch: int = 10, lease: float | None = None, queues: list[str] | None = None) -> Inbox:
         spec = broker() if lease is None else broker(lease_seconds=lease)
-        opened.append(Inbox(spec, queues or [queue], prefetch))
-        return opened[-1]
+        return Inbox(spec, queues or [queue], prefetch)
 
-    yield open_inbox
-    for each in opened:
-        each.subscriber.close()
+    with inboxes(make) as open_inbox:
+        yield open_inbox
 
 
 def test_redis_urls_use_arames_transport_and_sentinel_keeps_kombus():

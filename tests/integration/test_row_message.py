@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 import arame
 import arame.testing
+from arame.database.migrate import add_missing_columns
+from arame.database.schema import LongText, widen_mysql_text
 from arame.results import ResultStore
-from arame.results.migrate import add_missing_columns
 from arame.results.table import results as results_table
-from arame.sqlschema import LongText, widen_mysql_text
 from tests.integration.conftest import MYSQL_URL, POSTGRES_URL
 
 

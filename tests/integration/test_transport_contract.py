@@ -10,13 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 import arame
-from arame.transport import Delivery, Outgoing, Publisher, Subscriber, parse_broker_url, queue_sizes
+from arame.transport import Outgoing, Publisher, Subscriber, parse_broker_url, queue_sizes
 from arame.transport.connection import connect, kombu_queue
 
 STOCK_SQL_LOSES = (
@@ -32,56 +31,9 @@ def bodies(count: int) -> list[str]:
     return [json.dumps({"n": n, "text": f"café №{n} ✓"}, ensure_ascii=False) for n in range(count)]
 
 
-class Inbox:
-    """A subscriber on one queue and the deliveries it received, oldest first."""
-
-    def __init__(self, broker_url: str, queue: str, prefetch: int) -> None:
-        self.deliveries: list[Delivery] = []
-        self.subscriber = Subscriber(parse_broker_url(broker_url), [queue], prefetch, self.deliveries.append)
-
-    def receive(self, count: int, within: float = 15.0) -> list[Delivery]:
-        """Drain until ``count`` deliveries have arrived in all, or ``within`` seconds ran out."""
-        deadline = time.monotonic() + within
-        while len(self.deliveries) < count and time.monotonic() < deadline:
-            self.subscriber.drain(0.1)
-        return self.deliveries
-
-    def receive_for(self, seconds: float) -> list[Delivery]:
-        """Drain for ``seconds`` whatever arrives: to show that nothing more does."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.subscriber.drain(0.1)
-        return self.deliveries
-
-    def bodies(self) -> list[str]:
-        return [delivery.raw_body.decode() for delivery in self.deliveries]
-
-
 @pytest.fixture
 def queue(new_queue: Callable[[], str]) -> str:
     return new_queue()
-
-
-@pytest.fixture
-def publisher(broker_url: str) -> Iterator[Publisher]:
-    publisher = Publisher(parse_broker_url(broker_url))
-    yield publisher
-    publisher.close()
-
-
-@pytest.fixture
-def inbox(broker_url: str, queue: str) -> Iterator[Callable[..., Inbox]]:
-    """Open inboxes on ``queue``; those still open are closed at teardown."""
-    opened: list[Inbox] = []
-
-    def open_inbox(prefetch: int = 10) -> Inbox:
-        opened.append(Inbox(broker_url, queue, prefetch))
-        opened[-1].subscriber.open()
-        return opened[-1]
-
-    yield open_inbox
-    for each in opened:
-        each.subscriber.close()
 
 
 def test_published_bodies_arrive_intact_and_in_order(publisher, queue, inbox):
@@ -100,13 +52,13 @@ def test_an_unacked_delivery_comes_back_after_its_subscriber_closes(publisher, q
     [body] = bodies(1)
     publisher.publish(body, queue)
     first = inbox()
-    assert first.receive(1) and first.bodies() == [body]
+    assert first.receive(1) and first.raw_bodies() == [body]
 
     first.subscriber.close()
     second = inbox()
 
     assert len(second.receive(1, within=5)) == 1, "the unacked message did not come back"
-    assert second.bodies() == [body]
+    assert second.raw_bodies() == [body]
     second.deliveries[0].ack()
 
 
@@ -208,7 +160,7 @@ def test_an_unacked_delivery_comes_back_after_its_consumer_process_is_killed(
     survivor = inbox()
 
     assert len(survivor.receive(1, within=SHORT_LEASE + 8)) == 1, "the killed consumer's message is lost"
-    assert survivor.bodies() == [body]
+    assert survivor.raw_bodies() == [body]
     assert survivor.deliveries[0].redelivered
     survivor.deliveries[0].ack()
 
@@ -233,7 +185,7 @@ def test_a_requeued_delivery_is_delivered_again(publisher, queue, inbox):
 
     again = box.receive(2)
 
-    assert box.bodies() == [body, body]
+    assert box.raw_bodies() == [body, body]
     again[1].ack()
     assert box.receive_for(0.3) == again, "an acknowledged message came back"
 
@@ -297,7 +249,7 @@ def test_prefetch_bounds_the_unacked_deliveries(publisher, queue, inbox):
         box.deliveries[n - 2].ack()
         box.receive(n)
     box.deliveries[-1].ack()
-    assert box.bodies() == sent
+    assert box.raw_bodies() == sent
 
 
 def test_a_message_that_is_not_json_is_refused_unread(broker_url, queue, inbox):

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import arame
 from arame.testing import reset_memory_transport
-
-
-@pytest.fixture
-def results_url(tmp_path: Path) -> str:
-    """A SQLite results database of this test's own."""
-    return f"sqlite:///{tmp_path}/results.db"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import arame
-from arame.app import _registry
+from arame.shared import registry
 from arame.testing import reset_memory_transport, run_until_empty
 
 
@@ -24,7 +24,7 @@ def _unique_name() -> str:
 def test_a_shared_task_with_no_app_alive_refuses_to_publish() -> None:
     gc.collect()
     try:
-        _registry.current_app()
+        registry.current_app()
     except arame.ConfigurationError:
         pass
     else:

@@ -9,9 +9,9 @@ import threading
 
 import sqlalchemy as sa
 
-from arame.sqlite import connect_sqlite
-from arame.sqlschema import LongText, widen_mysql_text
-from arame.transport.sql.engines import autocommit_engine, ping_when_idle
+from arame.database.engines import autocommit_engine, ping_when_idle
+from arame.database.schema import LongText, widen_mysql_text
+from arame.database.sqlite import connect_sqlite
 
 logger = logging.getLogger(__name__)
 

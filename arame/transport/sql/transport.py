@@ -15,246 +15,19 @@ for it, so a delayed message is fetched within milliseconds of its time, without
 from __future__ import annotations
 
 import logging
-import time
-from collections import defaultdict, deque
-from collections.abc import Iterable
-from queue import Empty
 from typing import Any
 
 import sqlalchemy as sa
 from kombu.transport import virtual
-from kombu.utils.json import dumps
 
-from arame.transport.batched import BatchedQoS, fetch_count
-from arame.transport.delay import not_before_of
-from arame.transport.envelope import read_envelope
-from arame.transport.exchanges import DeliveredExchanges
+from arame.transport.draining import MAX_IDLE_POLL, Backoff, drain_one, nothing
+from arame.transport.sql.channel import NOTIFY_CHANNEL, Channel
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
-from arame.transport.sql.table import engine_for, messages, quick_engine_for
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = DEFAULT_LEASE_SECONDS
-MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue where nothing pushes a wake-up
 LISTEN_FALLBACK_POLL = 1.0
-MAX_FETCH = 100  # rows one fetch may lease, within what the prefetch allows
-NOTIFY_CHANNEL = "arame_queue"
-
-
-class QoS(BatchedQoS):
-    """Acks delete the row, requeues and close release its lease."""
-
-    def ack(self, delivery_tag: Any) -> None:
-        self.channel._acknowledge(delivery_tag)
-        super().ack(delivery_tag)
-
-    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
-        self.channel._settle(delivery_tag, delete=not requeue)
-        self._quick_ack(delivery_tag)
-
-
-class Channel(DeliveredExchanges, virtual.Channel):
-    """One consumer's or producer's view of the queue table."""
-
-    QoS = QoS
-    transport_name = "SQL"
-
-    def __init__(self, connection: Any, **kwargs: Any) -> None:
-        super().__init__(connection, **kwargs)
-        self.lease_seconds = float(connection.client.transport_options.get("lease_seconds", LEASE_SECONDS))
-        self._url = connection.client.hostname
-        self._held: dict[Any, int] = {}  # delivery tag -> row id
-        # Leased in a batch (so also held), not yet handed to Kombu.
-        self._fetched: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
-        self._acked: list[int] = []  # row ids acknowledged, not yet deleted
-        self._renewed = time.monotonic()
-
-    @property
-    def engine(self) -> sa.Engine:
-        return engine_for(self._url)
-
-    def _new_queue(self, queue: str, **kwargs: Any) -> None:
-        self.engine  # noqa: B018 - creates the table on first use
-
-    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
-        return True
-
-    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
-        properties = message.get("properties", {})
-        headers = message.get("headers") or {}
-        row = {
-            "queue": queue,
-            "priority": int(properties.get("priority") or 0),
-            "not_before": not_before_of(headers),  # the NOT_BEFORE header, set by a delayed publish
-            "deliveries": 0,
-            "payload": dumps(message),
-        }
-        with self.engine.begin() as conn:
-            conn.execute(messages.insert(), row)
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
-
-    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
-        fetched = self._fetched[queue]
-        if not fetched:
-            fetched.extend(self._fetch(queue))
-        return fetched.popleft()
-
-    def _fetch(self, queue: str) -> list[dict[str, Any]]:
-        """Lease as many due rows as the prefetch allows, in one transaction."""
-        now = time.time()
-        due = (
-            sa.select(messages.c.id)
-            .where(
-                messages.c.queue == queue,
-                sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
-                sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
-            )
-            .order_by(messages.c.priority.desc(), messages.c.id)
-            .limit(fetch_count(self.qos, self._fetched, MAX_FETCH))
-            .with_for_update(skip_locked=True)
-        )
-        lease = {"lease_until": now + self.lease_seconds, "deliveries": messages.c.deliveries + 1}
-        quick = quick_engine_for(self._url)
-        if quick is not None:
-            # PostgreSQL: one statement, one round trip. A lease lost in a database crash only
-            # makes the row deliverable again, so it does not wait for the disk.
-            with quick.connect() as conn:
-                found = list(
-                    conn.execute(
-                        messages.update()
-                        .where(messages.c.id.in_(due.scalar_subquery()))
-                        .values(lease)
-                        .returning(
-                            messages.c.id, messages.c.payload, (messages.c.deliveries - 1).label("deliveries")
-                        )
-                    )
-                )
-            found.sort(key=lambda row: row.id)  # RETURNING has no order; fetch order is close enough
-        else:
-            with self.engine.begin() as conn:
-                found = list(conn.execute(due.add_columns(messages.c.payload, messages.c.deliveries)))
-                if found:
-                    conn.execute(
-                        messages.update().where(messages.c.id.in_([row.id for row in found])).values(lease)
-                    )
-        if not found:
-            raise Empty()
-        if not self._held:
-            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-        return [self._payload(row, queue) for row in found]
-
-    def _payload(self, row: Any, queue: str) -> dict[str, Any]:
-        payload = read_envelope(row.payload, queue)
-        properties = payload.setdefault("properties", {})
-        properties.setdefault("delivery_info", {})["redelivered"] = row.deliveries > 0
-        properties["x-arame-deliveries"] = row.deliveries + 1
-        # Kombu gave it a tag at publish; a row written by hand may have none.
-        tag = properties.setdefault("delivery_tag", f"arame-row-{row.id}")
-        self._held[tag] = row.id
-        return payload
-
-    def _acknowledge(self, delivery_tag: Any) -> None:
-        row_id = self._held.pop(delivery_tag, None)
-        if row_id is not None:
-            self._acked.append(row_id)  # deleted by the next flush_acks()
-
-    def flush_acks(self) -> None:
-        """Delete the rows acknowledged since the last call, in one transaction.
-
-        Until then an acknowledged row is only leased; if this process dies first, it comes back
-        when the lease runs out, and the worker finds its task already finished.
-        """
-        if not self._acked:
-            return
-        acked, self._acked = self._acked, []
-        quick = quick_engine_for(self._url)  # PostgreSQL: a lost delete only brings a finished task back
-        with quick.connect() if quick is not None else self.engine.begin() as conn:
-            conn.execute(messages.delete().where(messages.c.id.in_(acked)))
-
-    def _settle(self, delivery_tag: Any, *, delete: bool) -> None:
-        row_id = self._held.pop(delivery_tag, None)
-        if row_id is None:
-            return
-        statement = messages.delete() if delete else messages.update().values(lease_until=None)
-        with self.engine.begin() as conn:
-            conn.execute(statement.where(messages.c.id == row_id))
-
-    def release_held(self) -> None:
-        """Give every held row back at once (the channel is closing)."""
-        held, self._held = list(self._held.values()), {}
-        self._fetched.clear()
-        if held:
-            with self.engine.begin() as conn:
-                conn.execute(messages.update().where(messages.c.id.in_(held)).values(lease_until=None))
-
-    def renew_leases(self) -> None:
-        """Push the lease of every held row forward; due every third of a lease."""
-        if not self._held or time.monotonic() - self._renewed < self.lease_seconds / 3:
-            return
-        self._renewed = time.monotonic()
-        with self.engine.begin() as conn:
-            conn.execute(
-                messages.update()
-                .where(messages.c.id.in_(list(self._held.values())))
-                .values(lease_until=time.time() + self.lease_seconds)
-            )
-
-    def _size(self, queue: str) -> int:
-        """Rows ready to fetch: not leased (or the lease ran out) and due."""
-        now = time.time()
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(
-                        messages.c.queue == queue,
-                        sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
-                        sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
-                    )
-                ).scalar_one()
-            )
-
-    def delayed_size(self, queue: str) -> int:
-        """Rows of ``queue`` not yet due."""
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(
-                        messages.c.queue == queue, messages.c.not_before > time.time()
-                    )
-                ).scalar_one()
-            )
-
-    def next_due(self, queues: Iterable[str]) -> float | None:
-        """The earliest future ``not_before`` among ``queues`` (epoch seconds), or ``None``."""
-        names = list(queues)
-        if not names:
-            return None
-        with self.engine.connect() as conn:
-            due = conn.execute(
-                sa.select(sa.func.min(messages.c.not_before)).where(
-                    messages.c.queue.in_(names), messages.c.not_before > time.time()
-                )
-            ).scalar_one()
-        return None if due is None else float(due)
-
-    def _purge(self, queue: str) -> int:
-        """Delete the rows no consumer holds, delayed ones included; return how many."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            deleted = conn.execute(
-                messages.delete().where(
-                    messages.c.queue == queue,
-                    sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
-                )
-            )
-        return int(deleted.rowcount)
-
-    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(messages.delete().where(messages.c.queue == queue))
 
 
 class Transport(virtual.Transport):
@@ -286,31 +59,24 @@ class Transport(virtual.Transport):
 
         Either wait ends early when a delayed message of the consumed queues comes due.
         """
-        start = time.monotonic()
-        pause = 0.001
         listener = self._listen()
         for channel in self.channels:
             channel.flush_acks()
         assert self.cycle is not None
-        while True:
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
-            remaining = None if timeout is None else timeout - (time.monotonic() - start)
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError()
+        backoff = Backoff()
+
+        def wait(_: None, remaining: float | None) -> None:
             # Leases expiring send no NOTIFY: poll at least this often.
-            longest = LISTEN_FALLBACK_POLL if listener is not None else pause
-            wait = min(longest, self._due.seconds_until(self._consumed()))
-            wait = wait if remaining is None else min(wait, remaining)
+            longest = LISTEN_FALLBACK_POLL if listener is not None else MAX_IDLE_POLL
+            step = min(longest, self._due.seconds_until(self._consumed()))
+            step = step if remaining is None else min(step, remaining)
             if listener is not None:
-                if listener.wait(wait):
+                if listener.wait(step):
                     self._due.forget()  # the new row may be due sooner than the one we knew of
             else:
-                time.sleep(wait)
-                pause = min(pause * 2, MAX_IDLE_POLL)
+                backoff.sleep(step)
+
+        drain_one(self.cycle, self._deliver, timeout, nothing, wait)
 
     def _consumed(self) -> list[str]:
         return sorted({queue for channel in self.channels for queue in channel._active_queues})

@@ -10,10 +10,10 @@ from typing import Any
 
 import redis
 
-from arame.transport.redis import scripts
+from arame.message import MAX_PRIORITY
+from arame.transport.redis_queue import scripts
 
 PREFIX = "arame"
-MAX_PRIORITY = 9
 RECLAIM_PER_FETCH = 100  # bounds one fetch's work when many leases ran out at once
 PROMOTE_PER_FETCH = 100  # bounds one fetch's work when many delayed messages came due at once
 

@@ -1,24 +1,8 @@
-"""arame's Redis transport: a Kombu virtual transport with leases.
-
-Kombu's stock Redis transport pops a message (BRPOP) and records it as unacknowledged in a second
-write, so a consumer that dies in between loses it, and gives unacknowledged messages back only
-after ``visibility_timeout`` (1 h) counted from delivery, so a longer task runs twice. Here one
-Lua script takes the message *and* leases it (``lease_seconds``, 30 s by default); the lease is
-renewed while the message is held, the message is deleted on ack, released on requeue or close,
-and an expired lease (its consumer died) makes it deliverable again at the next fetch. A message
-given back goes ahead of those never delivered, in publish order, as on RabbitMQ. Idle
-consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
-expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
-
-A delayed message waits in a sorted set by due time; the fetch script moves it to its ready list
-once due. An empty fetch says how long until the next one is due (or a lease runs out), and the
-idle consumer sleeps exactly that long, so it is fetched within milliseconds of its time.
-"""
+"""The Redis transport's Kombu channel: put, fetch under a lease, ack in batches, sizes."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections import defaultdict, deque
@@ -32,20 +16,15 @@ from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, fetch_count
 from arame.transport.delay import delay_ms
+from arame.transport.delivery import DELIVERIES
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
-from arame.transport.redis.client import DEFAULT_PORT, create_client
-from arame.transport.redis.store import Fetched, Idle, QueueStore, new_tag
-from arame.transport.redis.waker import Waker
+from arame.transport.redis_queue.store import Fetched, Idle, QueueStore, new_tag
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = DEFAULT_LEASE_SECONDS
-FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
-MAX_IDLE_POLL = 0.05  # seconds between polls of an idle queue when no wake-up can be had
-WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
-DELIVERIES = "x-arame-deliveries"  # the property Delivery.deliveries reads
 LOST = 0  # the delivery count recorded for a held message whose lease ran out: matches nothing
 MAX_FETCH = 100  # messages one fetch may take, within what the prefetch allows
 
@@ -240,113 +219,6 @@ class Channel(DeliveredExchanges, virtual.Channel):
     def _owned(self) -> bool:
         # A forked child inherits the held tags, but the leases are its parent's to renew or release.
         return os.getpid() == self._pid
-
-
-class Transport(virtual.Transport):
-    """Kombu transport class for ``redis://`` and ``rediss://`` URLs."""
-
-    Channel = Channel
-    driver_type = "redis"
-    driver_name = "redis"
-    default_port: Any = DEFAULT_PORT
-    # Lost or refused connections (wrong password, server loading, failed over to a replica) are
-    # connection errors: Kombu reconnects and retries, and a subscriber reports a TransportError.
-    connection_errors: Any = (
-        *virtual.Transport.connection_errors,
-        redis.ConnectionError,
-        redis.TimeoutError,
-        redis.ReadOnlyError,
-    )
-    channel_errors: Any = (*virtual.Transport.channel_errors, redis.ResponseError, redis.DataError)
-
-    def __init__(self, client: Any, **kwargs: Any) -> None:
-        super().__init__(client, **kwargs)
-        self._store: QueueStore | None = None
-        self._waker: Waker | None = None
-        self._pid = os.getpid()
-
-    @property
-    def store(self) -> QueueStore:
-        """The queues, through a client of this process: a forked child never uses its parent's."""
-        if self._store is None or self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._waker = None  # the parent's subscription: not ours to close
-            assert self.client is not None
-            self._store = QueueStore(create_client(self.client, self.client.transport_options))
-        return self._store
-
-    def establish_connection(self) -> Any:
-        self.store.ping()  # a wrong host or password fails here, not at the first publish
-        return super().establish_connection()
-
-    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
-        """Renew the leases of held messages (the consumer calls this while tasks run)."""
-        for channel in self.channels:
-            channel.renew_leases()
-
-    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
-        """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms.
-
-        Either wait ends early when a delayed message comes due or a lease runs out.
-        """
-        start = time.monotonic()
-        pause = 0.001
-        self.heartbeat_check(connection)
-        for channel in self.channels:
-            channel.flush_acks()
-        assert self.cycle is not None
-        while True:
-            subscribed = self._watch()  # before the poll: a message published after it wakes us
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
-            remaining = None if timeout is None else timeout - (time.monotonic() - start)
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError()  # what Kombu transports raise when nothing arrived
-            step = min(FALLBACK_POLL, self._until_due())
-            step = step if remaining is None else min(remaining, step)
-            if subscribed:
-                self._waker_for().wait(step)
-            else:
-                time.sleep(min(pause, step))
-                pause = min(pause * 2, MAX_IDLE_POLL)
-
-    def close_connection(self, connection: Any) -> None:
-        super().close_connection(connection)  # closing the channels gives held messages back
-        waker, store, self._waker, self._store = self._waker, self._store, None, None
-        if self._pid != os.getpid():
-            return  # the parent's sockets: closing them here would cut the parent off
-        if waker is not None:
-            waker.close()
-        if store is not None:
-            store.client.close()
-
-    def _until_due(self) -> float:
-        """Seconds until a message of a consumed queue comes due or its lease runs out."""
-        soonest = min(
-            (
-                channel.wake_at[queue]
-                for channel in self.channels
-                if channel.qos.can_consume()  # a full channel fetches nothing: its times are stale
-                for queue in channel._active_queues
-                if queue in channel.wake_at
-            ),
-            default=math.inf,
-        )
-        return max(0.0, soonest - time.monotonic()) + WAKE_MARGIN
-
-    def _watch(self) -> bool:
-        store = self.store
-        queues = {queue for channel in self.channels for queue in channel._active_queues}
-        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues))
-
-    def _waker_for(self) -> Waker:
-        store = self.store  # first: resets the waker in a forked child
-        if self._waker is None:
-            self._waker = Waker(store.client)
-        return self._waker
 
 
 def _priority(value: Any) -> int:

@@ -1,0 +1,85 @@
+"""Publishing for an App: the PENDING row first, then the broker, and the row removed if that fails."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from arame import tracing
+from arame.errors import PublishError, ResultStoreError, TaskNotRegistered
+from arame.immediate import run_here
+from arame.message import TaskMessage
+from arame.results import AsyncResult
+from arame.task import Task, TaskOptions
+
+if TYPE_CHECKING:
+    from arame.app import App
+
+logger = logging.getLogger(__name__)
+
+
+def send(app: App, message: TaskMessage) -> AsyncResult:
+    """Record ``message`` as PENDING, publish it, and return its handle.
+
+    Raises:
+        ResultStoreError: the PENDING row could not be written; nothing was published.
+        PublishError: the broker did not store the message; its row is removed again.
+    """
+    if app.immediate:
+        return run_here(app, message)
+    # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
+    with tracing.sending((message,)) as (sent,):
+        app.results.add_pending(sent)
+        try:
+            app.producer.publish(sent)
+        except PublishError:
+            try:
+                app.results.forget_pending(sent.id)
+            except ResultStoreError:
+                logger.warning("could not remove the row of unpublished task %s", sent.id)
+            raise
+    return AsyncResult(sent.id, app.results)
+
+
+def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
+    """Record ``messages`` as PENDING in one transaction, publish them together, return handles.
+
+    Raises:
+        ResultStoreError: the PENDING rows could not be written; nothing was published.
+        PublishError: the broker did not store them all; their rows are removed again.
+    """
+    if not messages:
+        return []
+    if app.immediate:
+        return [run_here(app, message) for message in messages]
+    # Tracing hook: one PRODUCER span per message (see arame.tracing).
+    with tracing.sending(messages) as sent:
+        app.results.add_pending_many(sent)
+        try:
+            app.producer.publish_many(sent)
+        except PublishError:
+            try:
+                app.results.forget_pending_many([message.id for message in sent])
+            except ResultStoreError:
+                logger.warning("could not remove the rows of %d unpublished tasks", len(sent))
+            raise
+    return [AsyncResult(message.id, app.results) for message in sent]
+
+
+def send_task(
+    app: App, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
+) -> AsyncResult:
+    """Publish a task by name, with ``apply_async``'s options (as ``arame send`` does).
+
+    A name this process has not declared is published as it is (a producer-only service
+    publishing to workers that know it, as Celery allows); a declared one has its arguments
+    checked against its signature.
+    """
+    task = app.tasks.get(name) or Task(app, _declared_elsewhere, TaskOptions(name=name))
+    return task.apply_async(tuple(args), kwargs or {}, **options)
+
+
+def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
+    """Stands for a task not declared in this process: its worker checks the arguments."""
+    raise TaskNotRegistered("a task declared elsewhere")

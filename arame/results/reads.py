@@ -1,0 +1,119 @@
+"""The results table's reads and waits; ResultStore adds the writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from arame import states
+from arame.results.database import ResultDatabase
+from arame.results.rows import ResultRow, read_on
+from arame.results.statements import STATE_OF
+from arame.results.table import results
+
+# Result waits poll every FAST_POLL for the first FAST_POLL_FOR seconds (most tasks finish by
+# then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.
+FAST_POLL, FAST_POLL_FOR, MAX_POLL_INTERVAL = 0.0005, 0.02, 0.05
+
+
+class ResultReads(ResultDatabase):
+    """Reads, waits and pruning over one results database (the connections: ResultDatabase)."""
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read(self, task_id: str) -> ResultRow | None:
+        """Return the row of ``task_id``, or ``None`` if no one published it."""
+        with self.connect() as conn:
+            return read_on(conn, task_id)
+
+    def state_of(self, task_id: str) -> str | None:
+        """The state of ``task_id`` alone (its message is not fetched), or ``None`` if it has no row."""
+        with self.connect() as conn:
+            state = conn.execute(STATE_OF, {"id": task_id}).scalar()
+            return None if state is None else str(state)
+
+    def terminated(self, task_ids: list[str]) -> set[str]:
+        """Which of ``task_ids`` read REVOKED (their workers must stop running them)."""
+        with self.connect() as conn:
+            found = conn.execute(
+                sa.select(results.c.id).where(results.c.id.in_(task_ids), results.c.state == states.REVOKED)
+            )
+            return set(found.scalars())
+
+    def wait(self, task_id: str, timeout: float | None, unknown_grace: float = 1.5) -> ResultRow | None:
+        """Wait until ``task_id`` is in a terminal state.
+
+        Args:
+            task_id: the task's id.
+            timeout: seconds to wait at most; ``None`` waits as long as it takes.
+            unknown_grace: seconds to wait for a row that does not exist yet (another process
+                may be committing it); after that an absent row ends the wait.
+
+        Returns:
+            The terminal row, or the latest one (``None`` if absent) when ``timeout`` or, for an
+            absent row, ``unknown_grace`` ran out.
+        """
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
+        interval = FAST_POLL
+        while True:
+            with self.connect() as conn:
+                # The fast polls share one connection and read only the state; slower ones take
+                # a connection each, so that a long wait holds none between polls.
+                while True:
+                    state = conn.execute(STATE_OF, {"id": task_id}).scalar()
+                    now = time.monotonic()
+                    remaining = None if deadline is None else deadline - now
+                    if state is None and now - began >= unknown_grace:
+                        return None
+                    if state in states.TERMINAL_STATES or (remaining is not None and remaining <= 0):
+                        return read_on(conn, task_id)
+                    time.sleep(interval if remaining is None else min(interval, remaining))
+                    if time.monotonic() - began > FAST_POLL_FOR:
+                        interval = min(interval * 2, MAX_POLL_INTERVAL)
+                        break
+
+    def prune(self, before: datetime, batch: int = 1000) -> int:
+        """Delete finished rows (terminal, finished before ``before``) in batches; return how many.
+
+        Batches keep each transaction short, so workers writing results never wait long.
+        """
+        deleted = 0
+        while True:
+            with self.transaction() as conn:
+                ids = list(
+                    conn.execute(
+                        sa.select(results.c.id)
+                        .where(results.c.state.in_(states.TERMINAL_STATES), results.c.finished_at < before)
+                        .limit(batch)
+                    ).scalars()
+                )
+                if ids:
+                    conn.execute(results.delete().where(results.c.id.in_(ids)))
+            deleted += len(ids)
+            if len(ids) < batch:
+                return deleted
+
+    def counts(self) -> dict[str, int]:
+        """How many rows are in each state."""
+        with self.connect() as conn:
+            query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
+            return {state: count for state, count in conn.execute(query)}
+
+    def count_states(self, task_ids: Sequence[str]) -> dict[str, int]:
+        """How many of ``task_ids`` are in each state (ids without a row are not counted)."""
+        counts: dict[str, int] = {}
+        with self.connect() as conn:
+            for start in range(0, len(task_ids), 500):  # bounded IN lists
+                chunk = list(task_ids[start : start + 500])
+                query = (
+                    sa.select(results.c.state, sa.func.count())
+                    .where(results.c.id.in_(chunk))
+                    .group_by(results.c.state)
+                )
+                for state, count in conn.execute(query):
+                    counts[state] = counts.get(state, 0) + count
+        return counts

@@ -1,0 +1,56 @@
+"""The results table's statements, built once: a claim and an outcome write run for every batch."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from arame import states
+from arame.results.table import results
+
+# Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"  # PostgreSQL: commit without waiting for the disk
+NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
+# Built once: a claim runs for every batch of tasks, and building a statement costs more than it.
+CLAIMABLE = (
+    results.c.id.in_(sa.bindparam("ids", expanding=True)),
+    NOT_TERMINAL,
+    results.c.attempts <= sa.bindparam("b_attempts"),
+)
+CLAIM = results.update().values(
+    state=states.STARTED,
+    attempts=sa.bindparam("v_attempts"),
+    worker=sa.bindparam("v_worker"),
+    started_at=sa.bindparam("v_started_at"),
+)
+READ = sa.select(results).where(results.c.id == sa.bindparam("id"))
+STATE_OF = sa.select(results.c.state).where(results.c.id == sa.bindparam("id"))
+CLAIM_RETURNING = CLAIM.where(*CLAIMABLE).returning(results.c.id)
+LOCK_CLAIMABLE = sa.select(results.c.id).where(*CLAIMABLE).with_for_update()
+
+
+OUTCOME_COLUMNS = (
+    "task_name",
+    "queue",
+    "state",
+    "result",
+    "error_type",
+    "error_message",
+    "traceback",
+    "attempts",
+    "worker",
+    "started_at",
+    "finished_at",
+)
+# One statement for a whole batch (an executemany); bound names differ from the columns'.
+UPDATE_OUTCOME = (
+    results.update()
+    .where(
+        results.c.id == sa.bindparam("b_id"), NOT_TERMINAL, results.c.attempts <= sa.bindparam("b_attempts")
+    )
+    .values({name: sa.bindparam(f"v_{name}") for name in OUTCOME_COLUMNS})
+)
+# A refused message names its row by id, task name and creation time: another message that
+# shares only the id (a forgery, a malformed copy) cannot match both and leaves the row alone.
+UPDATE_OWN_ROW = UPDATE_OUTCOME.where(
+    results.c.task_name == sa.bindparam("b_task_name"), results.c.created_at == sa.bindparam("b_created_at")
+)

@@ -1,0 +1,110 @@
+"""shared_task and the registry of the apps alive in this process (the one hidden module state).
+
+A shared task is declared for every app, those made before it and after; it publishes through
+the app made last (the current one) when called.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from arame.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from arame.app import App
+    from arame.results import AsyncResult
+    from arame.task import Task
+
+
+class AppRegistry:
+    """The apps alive in this process, and the shared tasks declared for all of them."""
+
+    def __init__(self) -> None:
+        self.apps: weakref.WeakSet[App] = weakref.WeakSet()
+        self.current: weakref.ReferenceType[App] | None = None
+        self.shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+
+    def add(self, app: App) -> None:
+        self.apps.add(app)
+        self.current = weakref.ref(app)
+        for fn, options in self.shared:
+            app.task(**options)(fn)
+
+    def share(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.shared.append((fn, options))
+        for app in list(self.apps):
+            app.task(**options)(fn)
+
+    def current_app(self) -> App:
+        app = self.current() if self.current is not None else None
+        if app is None:
+            raise ConfigurationError("no arame.App exists yet: create one before calling a shared task")
+        return app
+
+
+registry = AppRegistry()
+
+
+class SharedTask:
+    """A task declared for every app; it publishes through the app current when called."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.fn = fn
+        self.name = options.get("name") or f"{fn.__module__}.{fn.__qualname__}"
+        self._options = {**options, "name": self.name}
+        registry.share(fn, self._options)
+
+    def __repr__(self) -> str:
+        return f"<SharedTask {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._options.get("bind"):
+            return self._task()(*args, **kwargs)  # the function expects its task as self
+        return self.fn(*args, **kwargs)
+
+    def _task(self) -> Task[Any, Any]:
+        app = registry.current_app()
+        return app.tasks.get(self.name) or app.task(**self._options)(self.fn)
+
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app."""
+        return self._task().delay(*args, **kwargs)
+
+    def apply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, with options."""
+        return self._task().apply_async(*args, **kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Publish through the current app once the caller's transaction commits."""
+        self._task().delay_on_commit(*args, **kwargs)
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Publish through the current app, with options, once the caller's transaction commits."""
+        self._task().apply_async_on_commit(*args, **kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
+        """Publish many calls at once through the current app."""
+        return self._task().map(*args, **kwargs)
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, from async code."""
+        return await self._task().adelay(*args, **kwargs)
+
+    async def aapply_async(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Publish through the current app, with options, from async code."""
+        return await self._task().aapply_async(*args, **kwargs)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        """A handle on a result, read through the current app."""
+        return self._task().AsyncResult(task_id)
+
+
+def shared_task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Declare a task for reusable modules: it binds to the app current when it is called."""
+
+    def declare(function: Callable[..., Any]) -> SharedTask:
+        return SharedTask(function, options)
+
+    return declare(fn) if fn is not None else declare

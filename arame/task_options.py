@@ -1,0 +1,137 @@
+"""A task's options (declared with ``@app.task``) and the checks on what a publish asks for.
+
+``arame.task`` re-exports ``TaskOptions`` and ``task_options``, where they have always been imported from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from arame import states
+from arame.errors import ConfigurationError
+from arame.flow.keys import KeySpec
+from arame.flow.options import check_flow_options
+from arame.message import MAX_PRIORITY, MIN_PRIORITY
+
+MAX_STATE_LENGTH = 16  # the results table's state column
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """How a task is routed, retried and limited.
+
+    Attributes:
+        name: the name workers look the task up by.
+        queue: its queue (default: the app's default queue).
+        priority: 0 (lowest) .. 9 (highest).
+        max_retries: attempts after the first one.
+        retry_delay: seconds between attempts without backoff.
+        retry_backoff: ``True`` doubles from 1 s; a number doubles from that many seconds.
+        retry_backoff_max: the longest backoff, in seconds.
+        retry_jitter: a random delay between 0 and the computed one.
+        autoretry_for: exception types that retry the task instead of failing it.
+        time_limit: seconds after which the task is stopped (hard).
+        soft_time_limit: seconds after which ``SoftTimeLimitExceeded`` is raised inside it.
+        rate_limit: at most this many starts, across every worker: ``"100/s"``, ``"20/m"``, ``"5/h"``.
+        concurrency_limit: at most this many running at once across every worker (per key value).
+        concurrency_key: the argument (its name, or a callable of the arguments) whose value
+            each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
+    """
+
+    name: str
+    queue: str | None = None
+    priority: int | None = None
+    max_retries: int = 3
+    retry_delay: float = 1.0
+    retry_backoff: bool | float = False
+    retry_backoff_max: float = 600.0
+    retry_jitter: bool = True
+    autoretry_for: tuple[type[BaseException], ...] = field(default_factory=tuple)
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    bind: bool = False
+    ignore_result: bool = False
+    # flow control: see arame.flow and docs/flow-control.md
+    rate_limit: str | float | None = None
+    concurrency_limit: int | None = None
+    concurrency_key: KeySpec | None = None
+
+    def __post_init__(self) -> None:
+        check_priority(self.priority)
+        check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
+        if self.max_retries < 0:
+            raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
+        for limit in (self.time_limit, self.soft_time_limit):
+            if limit is not None and limit <= 0:
+                raise ConfigurationError(f"task {self.name!r}: time limits must be positive")
+
+
+def task_options(name: str, options: dict[str, Any]) -> TaskOptions:
+    """Build a task's options from ``@app.task(...)`` keywords.
+
+    Raises:
+        ConfigurationError: an option no task has (the message lists the valid ones) or an
+            invalid value.
+    """
+    valid = [option.name for option in fields(TaskOptions)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigurationError(
+            f"task {name!r}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"valid options: {', '.join(valid)}"
+        )
+    try:
+        return TaskOptions(name=name, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"task {name!r}: {exc}") from exc
+
+
+def check_custom_state(state: str | None) -> None:
+    """Refuse a state ``update_state`` may not write: the outcome's own, or one too long to store."""
+    if not state or state in states.TERMINAL_STATES or state in {states.PENDING, states.UNKNOWN}:
+        raise ConfigurationError(
+            f"update_state(state={state!r}): give a state of progress such as 'PROGRESS'; "
+            "PENDING, SUCCESS, FAILURE and REVOKED are written by arame itself"
+        )
+    if len(state) > MAX_STATE_LENGTH:
+        raise ConfigurationError(f"update_state: a state has at most {MAX_STATE_LENGTH} characters")
+
+
+def check_priority(priority: int | None) -> None:
+    """Refuse a priority outside arame's one scale, 0 (lowest) .. 9 (highest)."""
+    if priority is not None and not (MIN_PRIORITY <= priority <= MAX_PRIORITY):
+        raise ConfigurationError(f"priority must be between 0 (lowest) and 9 (highest), not {priority}")
+
+
+def due_time(countdown: float | None, eta: datetime | None) -> float | None:
+    """Epoch seconds a publish with ``countdown`` or ``eta`` is due at (``None``: now)."""
+    if countdown is not None and eta is not None:
+        raise ConfigurationError("give countdown or eta, not both")
+    if eta is not None:
+        return aware(eta, "eta").timestamp()
+    if countdown is not None:
+        if countdown < 0:
+            raise ConfigurationError(f"countdown must be >= 0 seconds, not {countdown}")
+        return datetime.now().timestamp() + countdown
+    return None
+
+
+def expiry_time(expires: float | timedelta | datetime | None) -> float | None:
+    """Epoch seconds after which a publish with ``expires`` is not run (``None``: never)."""
+    if expires is None:
+        return None
+    if isinstance(expires, datetime):
+        return aware(expires, "expires").timestamp()
+    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+    return datetime.now().timestamp() + seconds
+
+
+def aware(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ConfigurationError(
+            f"{what} must be an aware datetime (with tzinfo, e.g. datetime.now(timezone.utc)); "
+            "a naive one is ambiguous"
+        )
+    return moment

@@ -1,0 +1,22 @@
+"""The one place where a broker's or Kombu's exception becomes arame's TransportError.
+
+Every broad ``except Exception`` in the transport package raises ``broker_error(...)``: the text
+says what failed and where, the cause is the driver's first line with any password masked, and
+the original exception is chained by the caller (``raise broker_error(...) from exc``).
+"""
+
+from __future__ import annotations
+
+from arame.errors import TransportError
+from arame.transport.urls import describe_error
+
+
+def broker_error(what: str, safe_url: str, exc: BaseException) -> TransportError:
+    """``TransportError("{what} {safe_url}: {cause}")`` for ``exc``, carrying the URL.
+
+    Args:
+        what: what failed, worded to end before the URL (``"could not consume from"``).
+        safe_url: the broker's printable URL.
+        exc: what was raised.
+    """
+    return TransportError(f"{what} {safe_url}: {describe_error(exc)}", url=safe_url)

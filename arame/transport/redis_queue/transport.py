@@ -1,0 +1,138 @@
+"""arame's Redis transport: a Kombu virtual transport with leases.
+
+Kombu's stock Redis transport pops a message (BRPOP) and records it as unacknowledged in a second
+write, so a consumer that dies in between loses it, and gives unacknowledged messages back only
+after ``visibility_timeout`` (1 h) counted from delivery, so a longer task runs twice. Here one
+Lua script takes the message *and* leases it (``lease_seconds``, 30 s by default); the lease is
+renewed while the message is held, the message is deleted on ack, released on requeue or close,
+and an expired lease (its consumer died) makes it deliverable again at the next fetch. A message
+given back goes ahead of those never delivered, in publish order, as on RabbitMQ. Idle
+consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
+expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
+
+A delayed message waits in a sorted set by due time; the fetch script moves it to its ready list
+once due. An empty fetch says how long until the next one is due (or a lease runs out), and the
+idle consumer sleeps exactly that long, so it is fetched within milliseconds of its time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import redis
+from kombu.transport import virtual
+
+from arame.transport.draining import Backoff, drain_one
+from arame.transport.redis_queue.channel import Channel
+from arame.transport.redis_queue.client import DEFAULT_PORT, create_client
+from arame.transport.redis_queue.store import QueueStore
+from arame.transport.redis_queue.waker import Waker
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_POLL = 1.0  # seconds between polls while waiting for a wake-up: expiring leases send none
+WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds the message due
+
+
+class Transport(virtual.Transport):
+    """Kombu transport class for ``redis://`` and ``rediss://`` URLs."""
+
+    Channel = Channel
+    driver_type = "redis"
+    driver_name = "redis"
+    default_port: Any = DEFAULT_PORT
+    # Lost or refused connections (wrong password, server loading, failed over to a replica) are
+    # connection errors: Kombu reconnects and retries, and a subscriber reports a TransportError.
+    connection_errors: Any = (
+        *virtual.Transport.connection_errors,
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.ReadOnlyError,
+    )
+    channel_errors: Any = (*virtual.Transport.channel_errors, redis.ResponseError, redis.DataError)
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self._store: QueueStore | None = None
+        self._waker: Waker | None = None
+        self._pid = os.getpid()
+
+    @property
+    def store(self) -> QueueStore:
+        """The queues, through a client of this process: a forked child never uses its parent's."""
+        if self._store is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._waker = None  # the parent's subscription: not ours to close
+            assert self.client is not None
+            self._store = QueueStore(create_client(self.client, self.client.transport_options))
+        return self._store
+
+    def establish_connection(self) -> Any:
+        self.store.ping()  # a wrong host or password fails here, not at the first publish
+        return super().establish_connection()
+
+    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
+        """Renew the leases of held messages (the consumer calls this while tasks run)."""
+        for channel in self.channels:
+            channel.renew_leases()
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms.
+
+        Either wait ends early when a delayed message comes due or a lease runs out.
+        """
+        self.heartbeat_check(connection)
+        for channel in self.channels:
+            channel.flush_acks()
+        assert self.cycle is not None
+        backoff = Backoff()
+
+        def wait(subscribed: bool, remaining: float | None) -> None:
+            step = min(FALLBACK_POLL, self._until_due())
+            step = step if remaining is None else min(remaining, step)
+            if subscribed:
+                self._waker_for().wait(step)
+            else:
+                backoff.sleep(step)
+
+        # Subscribed before each poll: a message published after it wakes us.
+        drain_one(self.cycle, self._deliver, timeout, self._watch, wait)
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)  # closing the channels gives held messages back
+        waker, store, self._waker, self._store = self._waker, self._store, None, None
+        if self._pid != os.getpid():
+            return  # the parent's sockets: closing them here would cut the parent off
+        if waker is not None:
+            waker.close()
+        if store is not None:
+            store.client.close()
+
+    def _until_due(self) -> float:
+        """Seconds until a message of a consumed queue comes due or its lease runs out."""
+        soonest = min(
+            (
+                channel.wake_at[queue]
+                for channel in self.channels
+                if channel.qos.can_consume()  # a full channel fetches nothing: its times are stale
+                for queue in channel._active_queues
+                if queue in channel.wake_at
+            ),
+            default=math.inf,
+        )
+        return max(0.0, soonest - time.monotonic()) + WAKE_MARGIN
+
+    def _watch(self) -> bool:
+        store = self.store
+        queues = {queue for channel in self.channels for queue in channel._active_queues}
+        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues))
+
+    def _waker_for(self) -> Waker:
+        store = self.store  # first: resets the waker in a forked child
+        if self._waker is None:
+            self._waker = Waker(store.client)
+        return self._waker
