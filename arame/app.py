@@ -10,19 +10,17 @@ from typing import Any, overload
 
 from arame import periodic, publishing
 from arame.canvas.nodes import Canvas
-from arame.canvas.publish import publish_canvas
-from arame.consumers import SHUTDOWN_TIMEOUT, Admission, Worker
+from arame.consumers import SHUTDOWN_TIMEOUT, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
 from arame.dedup import send_deduplicated
 from arame.discovery import import_related
-from arame.errors import ConfigurationError
 from arame.message import TaskMessage
 from arame.producers import Producer
-from arame.recovery import RECONCILE_GRACE, reconcile, requeue_dead_letters, retry_task
+from arame.recovery import RecoveryVerbs
 from arame.results import AsyncResult, ResultStore, WorkerBoard
-from arame.results.limits import LimitStore
+from arame.running import build_worker
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.shared import SharedTask, registry, shared_task
 from arame.signing import Signer
@@ -35,7 +33,7 @@ DEFAULT_QUEUE = "default"
 DEFAULT_RESULT_EXPIRES = timedelta(days=7)
 
 
-class App:
+class App(RecoveryVerbs):
     """The one entry object: where tasks are declared, published and run.
 
     Args:
@@ -204,60 +202,17 @@ class App:
     def autodiscover_tasks(
         self, packages: Sequence[str] | Callable[[], Sequence[str]], related_name: str = "tasks"
     ) -> list[str]:
-        """Import ``<package>.<related_name>`` for each package that has one (Celery's spelling).
-
-        Returns:
-            The modules imported.
-
-        Raises:
-            ImportError: a tasks module exists but fails to import.
-        """
+        """Import ``<package>.<related_name>`` of each package that has one (Celery's spelling); return
+        the modules imported. A tasks module that exists but fails to import raises ImportError."""
         return import_related(packages() if callable(packages) else packages, related_name)
-
-    def retry(self, task_id: str) -> AsyncResult:
-        """Run a FAILURE or REVOKED task again from its row: same id, attempts continuing.
-
-        Raises:
-            TaskStateError: unknown id, no stored message, or not FAILURE/REVOKED.
-        """
-        retry_task(self.results, self.producer, task_id)
-        return AsyncResult(task_id, self.results)
-
-    def requeue_dead(self, queue: str, task_id: str | None = None) -> list[str]:
-        """Publish the dead letters of ``queue`` (or the one of ``task_id``) back, their rows PENDING again.
-
-        Returns:
-            The task ids requeued (a letter without a readable id goes back without a row).
-        """
-        return requeue_dead_letters(self.results, self.broker, queue, task_id)
-
-    def reconcile(
-        self, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None
-    ) -> list[str]:
-        """Publish again the PENDING tasks the broker lost; return their ids.
-
-        Args:
-            older_than: seconds a PENDING row must be past its creation (or eta) to count as lost.
-            queues: the queues to look at; default: this app's (``queues()``).
-        """
-        return reconcile(self.results, self.producer, self.broker, queues or self.queues(), older_than)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""
         return AsyncResult(task_id, self.results)
 
-    def _publish_fired(self, messages: Sequence[TaskMessage]) -> None:
-        self.producer.publish_many(messages)  # the producer is opened on first use, not before
-
     def send_canvas(self, canvas: Canvas) -> Any:
-        """Publish a prepared workflow (chain, group, chord); see ``arame.canvas``.
-
-        Raises:
-            ConfigurationError: in immediate mode, which does not run workflows.
-        """
-        if self.immediate:
-            raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
-        return publish_canvas(self, canvas)
+        """Publish a prepared workflow (chain, group, chord); see ``publishing.send_canvas``."""
+        return publishing.send_canvas(self, canvas)
 
     @property
     def producer(self) -> Producer:
@@ -278,7 +233,7 @@ class App:
                 if self._store is None:
                     self._store = ResultStore(self._results_db)
                     # Workflows: the steps a committed outcome fired are published by this app.
-                    self._store.publish_fired = self._publish_fired
+                    self._store.publish_fired = lambda fired: self.producer.publish_many(fired)  # noqa: PLW0108 - the producer opens on first use
         return self._store
 
     def worker(
@@ -304,24 +259,8 @@ class App:
                 ``metrics`` extra); 0 picks a free port (``worker.observer.port``).
             metrics_host: the address the metrics endpoint listens on.
         """
-        observer = None
-        if metrics_port is not None:
-            from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
-
-            observer = WorkerMetrics(metrics_port, metrics_host)
-        admission = Admission(self.tasks, self.max_message_size, self.max_deliveries, self.signer)
-        return Worker(
-            self.broker,
-            list(queues) if queues else self.queues(),
-            admission,
-            self.results,
-            concurrency=concurrency if concurrency is not None else os.cpu_count() or 1,
-            pool=pool,
-            burst=burst,
-            shutdown_timeout=shutdown_timeout,
-            observer=observer,
-            board=self.workers,
-            limiter=LimitStore(self.results),  # flow control: rate and concurrency limits
+        return build_worker(
+            self, queues, concurrency, pool, burst, shutdown_timeout, metrics_port, metrics_host
         )
 
     @property

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from arame import tracing
-from arame.errors import PublishError, ResultStoreError, TaskNotRegistered
+from arame.canvas.nodes import Canvas
+from arame.canvas.publish import publish_canvas
+from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
 from arame.results import AsyncResult
@@ -83,3 +85,14 @@ def send_task(
 def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
     """Stands for a task not declared in this process: its worker checks the arguments."""
     raise TaskNotRegistered("a task declared elsewhere")
+
+
+def send_canvas(app: App, canvas: Canvas) -> Any:
+    """Publish a prepared workflow (chain, group, chord); see ``arame.canvas``.
+
+    Raises:
+        ConfigurationError: in immediate mode, which does not run workflows.
+    """
+    if app.immediate:
+        raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
+    return publish_canvas(app, canvas)

@@ -11,13 +11,22 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from arame import states
 from arame.canvas.retry import retry_workflow
 from arame.errors import TaskStateError
 from arame.message import TaskMessage
 from arame.producers import Producer
-from arame.results import RETRYABLE, ResultRow, ResultStore, pending_before, reopen, still_pending
+from arame.results import (
+    RETRYABLE,
+    AsyncResult,
+    ResultRow,
+    ResultStore,
+    pending_before,
+    reopen,
+    still_pending,
+)
 from arame.transport import BrokerSpec, DeadLetter, held_task_ids, queue_idle, requeue_dead
 
 logger = logging.getLogger(__name__)
@@ -133,3 +142,47 @@ def _again(row: ResultRow, now: float) -> TaskMessage:
     assert row.message is not None
     eta = row.message.eta if row.message.eta is not None and row.message.eta > now else None
     return replace(row.message, attempt=row.attempts, eta=eta)
+
+
+class _Recoverable(Protocol):
+    broker: BrokerSpec
+
+    @property
+    def results(self) -> ResultStore: ...
+
+    @property
+    def producer(self) -> Producer: ...
+
+    def queues(self) -> list[str]: ...
+
+
+class RecoveryVerbs:
+    """The App's verbs that publish tasks again from their rows (``App`` inherits them)."""
+
+    def retry(self: _Recoverable, task_id: str) -> AsyncResult:
+        """Run a FAILURE or REVOKED task again from its row: same id, attempts continuing.
+
+        Raises:
+            TaskStateError: unknown id, no stored message, or not FAILURE/REVOKED.
+        """
+        retry_task(self.results, self.producer, task_id)
+        return AsyncResult(task_id, self.results)
+
+    def requeue_dead(self: _Recoverable, queue: str, task_id: str | None = None) -> list[str]:
+        """Publish the dead letters of ``queue`` (or the one of ``task_id``) back, their rows PENDING again.
+
+        Returns:
+            The task ids requeued (a letter without a readable id goes back without a row).
+        """
+        return requeue_dead_letters(self.results, self.broker, queue, task_id)
+
+    def reconcile(
+        self: _Recoverable, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None
+    ) -> list[str]:
+        """Publish again the PENDING tasks the broker lost; return their ids.
+
+        Args:
+            older_than: seconds a PENDING row must be past its creation (or eta) to count as lost.
+            queues: the queues to look at; default: this app's (``queues()``).
+        """
+        return reconcile(self.results, self.producer, self.broker, queues or self.queues(), older_than)

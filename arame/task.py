@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame.aioloop import run_coroutine
+from arame.bound import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
-from arame.errors import ConfigurationError, Retry
+from arame.errors import ConfigurationError
 from arame.flow.keys import check_key_spec  # flow control (rate and concurrency limits)
-from arame.message import TaskMessage, encode_json, new_task_id
-from arame.request import Request, current_request, run_with_request
+from arame.message import TaskMessage, new_task_id
+from arame.request import run_with_request
 from arame.task_options import (
     TaskOptions,
-    check_custom_state,
     check_priority,
     due_time,
     expiry_time,
@@ -31,12 +31,6 @@ __all__ = ["P", "R", "Sender", "StateWriter", "Task", "TaskOptions", "check_prio
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class StateWriter(Protocol):
-    """Where ``update_state`` writes: the result store."""
-
-    def update_state(self, task_id: str, state: str, meta_json: str | None) -> bool: ...
 
 
 class Sender(Protocol):
@@ -56,7 +50,7 @@ class Sender(Protocol):
     def results(self) -> StateWriter: ...
 
 
-class Task(Generic[P, R]):
+class Task(BoundTaskMethods, Generic[P, R]):
     """A function that can run here (``task(...)``) or in a worker (``task.delay(...)``).
 
     Args:
@@ -64,6 +58,8 @@ class Task(Generic[P, R]):
         fn: the function.
         options: routing, retry and limit options.
     """
+
+    app: Sender
 
     def __init__(self, app: Sender, fn: Callable[P, R], options: TaskOptions) -> None:
         self.app = app
@@ -100,50 +96,6 @@ class Task(Generic[P, R]):
         watched = self.options.time_limit is not None or self.options.soft_time_limit is not None
         # The coroutine's context is copied when the loop wraps it: give it this request.
         return run_with_request(message, worker, run_coroutine, coroutine, watched=watched)
-
-    @property
-    def request(self) -> Request:
-        """The delivery being run by this thread (Celery's ``self.request``); empty outside a worker."""
-        return current_request()
-
-    def retry(
-        self,
-        exc: BaseException | None = None,
-        countdown: float | None = None,
-        eta: datetime | None = None,
-        max_retries: int | None = None,
-    ) -> Retry:
-        """Ask for another attempt later (Celery's ``raise self.retry(...)``); raises ``Retry``.
-
-        Args:
-            exc: the error that caused it, recorded on the row (and raised as the final failure).
-            countdown: seconds until the next attempt; default: the task's policy.
-            eta: an aware datetime for the next attempt instead.
-            max_retries: overrides the task's ``max_retries`` for this decision.
-        """
-        raise Retry(countdown, exc, eta=eta, max_retries=max_retries)
-
-    def update_state(
-        self, task_id: str | None = None, state: str | None = None, meta: dict[str, Any] | None = None
-    ) -> bool:
-        """Record a state of progress (e.g. ``"PROGRESS"``) and its ``meta`` on the row at once.
-
-        Readable from any process as ``AsyncResult.state`` / ``.info`` while the task runs.
-        A custom state is not terminal: the task's outcome replaces it, and it never moves a
-        finished row.
-
-        Returns:
-            Whether the row was changed (``False``: it is finished, or no one published the id).
-
-        Raises:
-            ConfigurationError: no task id (outside a worker), or a terminal or unknown state.
-        """
-        task_id = task_id or self.request.id
-        if task_id is None:
-            raise ConfigurationError("update_state outside a running task needs task_id=")
-        check_custom_state(state)
-        assert state is not None
-        return self.app.results.update_state(task_id, state, None if meta is None else encode_json(meta))
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
         """``delay`` for async code: publishes on a thread, so the event loop is never blocked."""

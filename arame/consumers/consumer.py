@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
-from arame.consumers.gate import FlowGate, Limiter
+from arame.consumers.dead_letters import dead_letter
+from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
 from arame.consumers.limits import TimeLimits
 from arame.consumers.observer import WorkerObserver
@@ -34,11 +32,6 @@ BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much qui
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
 RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
-
-
-def worker_name() -> str:
-    """``host:pid`` of this process, recorded on each row it writes."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Consumer:
@@ -105,7 +98,7 @@ class Consumer:
             slots, self._pace, self._stopping, self._claim, self._run_task, self._skip, self._admit
         )
         self._in_flight = 0
-        self._worker_id = worker_name()
+        self._worker_id = outcomes.worker_name()
         self._retries = RetryPublisher(spec, admission.signer)
         self._limits = TimeLimits(recorder, kill_on_hard=kill_on_hard_limit)
         self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
@@ -131,7 +124,7 @@ class Consumer:
         Raises:
             TransportError: the broker stayed unreachable for longer than ``RECONNECT_FOR``.
         """
-        self._worker_id = worker_name()
+        self._worker_id = outcomes.worker_name()
         self._writer.start()
         self._slots.start()
         try:
@@ -195,25 +188,12 @@ class Consumer:
         self._committed(delivery, True)
 
     def _replace_dead_slots(self) -> None:
-        """A slot thread that died is replaced (see ``Slots``).
+        """A slot thread that died is replaced (see ``Slots.replace_dead``)."""
+        if not self._stopping.is_set():
+            self._slots.replace_dead(self._slot_died, self._committed)
 
-        The task it was running is recorded as failed (it may kill the next slot too); the
-        ones it held but had not started go back to the broker.
-        """
-        if self._stopping.is_set():
-            return
-        for slot, running, unstarted in self._slots.replace_dead():
-            if running is not None:
-                message, delivery = running
-                reason = f"the worker thread running it died: {slot.error!r}"
-                self._writer.finished(
-                    outcomes.failed(message, self._worker_id, "WorkerSlotDied", reason), delivery
-                )
-            for _, delivery in unstarted:
-                self._committed(delivery, False)
-            logger.error(
-                "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(unstarted)
-            )
+    def _slot_died(self, message: TaskMessage, delivery: Delivery, reason: str) -> None:
+        self._writer.finished(outcomes.failed(message, self._worker_id, "WorkerSlotDied", reason), delivery)
 
     def _claim(self, batch: list[tuple[TaskMessage, Delivery]]) -> set[str]:
         now = time.time()
@@ -243,51 +223,13 @@ class Consumer:
 
     def _admit(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
         """Flow control: the tasks of a batch that may run now (the others wait in the broker)."""
-        return self._through_gate(batch) if self._gate.limits(batch) else batch
-
-    def _through_gate(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
-        """Flow control: publish the tasks over a limit again, delayed, and acknowledge them.
-
-        The same message (id, attempt) with a later ``eta``; acknowledged only once the broker
-        holds the delayed copy, so it is never lost (at worst it is there twice: the claim runs one).
-        """
-        runnable, waiting = self._gate.admit(batch)
-        if not waiting:
-            return runnable
-        try:
-            self._retries.publish_later([replace(message, eta=at) for (message, _), at in waiting])
-        except TransportError as exc:
-            logger.warning("could not put %d task(s) over their limits back: %s", len(waiting), exc)
-            for (_, delivery), _ in waiting:
-                self._committed(delivery, False)
-            return runnable
-        for (_, delivery), _ in waiting:
-            self._committed(delivery, True)
-        return runnable
+        if not self._gate.limits(batch):
+            return batch
+        return defer_over_limit(self._gate, self._retries, batch, self._committed)
 
     def _dead_letter(self, delivery: Delivery, poison: Poison) -> None:
-        """Move a message no worker should run aside, record why when it has an id, then ack it."""
-        logger.error("moving a message from %r to its dead-letter queue: %s", delivery.queue, poison)
-        try:
-            self._subscriber.dead_letter(delivery, f"{poison.kind}: {poison.reason}")
-        except TransportError as error:
-            logger.error("%s; the message goes back to the queue", error)
-            self._committed(delivery, False)
-            return
-        if poison.task_id is None:
-            self._committed(delivery, True)  # nothing to record it under; the copy keeps it
-            return
-        outcome = outcomes.refused(
-            poison.task_id,
-            poison.task_name,
-            delivery.queue,
-            self._worker_id,
-            poison.kind,
-            poison.reason,
-            created=poison.created,
-            attempt=poison.attempt,
-        )
-        self._writer.finished(outcome, delivery)
+        """Move a message no worker should run aside, and record why (see ``dead_letter``)."""
+        dead_letter(self._subscriber, self._writer, self._worker_id, delivery, poison, self._committed)
 
     def _committed(self, delivery: Delivery, committed: bool) -> None:
         self._done.append((delivery, committed))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from arame.consumers.retry import RetryPublisher
+from arame.errors import TransportError
 from arame.flow.gcra import Decision, default_burst
 from arame.flow.keys import KeySpec, SlotRequest, concurrency_key_of
 from arame.flow.rates import parse_rate
@@ -149,3 +151,26 @@ def _signature(task: Task[Any, Any]) -> Any:
         return task.signature
     except (TypeError, ValueError):
         return None
+
+
+def defer_over_limit(
+    gate: FlowGate, retries: RetryPublisher, batch: list[Held], settle: Callable[[Delivery, bool], None]
+) -> list[Held]:
+    """Publish the tasks of ``batch`` over a limit again, delayed, and acknowledge them; return the rest.
+
+    The same message (id, attempt) with a later ``eta``; acknowledged only once the broker
+    holds the delayed copy, so it is never lost (at worst it is there twice: the claim runs one).
+    """
+    runnable, waiting = gate.admit(batch)
+    if not waiting:
+        return runnable
+    try:
+        retries.publish_later([replace(message, eta=at) for (message, _), at in waiting])
+    except TransportError as exc:
+        logger.warning("could not put %d task(s) over their limits back: %s", len(waiting), exc)
+        for (_, delivery), _ in waiting:
+            settle(delivery, False)
+        return runnable
+    for (_, delivery), _ in waiting:
+        settle(delivery, True)
+    return runnable

@@ -12,7 +12,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -141,3 +142,23 @@ class PauseWatch:
             self.paused = frozenset(self._board.paused(self._queues))
         except Exception as exc:  # noqa: BLE001 - keep the last answer while the database is away
             logger.warning("could not read paused queues from the results database: %s", exc)
+
+
+@contextmanager
+def registered(
+    board: WorkerBoard | None,
+    queues: Sequence[str],
+    pool: str,
+    concurrency: int,
+    child_pids: Callable[[], list[int]],
+) -> Iterator[None]:
+    """Steering: the worker's row in the registry, beating while it runs, deleted after."""
+    if board is None:
+        yield
+        return
+    heartbeat = Heartbeat(board, queues, pool, concurrency, child_pids)
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        heartbeat.stop()

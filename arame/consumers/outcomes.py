@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import traceback
 
@@ -117,3 +119,8 @@ def _text_of(error: BaseException) -> str:
         return str(error)
     except Exception as exc:  # noqa: BLE001 - a broken __str__ must not lose the outcome
         return f"<str() of the exception raised {type(exc).__name__}>"
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, recorded on each row it writes."""
+    return f"{socket.gethostname()}:{os.getpid()}"

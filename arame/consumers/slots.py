@@ -108,19 +108,28 @@ class Slots:
             self._ready_changed.notify_all()
         return unstarted
 
-    def replace_dead(self) -> list[tuple[Slot, Held | None, list[Held]]]:
+    def replace_dead(
+        self,
+        fail: Callable[[TaskMessage, Delivery, str], None],
+        settle: Callable[[Delivery, bool], None],
+    ) -> None:
         """Start another thread for each slot thread that died (a bug, an exception past every
-        handler); return each dead slot with the task it was running and the ones it had not started.
+        handler). The task it was running is failed with ``fail`` (it may kill the next slot
+        too); the ones it held but had not started are given back with ``settle``.
         """
-        replaced = []
         for index, slot in enumerate(self._slots):
             if not slot.dead():
                 continue
             running, unstarted = slot.left_behind()
-            replaced.append((slot, running, unstarted))
             self._slots[index] = self._new_slot(index)
             self._slots[index].thread.start()
-        return replaced
+            if running is not None:
+                fail(*running, f"the worker thread running it died: {slot.error!r}")
+            for _, delivery in unstarted:
+                settle(delivery, False)
+            logger.error(
+                "slot %s died; starting another (%d task(s) given back)", slot.thread.name, len(unstarted)
+            )
 
     def _new_slot(self, index: int) -> Slot:
         slot = Slot()

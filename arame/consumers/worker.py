@@ -10,14 +10,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from arame.consumers.admission import Admission
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
 from arame.consumers.gate import Limiter
-from arame.consumers.heartbeat import Heartbeat, WorkerBoard
+from arame.consumers.heartbeat import WorkerBoard, registered
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import ConfigurationError, TransportError
@@ -94,7 +93,7 @@ class Worker:
         restore = self._handle_signals()
         self._open_observer()
         try:
-            with self._registered():
+            with registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids):
                 if self.pool in ("thread", "asyncio"):
                     return self._run_consumer(self.concurrency)
                 return _Supervisor(self).run()
@@ -125,24 +124,12 @@ class Worker:
         self._thread = threading.Thread(target=run_then_close, name="arame-worker", daemon=True)
         self._thread.start()
 
-    def _run_registered(self) -> int:
-        with self._registered():
-            return self._run_consumer(self.concurrency)
+    def _child_pids(self) -> list[int]:
+        return [child.pid for child in self._children]
 
-    @contextmanager
-    def _registered(self) -> Iterator[None]:
-        """Steering: the worker's row in the registry, beating while it runs, deleted after."""
-        if self._board is None:
-            yield
-            return
-        heartbeat = Heartbeat(
-            self._board, self.queues, self.pool, self.concurrency, lambda: [c.pid for c in self._children]
-        )
-        heartbeat.start()
-        try:
-            yield
-        finally:
-            heartbeat.stop()
+    def _run_registered(self) -> int:
+        with registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids):
+            return self._run_consumer(self.concurrency)
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
         """Stop fetching, let running tasks finish and be acknowledged, then return.

@@ -1,0 +1,45 @@
+"""Building an App's worker: its admission checks, result store, registry, limits and metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from arame.consumers import Admission, Worker
+from arame.results.limits import LimitStore
+
+if TYPE_CHECKING:
+    from arame.app import App
+
+
+def build_worker(
+    app: App,
+    queues: Sequence[str] | None,
+    concurrency: int | None,
+    pool: str,
+    burst: bool,
+    shutdown_timeout: float,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> Worker:
+    """A worker for ``app`` (see ``App.worker`` for the arguments)."""
+    observer = None
+    if metrics_port is not None:
+        from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
+
+        observer = WorkerMetrics(metrics_port, metrics_host)
+    admission = Admission(app.tasks, app.max_message_size, app.max_deliveries, app.signer)
+    return Worker(
+        app.broker,
+        list(queues) if queues else app.queues(),
+        admission,
+        app.results,
+        concurrency=concurrency if concurrency is not None else os.cpu_count() or 1,
+        pool=pool,
+        burst=burst,
+        shutdown_timeout=shutdown_timeout,
+        observer=observer,
+        board=app.workers,
+        limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
+    )
