@@ -10,8 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 import arame
+from arame.results.table import results as results_table
 from tests.faults.conftest import NETWORKED, TRANSPORTS, urls_for
 from tests.faults.helpers import (
     SHORT_LEASE,
@@ -267,10 +269,10 @@ def test_publishing_while_the_broker_is_down_raises_publish_error_and_leaves_no_
         f"PublishError while the broker is down, {stack.kind:<8}: after {time.monotonic() - started:5.2f}s"
     )
     assert stack.state(caught.value.task_id) == arame.UNKNOWN, "the PENDING row was not removed"
-    pending = app.results.counts().get(arame.PENDING, 0)
+    pending = _pending_in(app, producer.work.queue)
     with pytest.raises(arame.PublishError):
         producer.work.map([("batch-while-down",), ("batch-while-down",)])
-    assert app.results.counts().get(arame.PENDING, 0) == pending, "a batch left PENDING rows behind"
+    assert _pending_in(app, producer.work.queue) == pending, "a batch left PENDING rows behind"
 
     proxy.start()
     after = producer.work.delay("after")  # the same producer recovers by itself
@@ -284,3 +286,14 @@ def test_publishing_while_the_broker_is_down_raises_publish_error_and_leaves_no_
     worker.signal(signal.SIGTERM)
     assert worker.wait(60) == 0, workers.logs()
     assert stack.runs.counts("start") == {"before": 1, "after": 1, "batch-after": 1}
+
+
+def _pending_in(app: arame.App, queue: str) -> int:
+    """PENDING rows of this test's queue only: the shared results table holds other runs' rows."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(results_table)
+        .where(results_table.c.state == arame.PENDING, results_table.c.queue == queue)
+    )
+    with app.results.connect() as conn:
+        return int(conn.execute(query).scalar_one())
