@@ -6,27 +6,19 @@ publishing with the same key at the same moment cannot both win: the database ke
 
 from __future__ import annotations
 
-import threading
-
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.limit_tables import create_limit_tables, dedup, hashed
-from arame.results.store import ResultStore
+from arame.results.limit_tables import FlowTables, dedup, hashed
 from arame.results.table import results
 
 
-class DedupStore:
+class DedupStore(FlowTables):
     """Who holds each deduplication key.
 
     Args:
         store: the results store whose database holds the table (created on first use).
     """
-
-    def __init__(self, store: ResultStore) -> None:
-        self._store = store
-        self._ready = False
-        self._lock = threading.Lock()
 
     def reserve(self, key: str, task_id: str, seconds: float, now: float) -> str:
         """Hold ``key`` for ``task_id`` unless another task holds it; return the holder's id.
@@ -62,13 +54,6 @@ class DedupStore:
             conn.execute(
                 dedup.delete().where(dedup.c.key == hashed("dedup", key), dedup.c.task_id == task_id)
             )
-
-    def _create(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            create_limit_tables(self._store.engine)
-        self._ready = True
 
 
 def _unfinished(conn: sa.Connection, task_id: str) -> bool:

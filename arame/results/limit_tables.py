@@ -6,8 +6,13 @@ Created on first use, next to ``arame_results`` (a slot's liveness is read from 
 from __future__ import annotations
 
 import hashlib
+import threading
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from arame.results.store import ResultStore
 
 limits_metadata = sa.MetaData()
 
@@ -63,3 +68,23 @@ def create_limit_tables(engine: sa.Engine, attempts: int = 3) -> None:
                 return
             if attempt == attempts - 1:
                 raise
+
+
+class FlowTables:
+    """Base of the stores that keep flow-control rows: the tables are created once, on first use.
+
+    Args:
+        store: the results store whose database holds the tables.
+    """
+
+    def __init__(self, store: ResultStore) -> None:
+        self._store = store
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _create(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            create_limit_tables(self._store.engine)
+        self._ready = True

@@ -7,7 +7,6 @@ the write lock on SQLite), then reads and writes what it needs under that lock.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -15,8 +14,7 @@ import sqlalchemy as sa
 from arame import states
 from arame.flow.gcra import Decision, decide
 from arame.flow.keys import SlotRequest
-from arame.results.limit_tables import create_limit_tables, hashed, limits, slots
-from arame.results.store import ResultStore
+from arame.results.limit_tables import FlowTables, hashed, limits, slots
 from arame.results.table import results
 
 # A slot whose task row still reads PENDING or RETRY this long after it was taken belongs to a
@@ -26,17 +24,12 @@ MIN_WAIT = 0.25  # seconds a task over its concurrency limit waits in the broker
 MAX_WAIT = 300.0  # ... and at most, however long the line of waiting tasks of its key
 
 
-class LimitStore:
+class LimitStore(FlowTables):
     """Token buckets and concurrency slots in the results database.
 
     Args:
         store: the results store whose database holds the tables (created on first use).
     """
-
-    def __init__(self, store: ResultStore) -> None:
-        self._store = store
-        self._ready = False
-        self._lock = threading.Lock()
 
     def take_tokens(self, task_name: str, rate: float, burst: int, count: int, now: float) -> Decision:
         """Take up to ``count`` starts of ``task_name`` under ``rate`` per second, for every worker."""
@@ -111,13 +104,6 @@ class LimitStore:
             conn.execute(limits.update().where(limits.c.name == name).values(tat=limits.c.tat))
         row = conn.execute(sa.select(limits.c.tat, limits.c.tail).where(limits.c.name == name)).one()
         return float(row.tat), float(row.tail)
-
-    def _create(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            create_limit_tables(self._store.engine)
-        self._ready = True
 
 
 def _free_finished(conn: sa.Connection, key: str, now: float) -> None:
