@@ -64,8 +64,10 @@ def test_the_overview_counts_queues_states_workers_and_the_last_hour(serve_dashb
         {"name": served.queue, "ready": 0, "delayed": 0, "in_flight": 0, "dead": 0, "paused_since": None}
     ]
     assert overview["states"]["FAILURE"] >= 1 and overview["states"]["SUCCESS"] >= 1
-    last = overview["per_minute"][-1]
-    assert len(overview["per_minute"]) == 60 and last["tasks"] >= 2 and last["failures"] >= 1
+    # The last two minutes: the tasks may have finished just before the minute turned.
+    recent = overview["per_minute"][-2:]
+    assert len(overview["per_minute"]) == 60
+    assert sum(m["tasks"] for m in recent) >= 2 and sum(m["failures"] for m in recent) >= 1
     _status, workers = served.get("/api/workers")
     assert any(served.queue in w["queues"] and not w["lost"] for w in workers)
 
