@@ -46,7 +46,7 @@ class Served:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, _decoded(response.read(), response.headers)
         except urllib.error.HTTPError as exc:
             return exc.code, _decoded(exc.read(), exc.headers)
@@ -110,6 +110,7 @@ def serve_dashboard(shop: arame.App, queue: str) -> Iterator[ServeDashboard]:
         thread = threading.Thread(target=web.run, daemon=True)
         thread.start()
         running.append((web, thread))
+        shop.workers.list()  # the registry's tables exist before the first request reads them
         deadline = time.monotonic() + 10
         while not web.started:
             assert time.monotonic() < deadline, "the dashboard did not start"

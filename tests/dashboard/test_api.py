@@ -8,7 +8,8 @@ import pytest
 
 import arame
 from arame.dashboard.server import server
-from tests.dashboard.conftest import ServeDashboard
+from tests.dashboard.conftest import POSTGRES_URL, REDIS_URL, ServeDashboard
+from tests.integration.conftest import delete_queues, delete_result_rows
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(60)]
 
@@ -116,13 +117,19 @@ def test_the_dashboard_refuses_an_open_address_without_a_token(shop: arame.App) 
 @pytest.mark.usefixtures("worker")
 def test_metrics_show_queue_depths_paused_queues_and_live_workers(serve_dashboard: ServeDashboard) -> None:
     served = serve_dashboard()
-    assert served.post_json(f"/api/queues/{served.queue}/pause", {})[0] == 200
-    served.app.send_task(f"{served.queue}.add", args=(1, 1))
-    deadline = time.monotonic() + 10
-    while "arame_workers 0.0" in (text := served.get("/metrics")[1]):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    idle = f"{served.queue}-idle"  # no worker consumes it: its message stays ready
+    try:
+        assert served.post_json(f"/api/queues/{idle}/pause", {})[0] == 200
+        served.app.send_task(f"{served.queue}.add", args=(1, 1), queue=idle)
+        deadline = time.monotonic() + 10
+        while "arame_workers 0.0" in (text := served.get("/metrics")[1]):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
 
-    assert f'arame_queue_messages{{kind="ready",queue="{served.queue}"}} 1.0' in text
-    assert f'arame_queue_paused{{queue="{served.queue}"}} 1.0' in text
-    assert "arame_broker_up 1.0" in text
+        assert f'arame_queue_messages{{kind="ready",queue="{idle}"}} 1.0' in text
+        assert f'arame_queue_paused{{queue="{idle}"}} 1.0' in text
+        assert "arame_broker_up 1.0" in text
+    finally:
+        served.app.workers.pauses.resume(idle)
+        delete_queues(REDIS_URL, [idle])
+        delete_result_rows(POSTGRES_URL, [idle])
