@@ -31,7 +31,13 @@ def service_answers(name: str) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip a test whose server is down; fail it instead when ARAME_REQUIRE_SERVICES=1 (CI)."""
+    """Skip a test whose server is down; fail it instead when ARAME_REQUIRE_SERVICES=1 (CI).
+
+    Tests marked ``cluster`` start private clusters and take minutes: a laptop skips them with
+    ARAME_SKIP_CLUSTERS=1; CI runs them.
+    """
+    if item.get_closest_marker("cluster") is not None and os.environ.get("ARAME_SKIP_CLUSTERS") == "1":
+        pytest.skip("ARAME_SKIP_CLUSTERS=1")
     for name, (host, port) in SERVICES.items():
         if item.get_closest_marker(name) is None or service_answers(name):
             continue
