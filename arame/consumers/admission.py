@@ -88,11 +88,11 @@ class Admission:
         if len(body) > self.max_message_size:
             # Parsed for its id only, so its row can say why; it never runs.
             reason = f"{len(body)} bytes is over the limit of {self.max_message_size}"
-            raise _refused_unread("MessageTooLarge", reason, delivery, own_row=True)
+            raise _refused_unread("MessageTooLarge", reason, delivery)
         try:
             message = TaskMessage.from_body(delivery.decode())
         except MessageError as exc:
-            raise _refused_unread("MalformedMessage", exc.reason, delivery, own_row=False) from exc
+            raise _refused_unread("MalformedMessage", exc.reason, delivery) from exc
         deliveries = delivery.deliveries
         if deliveries is not None and deliveries > self.max_deliveries:
             raise Poison.of(
@@ -112,12 +112,13 @@ class Admission:
         return message
 
 
-def _refused_unread(kind: str, reason: str, delivery: Delivery, *, own_row: bool) -> Poison:
-    """A verdict on a body that did not decode as a task message, with what it names of itself.
+def _refused_unread(kind: str, reason: str, delivery: Delivery) -> Poison:
+    """A verdict on a body that was not read as a task message, with what it names of itself.
 
-    Only an id the results table can hold is taken. With ``own_row`` (a body that is a task
-    message but too large to run) its name and ``created`` are taken too, which lets its outcome
-    update the row its own publish wrote; a malformed body names no row but a new one of its own.
+    Only an id the results table can hold is taken. With a task name and a ``created`` time
+    as well (a task message too large to run, or one whose other fields are broken), its
+    outcome may update the row its own publish wrote, which must match all three; with less,
+    it names no row but a new one of its own.
     """
     try:
         body = delivery.decode()
@@ -128,8 +129,11 @@ def _refused_unread(kind: str, reason: str, delivery: Delivery, *, own_row: bool
     task_id, name, created = body.get("id"), body.get("task"), body.get("created")
     if not isinstance(task_id, str) or not task_id or len(task_id) > MAX_NAME_LENGTH:
         return Poison(kind, reason)
-    if not own_row or not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
         return Poison(kind, reason, task_id)
+    created = created if isinstance(created, (int, float)) and not isinstance(created, bool) else None
+    attempt = body.get("attempt")
+    attempt = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0 else 0
     return Poison(
-        kind, reason, task_id, name, created=float(created) if isinstance(created, (int, float)) else None
+        kind, reason, task_id, name, created=None if created is None else float(created), attempt=attempt
     )

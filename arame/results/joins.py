@@ -7,7 +7,8 @@ counts it on the ``arame_joins`` rows waiting on it. A join whose members all su
 ``fired`` flag and its step's PENDING row, carrying the step's message, are written right there, so
 a crash after the commit loses nothing (``arame reconcile`` republishes the row's message); the
 message is returned for publishing after the commit. A member that failed marks the join failed
-and the steps downstream FAILURE, naming it, so nothing waits forever.
+and the steps downstream FAILURE, naming it, so nothing waits forever. A message the worker
+refused counts as such a failure, on the joins its own row names (see join_refusals.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from arame import states
 from arame.canvas.plan import ALL, ERROR, ONE
 from arame.message import TaskMessage, decode_json, encode_json
+from arame.results.join_refusals import refusals_finishing
 from arame.results.joins_table import joins
 from arame.results.table import results
 from arame.states import Outcome
@@ -77,7 +79,9 @@ def record_with_joins(
     Returns:
         The messages of the steps that fired, to publish once the transaction has committed.
     """
-    finishing = _finishing(conn, [o for o in outcomes if o.joins and o.state in states.TERMINAL_STATES])
+    ran = [o for o in outcomes if o.joins and o.state in states.TERMINAL_STATES and not o.own_row_only]
+    # A refused message counts like a failure, with the joins its own row names (join_refusals.py).
+    finishing = _finishing(conn, ran) + refusals_finishing(conn, [o for o in outcomes if o.own_row_only])
     write(conn, outcomes)
     by_join: dict[str, list[Outcome]] = {}
     for outcome in finishing:
@@ -86,8 +90,12 @@ def record_with_joins(
     fired: list[TaskMessage] = []
     for join_id in sorted(by_join):  # one locking order in every transaction: no deadlock
         join = read_join(conn, join_id, lock=True)
-        if join is not None and not join.fired:
-            fired += _advance(conn, join, by_join[join_id])
+        if join is None or join.fired:
+            continue
+        members = set(join.members)  # a message counts only on a join that waits on its task
+        counted = [o for o in by_join[join_id] if o.task_id in members]
+        if counted:
+            fired += _advance(conn, join, counted)
     return fired
 
 

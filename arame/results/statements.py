@@ -54,3 +54,16 @@ UPDATE_OUTCOME = (
 UPDATE_OWN_ROW = UPDATE_OUTCOME.where(
     results.c.task_name == sa.bindparam("b_task_name"), results.c.created_at == sa.bindparam("b_created_at")
 )
+# The same test as UPDATE_OWN_ROW, as a locking read: the row a refused message may finish, and
+# the message its own publish stored there (workflows read the steps waiting on it from it).
+OWN_OPEN_ROW = (
+    sa.select(results.c.message)
+    .where(
+        results.c.id == sa.bindparam("b_id"),
+        results.c.task_name == sa.bindparam("b_task_name"),
+        results.c.created_at == sa.bindparam("b_created_at"),
+        NOT_TERMINAL,
+        results.c.attempts <= sa.bindparam("b_attempts"),
+    )
+    .with_for_update()
+)

@@ -203,7 +203,7 @@ class ResultStore(ResultReads):
         # this same transaction; the steps that fired are published once it has committed.
         fired: list[TaskMessage] = []
         with self.transaction() as conn:
-            if any(outcome.joins for outcome in outcomes):
+            if any(outcome.joins or outcome.own_row_only for outcome in outcomes):
                 fired = record_with_joins(conn, outcomes, self._record_on)
             else:
                 self._record_on(conn, outcomes)

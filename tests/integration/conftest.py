@@ -18,6 +18,7 @@ from arame.transport import Publisher, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.subscriber import dead_letter_queue
 from tests.helpers import Inbox, inboxes
+from tests.integration.canvas_flow import Flow
 
 POSTGRES_URL = "postgresql+psycopg://127.0.0.1/test"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1/test"
@@ -116,3 +117,19 @@ def inbox(broker_url: str, queue: str) -> Iterator[Callable[..., Inbox]]:
 
     with inboxes(make) as open_inbox:
         yield open_inbox
+
+
+@pytest.fixture
+def flow(broker_url: str, results_url: str, new_queue: Callable[[], str]) -> Iterator[Flow]:
+    """The workflow suites' app on a fresh queue (see canvas_flow.py)."""
+    flow = Flow(broker_url, results_url, new_queue())
+    yield flow
+    flow.app.close()
+
+
+@pytest.fixture
+def private_flow(broker_url: str, tmp_path: Path, new_queue: Callable[[], str]) -> Iterator[Flow]:
+    """A flow whose results table is its own: reconcile reads every PENDING row of the table."""
+    flow = Flow(broker_url, f"sqlite:///{tmp_path}/own-results.db", new_queue())
+    yield flow
+    flow.app.close()

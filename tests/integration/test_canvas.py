@@ -3,76 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 import arame
 from arame.results.join_plans import join_of
-
-TIMEOUT = 30
-
-
-class Flow:
-    """An app with a few arithmetic tasks on one fresh queue, and a worker to run them."""
-
-    def __init__(self, broker_url: str, results_url: str, queue: str) -> None:
-        self.queue = queue
-        self.app = arame.App("flow", broker=broker_url, results=results_url)
-        self.attempts: dict[str, int] = {}
-        app = self.app
-
-        @app.task(name="flow.add", queue=queue)
-        def add(x: int, y: int) -> int:
-            return x + y
-
-        @app.task(name="flow.mul", queue=queue)
-        def mul(x: int, y: int) -> int:
-            return x * y
-
-        @app.task(name="flow.total", queue=queue)
-        def total(values: list[int], extra: int = 0) -> int:
-            return sum(values) + extra
-
-        @app.task(name="flow.flaky", queue=queue)
-        def flaky(x: int, key: str) -> int:
-            self.attempts[key] = self.attempts.get(key, 0) + 1
-            if self.attempts[key] == 1:
-                raise ValueError(f"{key} fails on its first run")
-            return x
-
-        @app.task(name="flow.noted", queue=queue)
-        def noted(*args: object) -> list[object]:
-            self.attempts["noted"] = self.attempts.get("noted", 0) + 1
-            return list(args)
-
-        self.add, self.mul, self.total, self.flaky, self.noted = add, mul, total, flaky, noted
-
-    @contextmanager
-    def worker(self) -> Iterator[None]:
-        worker = self.app.worker(queues=[self.queue], concurrency=2)
-        worker.start()
-        try:
-            yield
-        finally:
-            worker.stop(timeout=TIMEOUT)
-
-
-@pytest.fixture
-def flow(broker_url: str, results_url: str, new_queue: Callable[[], str]) -> Iterator[Flow]:
-    flow = Flow(broker_url, results_url, new_queue())
-    yield flow
-    flow.app.close()
-
-
-@pytest.fixture
-def private_flow(broker_url: str, tmp_path: Path, new_queue: Callable[[], str]) -> Iterator[Flow]:
-    """A flow whose results table is its own: reconcile reads every PENDING row of the table."""
-    flow = Flow(broker_url, f"sqlite:///{tmp_path}/own-results.db", new_queue())
-    yield flow
-    flow.app.close()
+from tests.integration.canvas_flow import TIMEOUT, Flow
 
 
 def test_a_chain_passes_each_result_to_the_next_step(flow):
