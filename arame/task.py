@@ -193,6 +193,7 @@ class Task(BoundTaskMethods, Generic[P, R]):
         check_priority(priority)
         if link is not None or link_error is not None:  # a workflow: see arame/canvas
             options = {"countdown": countdown, "eta": eta, "expires": expires, "queue": queue}
+            options |= {"dedup_key": dedup_key} if dedup_key is not None else {}  # refused, not ignored
             handle: AsyncResult = linked(
                 self, args, kwargs, link, link_error, priority=priority, task_id=task_id, **options
             )

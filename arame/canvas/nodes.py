@@ -11,9 +11,18 @@ from typing import Any
 
 from arame.errors import ConfigurationError
 from arame.message import new_task_id
+from arame.task_options import check_priority, due_time, expiry_time
 
-#: The options a signature takes (``apply_async``'s routing options).
-OPTIONS = frozenset({"queue", "countdown", "priority", "task_id"})
+#: The options a signature takes: ``Task.apply_async``'s, but for ``link`` / ``link_error``
+#: (``Signature.link``) and deduplication (a workflow's tasks are published by the workflow).
+OPTIONS = frozenset({"queue", "countdown", "eta", "expires", "priority", "task_id"})
+#: ``Task.apply_async`` options a signature does not take, and why.
+_NOT_OPTIONS = {
+    "link": "use signature.link(callback)",
+    "link_error": "use signature.link_error(errback)",
+    "dedup_key": "deduplication is not offered inside workflows",
+    "dedup_for": "deduplication is not offered inside workflows",
+}
 
 
 class Canvas:
@@ -59,7 +68,10 @@ class Signature(Canvas):
         kwargs: keyword arguments.
         app: the app that publishes it.
         immutable: never receive an upstream result.
-        options: ``queue``, ``countdown``, ``priority``, ``task_id``.
+        options: ``queue``, ``countdown``, ``eta``, ``expires``, ``priority``, ``task_id``, as
+            ``Task.apply_async`` takes them (``countdown`` and a relative ``expires`` count from
+            the moment the step is published: for a step that waits, once what it waits on
+            finished).
     """
 
     def __init__(
@@ -73,6 +85,7 @@ class Signature(Canvas):
         **options: Any,
     ) -> None:
         _check(options)
+        _check_values(options)
         self.task = task
         self.args = tuple(args)
         self.kwargs = dict(kwargs or {})
@@ -92,8 +105,13 @@ class Signature(Canvas):
         return self.options.get("task_id")
 
     def set(self, **options: Any) -> Signature:
-        """Set ``queue``, ``countdown``, ``priority`` or ``task_id``; returns the signature itself."""
+        """Set ``queue``, ``countdown``, ``eta``, ``expires``, ``priority`` or ``task_id``; returns itself.
+
+        Raises:
+            ConfigurationError: an unknown option or an invalid value (nothing is changed).
+        """
         _check(options)
+        _check_values({**self.options, **options})
         self.options.update(options)
         return self
 
@@ -125,6 +143,7 @@ class Signature(Canvas):
             copy.args = args + copy.args
             copy.kwargs = {**copy.kwargs, **kwargs}
         copy.options.update(options)
+        _check_values(copy.options)
         copy.options.setdefault("task_id", new_task_id())
         copy.callbacks = [c.prepared((), {}, {}) for c in copy.callbacks]
         copy.errbacks = [e.prepared((), {}, {}) for e in copy.errbacks]
@@ -210,10 +229,8 @@ def linked(
     """``task.apply_async(..., link=..., link_error=...)``: the call as a workflow with callbacks.
 
     Raises:
-        ConfigurationError: ``eta`` or ``expires`` (not offered with callbacks; use ``countdown``).
+        ConfigurationError: an option a workflow does not take (``dedup_key``), or an invalid value.
     """
-    if options.pop("eta", None) is not None or options.pop("expires", None) is not None:
-        raise ConfigurationError("apply_async with link/link_error takes countdown=, not eta= or expires=")
     signature = Signature(task.name, args, kwargs, app=task.app)
     if link is not None:
         signature.link(link)
@@ -231,8 +248,17 @@ def _copy(canvas: Canvas) -> Canvas:
 
 
 def _check(options: dict[str, Any]) -> None:
+    for name in sorted(set(options) & set(_NOT_OPTIONS)):
+        raise ConfigurationError(f"a signature does not take {name}=: {_NOT_OPTIONS[name]}")
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
         raise ConfigurationError(
             f"unknown signature option(s) {', '.join(unknown)}; valid: {', '.join(sorted(OPTIONS))}"
         )
+
+
+def _check_values(options: dict[str, Any]) -> None:
+    """Refuse what ``Task.apply_async`` refuses: a naive datetime, countdown with eta, a bad priority."""
+    check_priority(options.get("priority"))
+    due_time(options.get("countdown"), options.get("eta"))
+    expiry_time(options.get("expires"))

@@ -11,9 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
 from arame.message import TaskMessage
+from arame.task_options import expiry_time
 
 #: What a waiting step receives: the one upstream result, their list, or the failed task's id.
 ONE, ALL, ERROR = "one", "all", "error"
@@ -32,6 +35,8 @@ class Wait:
         mode: ``one``, ``all`` or ``error``.
         immutable: it receives no upstream result.
         countdown: seconds between firing and running, if any.
+        expires_in: seconds from firing after which it must not start, if any (an ``expires``
+            given as a moment is in the message, as is an ``eta``).
     """
 
     message: TaskMessage
@@ -39,6 +44,7 @@ class Wait:
     mode: str
     immutable: bool
     countdown: float | None
+    expires_in: float | None = None
 
     @property
     def placeholder(self) -> bool:
@@ -97,7 +103,7 @@ def build_plan(canvas: Canvas, route: Route) -> Plan:
     now = time.time()
     for signature, after in placed:
         queue, priority = route(signature.task)
-        countdown = signature.options.get("countdown")
+        timing = _Timing.of(signature.options)
         message = TaskMessage(
             id=_id_of(signature),
             task=signature.task,
@@ -107,15 +113,50 @@ def build_plan(canvas: Canvas, route: Route) -> Plan:
             priority=signature.options.get("priority", priority),
             joins=tuple(followers.get(_id_of(signature), ())),
             created=now,
+            eta=timing.eta,
+            expires=timing.expires,
         )
         if after is not None and after.members:
-            plan.waits.append(Wait(message, after.members, after.mode, signature.immutable, countdown))
+            immutable = signature.immutable
+            plan.waits.append(
+                Wait(message, after.members, after.mode, immutable, timing.countdown, timing.expires_in)
+            )
             continue
         if after is not None and not signature.immutable:  # a chord over an empty group: Celery passes []
             message = replace(message, args=([], *message.args))
-        eta = None if countdown is None else now + float(countdown)
-        plan.roots.append(replace(message, eta=eta))
+        plan.roots.append(timing.released(message, now))
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """A signature's ``countdown`` / ``eta`` / ``expires``: moments as epoch seconds, the rest
+    as seconds counted from the moment the task is published (at once, or when its step fires)."""
+
+    countdown: float | None
+    eta: float | None
+    expires: float | None
+    expires_in: float | None
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> _Timing:
+        countdown, eta, expires = options.get("countdown"), options.get("eta"), options.get("expires")
+        at = isinstance(expires, datetime)
+        expires_in = None
+        if expires is not None and not at:
+            expires_in = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+        return cls(
+            None if countdown is None else float(countdown),
+            None if eta is None else eta.timestamp(),
+            expiry_time(expires) if at else None,
+            expires_in,
+        )
+
+    def released(self, message: TaskMessage, now: float) -> TaskMessage:
+        """``message`` published at ``now``: its countdown and relative expiry counted from then."""
+        eta = message.eta if self.countdown is None else now + self.countdown
+        expires = message.expires if self.expires_in is None else now + self.expires_in
+        return replace(message, eta=eta, expires=expires)
 
 
 def _id_of(signature: Signature) -> str:

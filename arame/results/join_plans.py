@@ -82,6 +82,7 @@ def _join_row(wait: Wait, now: datetime) -> dict[str, Any]:
         "failed_error": None,
         "body": wait.message.to_body(),
         "countdown": wait.countdown,
+        "expires_in": wait.expires_in,
         "fired": False,
         "created_at": now,
     }

@@ -50,6 +50,7 @@ class Join:
     body: str
     countdown: float | None
     fired: bool
+    expires_in: float | None = None
 
     @property
     def message(self) -> TaskMessage:
@@ -175,9 +176,11 @@ def _fire(conn: sa.Connection, join: Join, value: Any) -> list[TaskMessage]:
     now = time.time()
     base = join.message
     args = base.args if join.immutable else (value, *base.args)
-    message = replace(
-        base, args=args, created=now, eta=None if join.countdown is None else now + join.countdown
-    )
+    # An eta or expiry given as a moment is in the message; countdown and a relative expiry
+    # count from now, when the step is published.
+    eta = base.eta if join.countdown is None else now + join.countdown
+    expires = base.expires if join.expires_in is None else now + join.expires_in
+    message = replace(base, args=args, created=now, eta=eta, expires=expires)
     conn.execute(joins.update().where(joins.c.id == join.id).values(fired=True, done=join.expected))
     row = {"message": message.to_body(), "created_at": _at(now), "attempts": message.attempt}
     placed = conn.execute(

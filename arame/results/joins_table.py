@@ -27,4 +27,6 @@ joins = sa.Table(
     sa.Column("countdown", sa.Float),
     sa.Column("fired", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", _Timestamp, nullable=False),
+    # Added later (add_missing_columns): a relative ``expires``, counted from the firing.
+    sa.Column("expires_in", sa.Float, comment="seconds from firing after which it must not start"),
 )

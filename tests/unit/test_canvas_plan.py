@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 import arame
+from arame.canvas.nodes import OPTIONS
 from arame.canvas.plan import ALL, ERROR, ONE, build_plan
 from arame.message import TaskMessage
 
@@ -69,3 +73,59 @@ def test_signature_options_are_checked_and_set_returns_the_signature(app):
     with pytest.raises(arame.ConfigurationError, match="unknown signature option"):
         signature.set(routing_key="x")
     assert repr(signature) == "p.add.s(1, 2)"
+
+
+def test_signature_set_takes_the_timing_and_routing_options_of_apply_async_and_no_other():
+    apply_async = inspect.signature(arame.Task.apply_async).parameters
+    not_for_signatures = {"self", "args", "kwargs", "link", "link_error", "dedup_key", "dedup_for"}
+
+    assert set(apply_async) - not_for_signatures == OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("already", "options", "error"),
+    [
+        ({}, {"eta": datetime(2030, 1, 1)}, "aware datetime"),
+        ({}, {"expires": datetime(2030, 1, 1)}, "aware datetime"),
+        ({"countdown": 5}, {"eta": datetime.now(UTC)}, "countdown or eta, not both"),
+        ({}, {"countdown": -1}, "countdown must be >= 0"),
+        ({}, {"priority": 12}, "priority must be between 0"),
+        ({}, {"link": None}, "use signature.link"),
+        ({}, {"dedup_key": "k"}, "deduplication is not offered inside workflows"),
+        ({}, {"routing_key": "x"}, "unknown signature option"),
+    ],
+)
+def test_a_signature_refuses_an_option_apply_async_would_refuse_and_keeps_its_own(
+    app, already, options, error
+):
+    signature = app.tasks["p.add"].s(1, 2).set(**already)
+    before = dict(signature.options)
+
+    with pytest.raises(arame.ConfigurationError, match=error):
+        signature.set(**options)
+    assert signature.options == before
+
+
+def test_a_waiting_step_keeps_its_eta_and_expiry_moments_and_counts_a_relative_expiry_from_its_firing(app):
+    add = app.tasks["p.add"]
+    eta, deadline = datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC) + timedelta(hours=2)
+    flow = (add.s(1, 1) | add.s(2).set(eta=eta, expires=deadline) | add.s(3).set(expires=30)).prepared(
+        (), {}, {}
+    )
+
+    plan = build_plan(flow, route)
+
+    timed, relative = plan.waits
+    assert (timed.message.eta, timed.message.expires, timed.expires_in) == (
+        eta.timestamp(),
+        deadline.timestamp(),
+        None,
+    )
+    assert (relative.message.eta, relative.message.expires, relative.expires_in) == (None, None, 30.0)
+
+
+def test_apply_async_with_link_and_an_option_a_workflow_does_not_take_says_so(app):
+    add = app.tasks["p.add"]
+
+    with pytest.raises(arame.ConfigurationError, match="dedup_key"):
+        add.apply_async((1, 1), link=add.s(2), dedup_key="once")
