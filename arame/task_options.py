@@ -1,4 +1,4 @@
-"""A task's options (declared with ``@app.task``) and the checks on what a publish asks for.
+"""A task's options (declared with ``@app.task``); a publish's options are checked in publish_options.py.
 
 ``arame.task`` re-exports ``TaskOptions`` and ``task_options``, where they have always been imported from.
 """
@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
 from typing import Any
 
 from arame import states
 from arame.errors import ConfigurationError
 from arame.flow.keys import KeySpec
 from arame.flow.options import check_flow_options
-from arame.message import MAX_PRIORITY, MIN_PRIORITY
+from arame.publish_options import check_priority, due_time, expiry_time
+
+__all__ = ["TaskOptions", "check_custom_state", "check_priority", "due_time", "expiry_time", "task_options"]
 
 MAX_STATE_LENGTH = 16  # the results table's state column
 
@@ -97,41 +98,3 @@ def check_custom_state(state: str | None) -> None:
         )
     if len(state) > MAX_STATE_LENGTH:
         raise ConfigurationError(f"update_state: a state has at most {MAX_STATE_LENGTH} characters")
-
-
-def check_priority(priority: int | None) -> None:
-    """Refuse a priority outside arame's one scale, 0 (lowest) .. 9 (highest)."""
-    if priority is not None and not (MIN_PRIORITY <= priority <= MAX_PRIORITY):
-        raise ConfigurationError(f"priority must be between 0 (lowest) and 9 (highest), not {priority}")
-
-
-def due_time(countdown: float | None, eta: datetime | None) -> float | None:
-    """Epoch seconds a publish with ``countdown`` or ``eta`` is due at (``None``: now)."""
-    if countdown is not None and eta is not None:
-        raise ConfigurationError("give countdown or eta, not both")
-    if eta is not None:
-        return aware(eta, "eta").timestamp()
-    if countdown is not None:
-        if countdown < 0:
-            raise ConfigurationError(f"countdown must be >= 0 seconds, not {countdown}")
-        return datetime.now().timestamp() + countdown
-    return None
-
-
-def expiry_time(expires: float | timedelta | datetime | None) -> float | None:
-    """Epoch seconds after which a publish with ``expires`` is not run (``None``: never)."""
-    if expires is None:
-        return None
-    if isinstance(expires, datetime):
-        return aware(expires, "expires").timestamp()
-    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
-    return datetime.now().timestamp() + seconds
-
-
-def aware(moment: datetime, what: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ConfigurationError(
-            f"{what} must be an aware datetime (with tzinfo, e.g. datetime.now(timezone.utc)); "
-            "a naive one is ambiguous"
-        )
-    return moment

@@ -11,7 +11,7 @@ from typing import Any
 
 from arame.errors import ConfigurationError
 from arame.message import new_task_id
-from arame.task_options import check_priority, due_time, expiry_time
+from arame.publish_options import check_priority, due_time, expiry_time
 
 #: The options a signature takes: ``Task.apply_async``'s, but for ``link`` / ``link_error``
 #: (``Signature.link``) and deduplication (a workflow's tasks are published by the workflow).

@@ -16,7 +16,7 @@ from typing import Any
 
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
 from arame.message import TaskMessage
-from arame.task_options import expiry_time
+from arame.publish_options import expiry_time
 
 #: What a waiting step receives: the one upstream result, their list, or the failed task's id.
 ONE, ALL, ERROR = "one", "all", "error"
