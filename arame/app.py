@@ -176,7 +176,11 @@ class App(RecoveryVerbs):
         return periodic.scheduler(self)
 
     def prune(self) -> int:
-        """Delete finished rows older than ``result_expires`` and old ticks; return rows deleted."""
+        """Delete what is older than ``result_expires``: finished rows, ticks, finished workflows' joins.
+
+        Returns:
+            How many rows of results were deleted.
+        """
         return periodic.prune(self)
 
     # -- publishing and reading ------------------------------------------------------------

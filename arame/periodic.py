@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from arame.errors import ConfigurationError
 from arame.results import TickLedger
+from arame.results.join_plans import prune_joins
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.task import Task
 
@@ -59,11 +60,18 @@ def housekeeping(app: App) -> None:
 
 
 def prune(app: App) -> int:
-    """Delete finished rows older than ``result_expires`` and old ticks; return rows deleted."""
+    """Delete what is older than ``result_expires``: finished rows, ticks, finished workflows' joins.
+
+    Returns:
+        How many rows of results were deleted.
+    """
     cutoff = datetime.now(UTC) - app.result_expires
     deleted = app.results.prune(cutoff)
     TickLedger(app.results).prune(cutoff)
-    logger.info("pruned %d finished rows older than %s", deleted, cutoff.isoformat())
+    joins = prune_joins(app.results, cutoff)  # workflows: the joins of steps that can no longer change
+    logger.info(
+        "pruned %d finished rows and %d workflow joins older than %s", deleted, joins, cutoff.isoformat()
+    )
     return deleted
 
 

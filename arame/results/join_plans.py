@@ -1,4 +1,5 @@
-"""Writing a workflow's rows before it is published, and reopening a failed one for a retry."""
+"""Writing a workflow's rows before it is published, reopening a failed one for a retry, and
+pruning the joins of finished ones."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from arame import states
-from arame.message import TaskMessage
+from arame.message import TaskMessage, decode_json
 from arame.results.joins import Join, encode_members, insert_ignore, pending_row, read_join
 from arame.results.joins_table import joins
 from arame.results.table import results
@@ -86,3 +89,40 @@ def _join_row(wait: Wait, now: datetime) -> dict[str, Any]:
         "fired": False,
         "created_at": now,
     }
+
+
+def prune_joins(store: ResultStore, before: datetime, batch: int = 500) -> int:
+    """Delete the joins that can no longer change: their step's row and every member's row are
+    gone or finished before ``before`` (pruned with the results, or about to be); return how many.
+
+    A join still needed (a member or its step open, or finished recently enough to be retried)
+    is kept; batches keep each transaction short.
+    """
+    deleted, after = 0, ""
+    while True:
+        with store.transaction() as conn:
+            found = conn.execute(
+                sa.select(joins.c.id, joins.c.members)
+                .where(joins.c.id > after, joins.c.created_at < before)
+                .order_by(joins.c.id)
+                .limit(batch)
+            ).all()
+            members = {row.id: set(decode_json(row.members)) for row in found}
+            live = _live(conn, set(members).union(*members.values()), before)
+            done = [step for step, waited_on in members.items() if step not in live and not waited_on & live]
+            if done:
+                conn.execute(joins.delete().where(joins.c.id.in_(done)))
+        deleted += len(done)
+        if len(found) < batch:
+            return deleted
+        after = found[-1].id
+
+
+def _live(conn: sa.Connection, task_ids: set[str], before: datetime) -> set[str]:
+    """The ids among ``task_ids`` whose rows exist and are open or finished since ``before``."""
+    ids, live = sorted(task_ids), set[str]()
+    expired = sa.and_(results.c.state.in_(states.TERMINAL_STATES), results.c.finished_at < before)
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        query = sa.select(results.c.id).where(results.c.id.in_(ids[start : start + 500]), sa.not_(expired))
+        live.update(conn.execute(query).scalars())
+    return live

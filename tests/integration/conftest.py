@@ -133,3 +133,43 @@ def private_flow(broker_url: str, tmp_path: Path, new_queue: Callable[[], str]) 
     flow = Flow(broker_url, f"sqlite:///{tmp_path}/own-results.db", new_queue())
     yield flow
     flow.app.close()
+
+
+def _sqlite(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path}/results.db"
+
+
+def _namespace(admin_url: str, kind: str, url: str, drop: str = "") -> Iterator[str]:
+    """Create a ``kind`` (SCHEMA, DATABASE) of a fresh name; yield ``url`` naming it; drop it."""
+    name = f"arame_test_{uuid.uuid4().hex}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE {kind} {name}"))
+        yield url.format(name=name)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP {kind} {name}{drop}"))
+    finally:
+        admin.dispose()
+
+
+def _postgres_schema(tmp_path: Path) -> Iterator[str]:
+    yield from _namespace(
+        POSTGRES_URL, "SCHEMA", POSTGRES_URL + "?options=-csearch_path%3D{name}", " CASCADE"
+    )
+
+
+def _mysql_database(tmp_path: Path) -> Iterator[str]:
+    yield from _namespace(MYSQL_URL, "DATABASE", "mysql+pymysql://root@127.0.0.1/{name}")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(_sqlite, id="sqlite"),
+        pytest.param(_postgres_schema, id="postgres", marks=pytest.mark.postgres),
+        pytest.param(_mysql_database, id="mysql", marks=pytest.mark.mysql),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database namespace, dropped after the test."""
+    yield from request.param(tmp_path)

@@ -1,7 +1,8 @@
 """One contract every results database keeps: arame.results.ResultStore on SQLite, PostgreSQL, MariaDB.
 
-Each test gets an empty namespace of its own (a SQLite file, a PostgreSQL schema, a MariaDB
-database), dropped afterwards, so the table is always created by the store under test.
+Each test gets an empty namespace of its own (``database_url``, see conftest.py: a SQLite file,
+a PostgreSQL schema, a MariaDB database), dropped afterwards, so the table is always created by
+the store under test.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,48 +25,6 @@ from arame.states import FAILURE, PENDING, REVOKED, STARTED, SUCCESS, UNKNOWN, O
 
 QUEUE = "contract"
 TRACEBACK = 'Traceback (most recent call last):\n  File "tasks.py", line 3, in boom\nValueError: no luck\n'
-
-
-def _sqlite(tmp_path: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp_path}/results.db"
-
-
-def _postgres_schema(tmp_path: Path) -> Iterator[str]:
-    schema = f"arame_test_{uuid.uuid4().hex}"
-    admin = sa.create_engine("postgresql+psycopg://127.0.0.1/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        yield f"postgresql+psycopg://127.0.0.1/test?options=-csearch_path%3D{schema}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    finally:
-        admin.dispose()
-
-
-def _mysql_database(tmp_path: Path) -> Iterator[str]:
-    database = f"arame_test_{uuid.uuid4().hex}"
-    admin = sa.create_engine("mysql+pymysql://root@127.0.0.1/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {database}"))
-        yield f"mysql+pymysql://root@127.0.0.1/{database}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE {database}"))
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(_sqlite, id="sqlite"),
-        pytest.param(_postgres_schema, id="postgres", marks=pytest.mark.postgres),
-        pytest.param(_mysql_database, id="mysql", marks=pytest.mark.mysql),
-    ]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database namespace, dropped after the test."""
-    yield from request.param(tmp_path)
 
 
 @pytest.fixture
