@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from arame import states
-from arame.canvas.retry import retry_workflow
+from arame.canvas.retry import reopen_followers, retry_workflow
 from arame.errors import TaskStateError
 from arame.message import TaskMessage
 from arame.producers import Producer
@@ -42,7 +42,8 @@ def requeue_dead_letters(store: ResultStore, spec: BrokerSpec, queue: str, task_
     def reopen_row(letter: DeadLetter) -> None:
         if letter.task_id is not None:
             # Before the publish: a worker may take the message at once, and must find it runnable.
-            reopen(store, letter.task_id, (states.FAILURE,))
+            if reopen(store, letter.task_id, (states.FAILURE,)):
+                reopen_followers(store, letter.task_id)  # workflows: a chord it failed waits again
             requeued.append(letter.task_id)
 
     requeue_dead(spec, queue, task_id, before=reopen_row)

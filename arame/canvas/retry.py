@@ -39,3 +39,10 @@ def retry_workflow(store: ResultStore, task_id: str, rerun: Callable[[str], None
     reopen_steps(store, list(row.message.joins))
     rerun(task_id)
     return True
+
+
+def reopen_followers(store: ResultStore, task_id: str) -> None:
+    """Reopen the failed steps waiting on ``task_id`` (a dead letter of it is put back to run)."""
+    row = store.read(task_id)
+    if row is not None and row.message is not None and row.message.joins:
+        reopen_steps(store, list(row.message.joins))

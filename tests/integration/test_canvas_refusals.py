@@ -76,6 +76,25 @@ def test_a_refused_chord_member_and_chain_step_fail_their_workflows_and_a_retry_
     assert [flow.app.results.read(m).attempts for m in members] == [1, 2, 1]
 
 
+def test_a_dead_lettered_chord_member_requeued_once_a_worker_knows_it_lets_the_chord_fire(flow: Flow) -> None:
+    chord = arame.chord([flow.add.s(1, 1), _later(flow, 4, 3)], flow.total.s()).delay()
+    with flow.worker(), pytest.raises(arame.TaskFailed):
+        chord.get(timeout=TIMEOUT)
+    fixed = flow.sibling()
+
+    @fixed.app.task(name="flow.later", queue=flow.queue)
+    def later_fixed(x: int, y: int) -> int:
+        return 10 * x + y
+
+    try:
+        with fixed.worker():
+            assert flow.app.requeue_dead(flow.queue) == [join_of(flow.app.results, chord.id).members[1]]
+
+            assert chord.get(timeout=TIMEOUT) == 2 + 43
+    finally:
+        fixed.app.close()
+
+
 def test_a_chord_member_whose_body_is_broken_but_names_its_own_row_fails_the_chord(
     flow: Flow, new_queue: Callable[[], str]
 ) -> None:
