@@ -20,3 +20,12 @@ def broker_error(what: str, safe_url: str, exc: BaseException) -> TransportError
         exc: what was raised.
     """
     return TransportError(f"{what} {safe_url}: {describe_error(exc)}", url=safe_url)
+
+
+def consumer_timed_out(exc: BaseException) -> bool:
+    """Whether RabbitMQ closed the channel for a delivery unacknowledged past ``consumer_timeout``.
+
+    It says ``PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out``.
+    """
+    text = str(exc)
+    return "delivery acknowledgement on channel" in text and "timed out" in text
