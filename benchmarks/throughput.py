@@ -9,7 +9,8 @@ of rows finished between the 10 % and the 90 % mark divided by the time between 
 
 ``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
 OpenTelemetry SDK (spans batched to an exporter that drops them) in the publisher and the
-worker, so both pay for making every span.
+worker, so both pay for making every span. ``--queue-type quorum`` declares the RabbitMQ queue as a
+quorum queue (replicated; on a single node, one replica).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ TRACING_PRELUDE = """\
 def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
     """One run: publish, drain with a burst worker, return the steady rate."""
     prelude = TRACING_PRELUDE if args.tracing else ""
-    with common.bench_app(broker, results, prelude=prelude) as bench:
+    with common.bench_app(broker, results, prelude=prelude, queue_type=args.queue_type) as bench:
         app = bench.import_app()
         began = time.monotonic()
         add = app.tasks[f"{bench.module}.add"]
@@ -78,4 +79,7 @@ if __name__ == "__main__":
     options = common.parser(__doc__.splitlines()[0], n=10_000)
     options.add_argument("--metrics", action="store_true", help="worker with --metrics-port 0")
     options.add_argument("--tracing", action="store_true", help="OpenTelemetry SDK configured")
+    options.add_argument(
+        "--queue-type", choices=["classic", "quorum"], default="classic", help="RabbitMQ queue type [classic]"
+    )
     common.main(options, measure, FIELDS)
