@@ -8,6 +8,7 @@ tests/clusters/.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ def queue() -> Iterator[str]:
     channel = raw_channel()
     try:
         buckets = {bucket_ms(ms) for ms in (1, 500, 1_000, 1_500, 2_000)}
-        for each in [name, f"{name}.dead", *(queue_name(name, b) for b in buckets)]:
+        for each in [name, f"{name}.dead", f"{name}.migrating", *(queue_name(name, b) for b in buckets)]:
             channel.queue_delete(each)
     finally:
         channel.connection.close()
@@ -244,3 +245,58 @@ def test_the_consumer_timeout_is_told_apart_in_the_log():
     )
     assert consumer_timed_out(amqp.PreconditionFailed(text))
     assert not consumer_timed_out(amqp.PreconditionFailed("inequivalent arg 'x-queue-type'"))
+
+
+def arame_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "arame", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_moving_a_classic_queue_to_quorum_keeps_every_message_with_its_headers(queue):
+    classic = parse_broker_url(URL)
+    publisher = Publisher(classic)
+    for i in range(50):
+        publisher.publish(f'"{i}"', queue, priority=i % 10, headers={"n": i})
+    publisher.close()
+    done = arame_command("queues", "migrate", "--to", "quorum", "--broker", URL, queue)
+    assert done.returncode == 0, done.stderr
+    assert f"{queue}: a quorum queue now, 50 message(s) moved" in done.stdout
+    assert queue_type_on_broker(queue) == "quorum"
+    assert queue_type_on_broker(f"{queue}.migrating") == "absent"
+    box = Inbox(quorum_spec(), [queue], prefetch=100)
+    try:
+        received = box.receive(50)
+        box.receive_for(0.3)
+        assert sorted(int(d.decode()) for d in box.deliveries) == list(range(50))
+        assert sorted(d.headers["n"] for d in received) == list(range(50))
+    finally:
+        box.subscriber.close()
+
+
+def test_moving_a_queue_that_workers_consume_is_refused_and_moves_nothing(queue):
+    classic = parse_broker_url(URL)
+    publisher = Publisher(classic)
+    publisher.publish('"kept"', queue)
+    publisher.close()
+    box = Inbox(classic, [queue], prefetch=1)
+    try:
+        done = arame_command("queues", "migrate", "--to", "quorum", "--broker", URL, queue)
+    finally:
+        box.subscriber.close()
+    assert done.returncode != 0
+    assert "has 1 consumer(s): stop the workers first" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert queue_type_on_broker(queue) == "classic"
+    assert _ready(queue) == 1
+
+
+def test_a_quorum_queue_moves_back_to_classic_with_its_messages(queue):
+    publisher = Publisher(quorum_spec())
+    for i in range(10):
+        publisher.publish(f'"{i}"', queue)
+    publisher.close()
+    done = arame_command("queues", "migrate", "--to", "classic", "--broker", URL, queue)
+    assert done.returncode == 0, done.stderr
+    assert queue_type_on_broker(queue) == "classic"
+    assert _ready(queue) == 10
