@@ -27,6 +27,8 @@ class Node:
     name: str
     port: int
     directory: Path
+    config: str = ""  # extra rabbitmq.conf lines
+    advanced: str = "[]."  # advanced.config (Erlang terms)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,6 +45,7 @@ class Node:
             RABBITMQ_LOG_BASE=str(self.directory / "log"),
             RABBITMQ_ENABLED_PLUGINS_FILE=str(self.directory / "plugins"),
             RABBITMQ_CONFIG_FILE=str(self.directory / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(self.directory / "advanced.config"),
             RABBITMQ_PID_FILE=str(self.directory / "pid"),
         )
 
@@ -50,8 +53,9 @@ class Node:
         self.directory.mkdir(parents=True)
         (self.directory / "plugins").write_text("[].")
         (self.directory / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n{self.config}"
         )
+        (self.directory / "advanced.config").write_text(self.advanced)
         subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.directory)], check=True)
         self.process = subprocess.Popen(
             ["rabbitmq-server"],
@@ -107,10 +111,12 @@ class Cluster:
         """A failover list of every node."""
         return ";".join(node.url for node in self.nodes)
 
-    def start(self, size: int) -> None:
+    def start(self, size: int, config: str = "", advanced: str = "[].") -> None:
+        """Start ``size`` nodes (extra rabbitmq.conf lines, an advanced.config) and join them."""
         tag = os.urandom(3).hex()
         self.nodes = [
-            Node(f"arame{tag}n{i}@localhost", free_port(), self.directory / f"n{i}") for i in range(size)
+            Node(f"arame{tag}n{i}@localhost", free_port(), self.directory / f"n{i}", config, advanced)
+            for i in range(size)
         ]
         os.chmod(self.directory, 0o755)
         for node in self.nodes:
