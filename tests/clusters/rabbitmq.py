@@ -13,11 +13,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.faults.helpers import free_port
+from tests.helpers import rabbitmq_queues
 
 
 @dataclass
@@ -136,25 +136,9 @@ class Cluster:
 
     def leader_of(self, queue: str, asking: Node) -> Node:
         """The node that holds the quorum queue's leader."""
-        listed = asking.ctl("-q", "list_queues", "name", "leader", "--no-table-headers")
-        for line in listed.splitlines():
-            name, _, leader = line.partition("\t")
-            if name == queue:
-                return self.node_named(leader.strip())
-        raise LookupError(f"queue {queue!r} not listed on {asking.name}")
+        return self.node_named(rabbitmq_queues("leader", asking.name)[queue].strip())
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def wait_for(condition, within: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.1)

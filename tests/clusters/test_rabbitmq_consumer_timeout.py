@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import arame
-from tests.clusters.rabbitmq import Cluster, wait_for
+from tests.clusters.rabbitmq import Cluster
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -60,7 +61,7 @@ def test_a_task_longer_than_the_consumer_timeout_is_logged_clearly_and_the_worke
     worker = app.worker(queues=[queue], concurrency=1, pool="thread")
     worker.start()
     try:
-        wait_for(lambda: result.state == "SUCCESS", 60, "the task SUCCESS")
+        wait_until(lambda: result.state == "SUCCESS", 60, "the task SUCCESS")
         assert worker._thread is not None and worker._thread.is_alive()
     finally:
         worker.stop(timeout=30)

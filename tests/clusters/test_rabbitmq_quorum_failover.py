@@ -17,8 +17,9 @@ import pytest
 
 import arame
 from arame.errors import TransportError
-from tests.clusters.rabbitmq import Cluster, wait_for
+from tests.clusters.rabbitmq import Cluster
 from tests.faults.helpers import figure
+from tests.helpers import rabbitmq_queues, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -87,14 +88,14 @@ def test_killing_the_quorum_queue_leader_loses_nothing_runs_nothing_twice_and_th
     producer = threading.Thread(target=run.publish_all, args=(killed,), daemon=True)
     producer.start()
     try:
-        wait_for(lambda: len(run.published) > KILL_AFTER, 60, "the first tasks published")
+        wait_until(lambda: len(run.published) > KILL_AFTER, 60, "the first tasks published")
         leader = cluster.leader_of(run.queue, cluster.nodes[-1])
         kill_time = time.time()
         leader.kill()
         killed.set()
         producer.join(120)
         assert not producer.is_alive(), "the producer never finished publishing"
-        done = wait_for(lambda: _all_succeeded(run), 120, "every task SUCCESS")
+        done = wait_until(lambda: _all_succeeded(run), 120, "every task SUCCESS")
         assert worker._thread is not None and worker._thread.is_alive(), "the worker stopped"
     finally:
         worker.stop(timeout=30)
@@ -124,6 +125,5 @@ def _all_succeeded(run: Run) -> bool:
 
 
 def _messages_left(node, queue: str) -> int:
-    listed = node.ctl("-q", "list_queues", "name", "messages", "--no-table-headers")
-    counts = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
+    counts = rabbitmq_queues("messages", node.name)
     return int(counts.get(queue, "0")) + int(counts.get(f"{queue}.dead", "0"))

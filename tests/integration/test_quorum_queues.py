@@ -21,7 +21,7 @@ from arame.errors import ConfigurationError
 from arame.transport import Publisher, list_dead, parse_broker_url, with_queue_types
 from arame.transport.amqp_delay import bucket_ms, queue_name
 from arame.transport.queue_types import DELIVERY_LIMIT
-from tests.helpers import Inbox, wait_until
+from tests.helpers import Inbox, rabbitmq_queues, wait_until
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -36,15 +36,7 @@ def raw_channel() -> amqp.Channel:
 
 def queue_type_on_broker(name: str) -> str:
     """The queue's type, as the broker lists it (read-only)."""
-    listed = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "name", "type", "--no-table-headers"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    types = dict(line.split("\t") for line in listed.splitlines() if "\t" in line)
-    return types.get(name, "absent").strip()
+    return rabbitmq_queues("type").get(name, "absent").strip()
 
 
 @pytest.fixture
