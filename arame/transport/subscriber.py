@@ -15,7 +15,7 @@ from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
 from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, DELIVERIES, Delivery, dead_letter_queue
-from arame.transport.failures import broker_error, consumer_timed_out
+from arame.transport.failures import broker_error, log_consumer_timeout
 from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec
 
@@ -93,13 +93,7 @@ class Subscriber:
         except TimeoutError:  # socket.timeout: nothing arrived
             return False
         except Exception as exc:
-            if consumer_timed_out(exc):
-                logger.warning(
-                    "RabbitMQ closed the channel: a delivery stayed unacknowledged longer than its "
-                    "consumer_timeout (30 min by default); the broker delivers the unacknowledged "
-                    "messages again, and this worker reconnects. Raise consumer_timeout above the "
-                    "longest task (see docs/scaling.md)"
-                )
+            log_consumer_timeout(exc)
             raise self._error("lost the connection to", exc) from exc
         return True
 
