@@ -292,3 +292,22 @@ def test_a_quorum_queue_moves_back_to_classic_with_its_messages(queue):
     assert done.returncode == 0, done.stderr
     assert queue_type_on_broker(queue) == "classic"
     assert _ready(queue) == 10
+
+
+def test_past_the_brokers_delivery_limit_a_message_is_dead_lettered_not_dropped(queue):
+    """Should arame never get to refuse it (say, every worker dies first), the broker moves it."""
+    publisher = Publisher(quorum_spec())
+    publisher.publish('"x"', queue)
+    publisher.close()
+    channel = raw_channel()
+    try:
+        for _ in range(DELIVERY_LIMIT + 1):
+            message = wait_until(lambda: channel.basic_get(queue), 5, "the message back")
+            channel.basic_reject(message.delivery_tag, requeue=True)
+        wait_until(lambda: _ready(f"{queue}.dead") == 1, 10, "the message in the dead-letter queue")
+    finally:
+        channel.connection.close()
+    (letter,) = list_dead(quorum_spec(), queue)
+    assert letter.body == b'"x"'
+    assert letter.reason == "moved by the broker: delivery_limit"
+    assert _ready(queue) == 0
