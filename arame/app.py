@@ -25,7 +25,7 @@ from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.shared import SharedTask, registry, shared_task
 from arame.signing import Signer
 from arame.task import P, R, Task
-from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease
+from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease, with_queue_types
 
 BROKER_ENV = "ARAME_BROKER_URL"
 RESULTS_ENV = "ARAME_RESULTS_URL"
@@ -51,6 +51,8 @@ class App(RecoveryVerbs):
             the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
             without its worker renewing the lease; a dead worker's message returns after this.
+        queue_type: on RabbitMQ, ``"classic"`` (the default) or ``"quorum"`` (replicated; see
+            docs/scaling.md); ``queue_types`` maps a queue name to its own type.
         immediate: run each published task at once in the caller's thread (for tests; see
             ``arame.testing.immediate``).
         on_commit: registers a callback to run once the caller's database transaction commits
@@ -74,20 +76,20 @@ class App(RecoveryVerbs):
         signing_keys: Mapping[str, bytes | str] | None = None,
         signing_key_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        queue_type: str = "classic",
+        queue_types: Mapping[str, str] | None = None,
         timezone: str = "UTC",
         result_expires: timedelta | float = DEFAULT_RESULT_EXPIRES,
         immediate: bool = False,
         on_commit: Callable[[Callable[[], None]], None] | None = None,
         trace_parent: bool = False,
     ) -> None:
-        self.name = name
-        self.trace_parent = trace_parent
-        self.timezone = timezone
-        self.immediate = immediate
-        self.on_commit = on_commit
+        self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
+        self.immediate, self.on_commit = immediate, on_commit
         self.result_expires = result_expires
         self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
+        self.queue_type, self.queue_types = queue_type, dict(queue_types or {})
         self.default_queue = default_queue
         self.max_message_size = max_message_size
         self.max_deliveries = max_deliveries
@@ -126,6 +128,7 @@ class App(RecoveryVerbs):
         """
         if broker:
             spec = with_lease(parse_broker_url(broker), self.lease_seconds)
+            spec = with_queue_types(spec, self.queue_type, self.queue_types, self.max_deliveries)
             self.close_broker()
             self.broker_url, self.broker = broker, spec
         if results:

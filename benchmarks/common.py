@@ -226,10 +226,13 @@ class Bench:
 
 
 @contextlib.contextmanager
-def bench_app(broker: str, results: str, *, prelude: str = "") -> Iterator[Bench]:
+def bench_app(
+    broker: str, results: str, *, prelude: str = "", queue_type: str = "classic"
+) -> Iterator[Bench]:
     """A :class:`Bench` for one run; its queue, rows and files are removed afterwards.
 
-    ``prelude`` is Python run at the top of the tasks module (in the publisher and the worker).
+    ``prelude`` is Python run at the top of the tasks module (in the publisher and the worker);
+    ``queue_type`` is the app's RabbitMQ queue type.
     """
     directory = Path(tempfile.mkdtemp(prefix="arame-bench-"))
     if broker == "sqlite":
@@ -241,7 +244,8 @@ def bench_app(broker: str, results: str, *, prelude: str = "") -> Iterator[Bench
         + textwrap.dedent(f"""\
             import arame
 
-            app = arame.App("bench", broker={broker!r}, results={results!r}, default_queue={bench.queue!r})
+            app = arame.App("bench", broker={broker!r}, results={results!r}, default_queue={bench.queue!r},
+                            queue_type={queue_type!r})
 
 
             @app.task

@@ -7,14 +7,17 @@ of rows finished between the 10 % and the 90 % mark divided by the time between 
 
     .venv/bin/python benchmarks/throughput.py --broker redis -n 10000
 
-``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
+``worker_cpu_ms`` is the worker's CPU time (its pool included) per task: steadier than the rate
+on a busy machine. ``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
 OpenTelemetry SDK (spans batched to an exporter that drops them) in the publisher and the
-worker, so both pay for making every span.
+worker, so both pay for making every span. ``--queue-type quorum`` declares the RabbitMQ queue as a
+quorum queue (replicated; on a single node, one replica).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import time
 
@@ -41,7 +44,7 @@ TRACING_PRELUDE = """\
 def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
     """One run: publish, drain with a burst worker, return the steady rate."""
     prelude = TRACING_PRELUDE if args.tracing else ""
-    with common.bench_app(broker, results, prelude=prelude) as bench:
+    with common.bench_app(broker, results, prelude=prelude, queue_type=args.queue_type) as bench:
         app = bench.import_app()
         began = time.monotonic()
         add = app.tasks[f"{bench.module}.add"]
@@ -49,14 +52,14 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             add.map([(i, i) for i in range(start, min(args.n, start + common.PUBLISH_BATCH))])
         published = time.monotonic() - began
         app.close_broker()
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu()
         options = ["--metrics-port", "0"] if args.metrics else []
         worker = bench.worker(args.concurrency, args.pool, burst=True, options=options)
         try:
             worker.wait(args.timeout)
         except subprocess.TimeoutExpired:
             common.stop(worker)
-        elapsed = time.monotonic() - started
+        elapsed, cpu = time.monotonic() - started, _children_cpu() - cpu_before
         times = common.finished_times(bench, app)
         app.close()
         return {
@@ -64,7 +67,14 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             "overall": len(times) / elapsed,
             "done": float(len(times)),
             "publish_s": published,
+            "worker_cpu_ms": 1000 * cpu / max(1, len(times)),
         }
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the waited-for child processes: the worker and its pool."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 FIELDS = [
@@ -72,10 +82,14 @@ FIELDS = [
     ("overall", "{:7.0f}/s"),
     ("done", "{:6.0f}"),
     ("publish_s", "{:5.1f}s"),
+    ("worker_cpu_ms", "{:5.3f} ms/task"),
 ]
 
 if __name__ == "__main__":
     options = common.parser(__doc__.splitlines()[0], n=10_000)
     options.add_argument("--metrics", action="store_true", help="worker with --metrics-port 0")
     options.add_argument("--tracing", action="store_true", help="OpenTelemetry SDK configured")
+    options.add_argument(
+        "--queue-type", choices=["classic", "quorum"], default="classic", help="RabbitMQ queue type [classic]"
+    )
     common.main(options, measure, FIELDS)

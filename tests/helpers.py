@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,3 +84,19 @@ def wait_until(condition: Callable[[], T], within: float, what: str, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not true after {within:.0f}s")
         time.sleep(interval)
+
+
+def rabbitmq_queues(column: str, node: str | None = None) -> dict[str, str]:
+    """Queue name -> ``column`` (``messages``, ``type``, ``leader``...) as ``rabbitmqctl`` lists them.
+
+    Read-only; ``node`` is a private node's name (default: the shared one).
+    """
+    target = ["-n", node] if node else []
+    listing = subprocess.run(
+        ["rabbitmqctl", *target, "list_queues", "--no-table-headers", "-q", "name", column],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)

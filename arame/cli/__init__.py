@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from arame.cli import commands, dead, demo, reading, recovery, steer
+from arame.cli import commands, dead, demo, queues, reading, recovery, steer
 from arame.cli.loading import TRACEBACK_KEY, traceback_option
 from arame.errors import ArameError
 
@@ -46,6 +46,7 @@ for command in (
     reading.status,
     commands.purge,
     dead.dead,
+    queues.queues,
     recovery.retry,
     recovery.reconcile,
     steer.workers,

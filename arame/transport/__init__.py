@@ -22,6 +22,7 @@ from arame.transport.urls import (
     parse_broker_url,
     redact_url,
     with_lease,
+    with_queue_types,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "redact_url",
     "reset_memory_transport",
     "with_lease",
+    "with_queue_types",
 ]

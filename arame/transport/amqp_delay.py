@@ -29,7 +29,9 @@ for the rest by the subscriber (``Subscriber``), which never delivers a message 
 
 from __future__ import annotations
 
-from kombu.entity import Exchange, Queue
+from typing import Any
+
+from arame.transport.queue_types import AT_LEAST_ONCE, QUEUE_TYPES, QUORUM, QueueTypes, TypedQueue
 
 #: (delays below this many ms, round up to a multiple of this many ms), shortest first.
 STEPS = (
@@ -60,21 +62,30 @@ def queue_name(queue: str, bucket: int) -> str:
     return f"{queue}.delay.{bucket}"
 
 
-def delay_queue(queue: str, bucket: int) -> Queue:
+def delay_queue(queue: str, bucket: int, types: QueueTypes) -> TypedQueue:
     """The durable TTL queue that holds messages for ``bucket`` ms, then hands them to ``queue``.
 
-    Its arguments follow from its name alone: RabbitMQ refuses a redeclaration with other ones.
-    Not a priority queue: the order it holds messages in must be the order they expire in. The
-    priority property travels with the message and counts again once it reaches ``queue``.
+    Its arguments follow from its name and type alone: RabbitMQ refuses a redeclaration with
+    other ones. Not a priority queue: the order it holds messages in must be the order they expire
+    in. The priority property travels with the message and counts again once it reaches ``queue``.
+
+    It has the type of ``queue``: a quorum delay queue survives the loss of a node like its queue,
+    and dead-letters at least once (the message leaves it only when ``queue`` has confirmed it).
     """
     name = queue_name(queue, bucket)
-    arguments = {
+    return TypedQueue(name, types, {kind: _arguments(kind, queue, bucket) for kind in QUEUE_TYPES})
+
+
+def _arguments(kind: str, queue: str, bucket: int) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
         "x-message-ttl": bucket,
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": queue,
         "x-expires": bucket + EXPIRES_AFTER_MS,
     }
-    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, queue_arguments=arguments)
+    if kind == QUORUM:
+        arguments.update({"x-queue-type": QUORUM, **AT_LEAST_ONCE})
+    return arguments
 
 
 def _round_up(value: int, step: int) -> int:

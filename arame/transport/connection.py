@@ -9,6 +9,7 @@ from kombu.entity import Exchange, Queue
 
 from arame.message import MAX_PRIORITY
 from arame.transport import memory, redis_queue, sql
+from arame.transport.queue_types import QUEUE_TYPES, TypedQueue, queue_arguments
 from arame.transport.urls import BrokerSpec, scheme_of
 
 CONNECT_TIMEOUT = 5.0
@@ -71,9 +72,13 @@ def uses_arame_redis(spec: BrokerSpec) -> bool:
 
 
 def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
-    """A durable queue reached through the default exchange (no binding lookup per publish)."""
-    arguments = {"x-max-priority": MAX_PRIORITY} if spec.capabilities.priority_queue_argument else None
-    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True, queue_arguments=arguments)
+    """A durable queue reached through the default exchange (no binding lookup per publish).
+
+    On RabbitMQ its arguments follow its type (classic or quorum; see ``queue_types``).
+    """
+    if spec.capabilities.priority_queue_argument:
+        return TypedQueue(name, spec.queue_types, {kind: queue_arguments(kind, name) for kind in QUEUE_TYPES})
+    return Queue(name, exchange=Exchange(""), routing_key=name, durable=True)
 
 
 def wire_priority(spec: BrokerSpec, priority: int | None) -> int | None:

@@ -107,6 +107,15 @@ def requeue_dead(
     return len(_walk(spec, queue, limit, put_back, consume=True))
 
 
+def _reason(headers: dict[str, Any]) -> str:
+    """arame's reason, else the broker's (a quorum queue past its delivery limit: ``delivery_limit``)."""
+    if DEAD_REASON in headers:
+        return str(headers[DEAD_REASON])
+    deaths = headers.get("x-death")
+    death = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
+    return f"moved by the broker: {death['reason']}" if "reason" in death else ""
+
+
 def _walk(
     spec: BrokerSpec,
     queue: str,
@@ -128,7 +137,7 @@ def _walk(
                 break
             body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
             headers = bounded(dict(message.headers or {}))
-            letter = DeadLetter(queue, body, str(headers.get(DEAD_REASON, "")), message.content_type, headers)
+            letter = DeadLetter(queue, body, _reason(headers), message.content_type, headers)
             if take(letter, message, connection):
                 message.ack()
                 found.append(letter)

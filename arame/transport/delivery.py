@@ -14,6 +14,8 @@ from arame.errors import MessageError
 NOT_BEFORE = "x-arame-not-before"
 #: How many times a message has been delivered (arame's SQL and Redis count; RabbitMQ: a header).
 DELIVERIES = "x-arame-deliveries"
+#: How many times a quorum queue gave the message back before this delivery (RabbitMQ's count).
+BROKER_DELIVERIES = "x-delivery-count"
 #: Why a message was moved to its dead-letter queue.
 DEAD_REASON = "x-arame-reason"
 #: Header of a delivery made from a stored value that is not a Kombu message: why not.
@@ -61,10 +63,15 @@ class Delivery:
     def deliveries(self) -> int | None:
         """How many times it has been delivered, this time included; ``None`` if not counted.
 
-        arame's SQL and Redis transports count in the broker; on RabbitMQ the count travels in
-        a header (see ``Subscriber._count_redelivery``); ``memory://`` does not count.
+        arame's SQL and Redis transports count in the broker; a RabbitMQ quorum queue counts in
+        ``x-delivery-count`` (returns before this delivery), on top of a count arame carried in a
+        header from a classic queue (see ``Subscriber._count_redelivery``); ``memory://`` does not
+        count.
         """
         counted = self._message.properties.get(DELIVERIES) or self.headers.get(DELIVERIES)
+        returned = self.headers.get(BROKER_DELIVERIES)
+        if is_number(returned):
+            return int(counted or 1) + int(returned)
         return None if counted is None else int(counted)
 
     @property

@@ -7,8 +7,12 @@ the original exception is chained by the caller (``raise broker_error(...) from 
 
 from __future__ import annotations
 
+import logging
+
 from arame.errors import TransportError
 from arame.transport.urls import describe_error
+
+logger = logging.getLogger(__name__)
 
 
 def broker_error(what: str, safe_url: str, exc: BaseException) -> TransportError:
@@ -20,3 +24,23 @@ def broker_error(what: str, safe_url: str, exc: BaseException) -> TransportError
         exc: what was raised.
     """
     return TransportError(f"{what} {safe_url}: {describe_error(exc)}", url=safe_url)
+
+
+def consumer_timed_out(exc: BaseException) -> bool:
+    """Whether RabbitMQ closed the channel for a delivery unacknowledged past ``consumer_timeout``.
+
+    It says ``PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out``.
+    """
+    text = str(exc)
+    return "delivery acknowledgement on channel" in text and "timed out" in text
+
+
+def log_consumer_timeout(exc: BaseException) -> None:
+    """Say what a consumer timeout means, when ``exc`` is one (the driver's text does not)."""
+    if consumer_timed_out(exc):
+        logger.warning(
+            "RabbitMQ closed the channel: a delivery stayed unacknowledged longer than its "
+            "consumer_timeout (30 min by default); the broker delivers the unacknowledged "
+            "messages again, and this worker reconnects. Raise consumer_timeout above the "
+            "longest task (see docs/scaling.md)"
+        )

@@ -58,7 +58,11 @@ def route(
         return Route(name, [queue], delayed)
     bucket = amqp_delay.bucket_ms(_whole_ms(delay))
     # The queue itself is declared too: RabbitMQ drops a message dead-lettered to no queue.
-    return Route(amqp_delay.queue_name(name, bucket), [queue, amqp_delay.delay_queue(name, bucket)], delayed)
+    return Route(
+        amqp_delay.queue_name(name, bucket),
+        [queue, amqp_delay.delay_queue(name, bucket, spec.queue_types)],
+        delayed,
+    )
 
 
 def _whole_ms(seconds: float) -> int:

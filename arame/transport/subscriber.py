@@ -14,8 +14,8 @@ from kombu.connection import Connection
 from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
-from arame.transport.delivery import DEAD_REASON, DELIVERIES, Delivery, dead_letter_queue
-from arame.transport.failures import broker_error
+from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, DELIVERIES, Delivery, dead_letter_queue
+from arame.transport.failures import broker_error, log_consumer_timeout
 from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec
 
@@ -93,6 +93,7 @@ class Subscriber:
         except TimeoutError:  # socket.timeout: nothing arrived
             return False
         except Exception as exc:
+            log_consumer_timeout(exc)
             raise self._error("lost the connection to", exc) from exc
         return True
 
@@ -138,13 +139,18 @@ class Subscriber:
         if self._consumer is not None:
             try:
                 self._apply_prefetch()
+                if self.spec.capabilities.multiple_ack and self.active_queues:
+                    # RabbitMQ applies a per-consumer limit only to consumers created after it:
+                    # consume again. Deliveries in hand stay valid (they belong to the channel).
+                    self._consumer.cancel()
+                    self._consumer.consume()
             except Exception as exc:
                 raise self._error("lost the connection to", exc) from exc
 
     def _apply_prefetch(self) -> None:
-        # Per channel ("global"): RabbitMQ applies a per-consumer limit only to consumers
-        # created after it, so a change would never reach the running one.
-        self._consumer.qos(prefetch_count=self.prefetch, apply_global=True)
+        # Per consumer, not per channel ("global"): quorum queues, and RabbitMQ 4.3 for every
+        # queue, refuse a global limit. Each queue consumed may hold ``prefetch`` deliveries.
+        self._consumer.qos(prefetch_count=self.prefetch, apply_global=False)
 
     def acknowledge(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge deliveries; on RabbitMQ, a run of them with one frame.
@@ -264,7 +270,8 @@ class Subscriber:
             self._delay_again(message, queue, not_before)
             return
         if self.spec.capabilities.multiple_ack:  # RabbitMQ flags a redelivery; arame counts it
-            if message.delivery_info.get("redelivered"):
+            # ... unless the queue counts it itself (quorum queues: x-delivery-count).
+            if message.delivery_info.get("redelivered") and BROKER_DELIVERIES not in (message.headers or {}):
                 self._count_redelivery(message, queue)
                 return
             self._unsettled.append(message.delivery_tag)

@@ -16,6 +16,7 @@ from arame.database.urls import (
 )
 from arame.errors import ConfigurationError
 from arame.transport.capabilities import Capabilities, capabilities_of
+from arame.transport.queue_types import DELIVERY_LIMIT, QUORUM, QueueTypes
 
 __all__ = [
     "BROKER_SCHEMES",
@@ -29,6 +30,7 @@ __all__ = [
     "redact_url",
     "scheme_of",
     "with_lease",
+    "with_queue_types",
 ]
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -58,12 +60,14 @@ class BrokerSpec:
         url: the URL as Kombu wants it.
         safe_url: the URL as the user wrote it, password masked: the only form to print.
         options: Kombu transport options.
+        queue_types: the RabbitMQ queue type of each queue (classic unless chosen otherwise).
     """
 
     kind: str
     url: str
     safe_url: str
     options: dict[str, Any] = field(default_factory=dict)
+    queue_types: QueueTypes = field(default_factory=QueueTypes)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -83,6 +87,24 @@ def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
     if not spec.capabilities.leases:
         return spec
     return replace(spec, options={**spec.options, "lease_seconds": seconds})
+
+
+def with_queue_types(
+    spec: BrokerSpec, default: str, per_queue: dict[str, str], max_deliveries: int
+) -> BrokerSpec:
+    """``spec`` with its RabbitMQ queue types set (``classic`` or ``quorum``); others ignore them.
+
+    Raises:
+        ConfigurationError: a type that is neither, or quorum queues with a ``max_deliveries``
+            the broker's own delivery limit would reach first.
+    """
+    types = QueueTypes(default, dict(per_queue))
+    if QUORUM in {default, *per_queue.values()} and max_deliveries >= DELIVERY_LIMIT:
+        raise ConfigurationError(
+            f"max_deliveries={max_deliveries} is too high for quorum queues: arame declares them "
+            f"with x-delivery-limit={DELIVERY_LIMIT}, so it must stay below {DELIVERY_LIMIT}"
+        )
+    return replace(spec, queue_types=types)
 
 
 def parse_broker_url(url: str) -> BrokerSpec:

@@ -28,7 +28,7 @@ from arame.results.table import results as results_table
 from arame.transport import BrokerSpec, list_dead, parse_broker_url, queue_sizes
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
-from tests.helpers import wait_until
+from tests.helpers import rabbitmq_queues, wait_until
 
 T = TypeVar("T")
 
@@ -410,15 +410,7 @@ def held_messages(stack: Stack) -> int:
     broker: ``rabbitmqctl`` (read-only), the Redis transport's payload hash, the SQL queue table.
     """
     if stack.kind == "rabbitmq":
-        listing = subprocess.run(
-            ["rabbitmqctl", "list_queues", "--no-table-headers", "-q", "name", "messages"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        counts = dict(line.split("\t") for line in listing.splitlines() if "\t" in line)
-        return int(counts.get(stack.queue, 0))
+        return int(rabbitmq_queues("messages").get(stack.queue, 0))
     if stack.kind == "redis":
         import redis
 
