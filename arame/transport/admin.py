@@ -36,7 +36,7 @@ def check_broker(spec: BrokerSpec) -> None:
             with channel.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         elif isinstance(channel, RedisChannel):
-            channel.store.client.ping()
+            channel.store.ping()
     except Exception as exc:
         raise broker_error("cannot reach the broker", spec.safe_url, exc) from exc
     finally:

@@ -17,9 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import redis
 from redis.crc import key_slot
+
+T = TypeVar("T")
 
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and sentinel down-after-milliseconds
 STARTUP = 15.0
@@ -87,8 +90,8 @@ class Servers:
         else:
             command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(work)]
             command += ["--save", "", "--appendonly", "no", *args]
-        log = open(work / "server.log", "wb")  # noqa: SIM115 - the process keeps writing to it
-        server = Server(port, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work))
+        with open(work / "server.log", "wb") as log:  # the process keeps its own copy of the file
+            server = Server(port, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work))
         self.started.append(server)
         wait_for(lambda: _answers(server), STARTUP, f"redis on port {port}")
         return server
@@ -108,7 +111,8 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes[:2])
+        """Every node as a seed: the client needs one alive when it connects."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
 
     def master_of(self, key: str) -> Server:
         """The node serving ``key``'s slot now."""
@@ -180,6 +184,24 @@ def start_sentinels(servers: Servers) -> SentinelGroup:
     wait_for(lambda: _replicas_in_sync([master, replica]), 30, "the replica in sync")
     wait_for(lambda: _sentinels_see(sentinels), 30, "every sentinel sees the replica and the others")
     return group
+
+
+def cut_off_replica_and_publish(master: Server, replica: Server, publish: Callable[[], T]) -> T:
+    """Publish what the replica never gets, then kill the master: the asynchronous replication gap.
+
+    The replica is stopped and its link cut first (a stopped process would still find in its
+    socket what the master sent), so the publishes reach only the master, which acknowledges them
+    and dies; the replica then takes over without them.
+    """
+    master.client().execute_command("WAIT", 1, 5000)  # what came before is on the replica
+    replica.signal(signal.SIGSTOP)
+    try:
+        master.client().execute_command("CLIENT", "KILL", "TYPE", "replica")
+        published = publish()
+        master.kill()
+    finally:
+        replica.signal(signal.SIGCONT)
+    return published
 
 
 def wait_for(condition: Callable[[], bool], within: float, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,17 @@ from redis.sentinel import Sentinel
 DEFAULT_PORT = 6379
 SOCKET_TIMEOUT = 30.0  # a server that vanished without closing the socket must not hang us forever
 SENTINEL_TIMEOUT = 1.0  # seconds to wait for one sentinel before asking the next
+# While a failed master's replica takes over, the master's address refuses connections, or a
+# cluster answers CLUSTERDOWN: retries a little apart ride out a failover of a few seconds
+# before Kombu (and a worker's reconnect loop) is told.
+FAILOVER_RETRY = (0.1, 1.0, 8)  # first delay, longest delay, retries (6.4 s of waits in all)
+FAILOVER_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
 
 #: Transport options handed to redis-py as they are.
 PASSED_THROUGH = (
@@ -74,11 +86,27 @@ def _params(conninfo: Any, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _cluster_client(params: dict[str, Any], nodes: list[str]) -> RedisCluster:
     del params["host"], params["port"], params["db"]  # the nodes say where; a cluster has only db 0
-    # While a failed master's replica takes over (a few node timeouts), the cluster answers
-    # CLUSTERDOWN or not at all: a few retries a little apart ride it out before Kombu is told.
-    params["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), 5)
     startup = [ClusterNode(host, int(port)) for host, _, port in (node.rpartition(":") for node in nodes)]
-    return RedisCluster(startup_nodes=startup, **params)
+    return FailoverCluster(startup_nodes=startup, **params)
+
+
+class FailoverCluster(RedisCluster):
+    """A cluster client that waits out a failover instead of failing within milliseconds.
+
+    redis-py's own retries re-read the slots and try again at once, all of them within the
+    node timeout that must pass before a replica takes over; these come a little apart.
+    """
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        first, longest, retries = FAILOVER_RETRY
+        for attempt in range(retries + 1):
+            try:
+                return super().execute_command(*args, **kwargs)
+            except FAILOVER_ERRORS:
+                if attempt == retries:
+                    raise
+                time.sleep(min(longest, first * 2**attempt))
+        raise AssertionError("unreachable")
 
 
 def _sentinel_client(params: dict[str, Any], options: Mapping[str, Any]) -> redis.Redis:
@@ -86,6 +114,7 @@ def _sentinel_client(params: dict[str, Any], options: Mapping[str, Any]) -> redi
         (host, int(port)) for host, _, port in (node.rpartition(":") for node in options["sentinels"])
     ]
     del params["host"], params["port"]  # the sentinels say where the master is, now and after a failover
+    params["retry"] = _failover_retry()
     sentinel_kwargs = {
         "socket_timeout": options.get("sentinel_socket_timeout", SENTINEL_TIMEOUT),
         "socket_connect_timeout": options.get("sentinel_socket_timeout", SENTINEL_TIMEOUT),
@@ -98,6 +127,11 @@ def _sentinel_client(params: dict[str, Any], options: Mapping[str, Any]) -> redi
     sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
     client: redis.Redis = sentinel.master_for(options["master_name"], **params)
     return client
+
+
+def _failover_retry() -> Retry:
+    first, longest, retries = FAILOVER_RETRY
+    return Retry(ExponentialBackoff(cap=longest, base=first), retries)
 
 
 def database_number(virtual_host: str | int | None) -> int:

@@ -107,8 +107,15 @@ class QueueStore:
         return f"{PREFIX}:{self._db}:{{{queue}}}:wake"
 
     def ping(self) -> None:
-        """Raise unless the server answers."""
-        self.client.ping()
+        """Raise unless the server answers (on a cluster: the node that told the client the slots).
+
+        Not every node of a cluster: one being replaced after a failure would fail the ping while
+        every queue is served.
+        """
+        if isinstance(self.client, RedisCluster):
+            self.client.ping(target_nodes=RedisCluster.DEFAULT_NODE)
+        else:
+            self.client.ping()
 
     def put(self, queue: str, tag: str, payload: str, delay_ms: int = 0) -> None:
         """Store a message and queue it behind the others of its priority.
