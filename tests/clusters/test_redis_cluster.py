@@ -14,7 +14,7 @@ import arame
 from arame.transport import parse_broker_url, queue_sizes
 from arame.transport.holdings import held_task_ids
 from arame.transport.publisher import Publisher
-from tests.clusters.failover import publish, reconcile, run_through_failover, states
+from tests.clusters.failover import LEASE, publish, reconcile, run_through_failover, states
 from tests.clusters.servers import Cluster, Servers, cut_off_replica_and_publish, start_cluster, wait_for
 from tests.faults.helpers import Stack, Workers, figure
 from tests.helpers import Inbox, inboxes, wait_until
@@ -96,12 +96,12 @@ def test_a_master_killed_mid_run_loses_nothing_runs_nothing_twice_and_the_worker
     cluster: Cluster, stack: Stack, workers: Workers
 ) -> None:
     queues = queues_on_every_master(cluster, stack)
-    app_spec = stack.write_module()
+    app_spec = stack.write_module(lease=LEASE)
     worker = workers.start(app_spec, pool="thread", concurrency=4, options=("-Q", ",".join(queues)))
     worker.wait_consuming()
     doomed = cluster.master_of("{" + queues[0] + "}")
 
-    run_through_failover(stack, worker, app_spec, queues, doomed.kill, "redis cluster")
+    run_through_failover(stack, worker, app_spec, queues, doomed.kill, "redis cluster, master SIGKILLed")
     assert cluster.master_of("{" + queues[0] + "}") is not doomed  # its replica took over
 
 
@@ -123,7 +123,7 @@ def test_a_write_the_dead_master_never_replicated_is_republished_by_reconcile(
     assert {h.id for h in kept} <= held
     assert not {h.id for h in unreplicated} & held  # acknowledged to the producer, then lost
     time.sleep(1.0)  # reconcile counts a PENDING row as lost only once it is a second old
-    app_spec = stack.write_module()
+    app_spec = stack.write_module(lease=LEASE)
     republished = reconcile(stack, app_spec, [queue])
     assert sorted(republished) == sorted(h.id for h in unreplicated)
     figure(f"redis cluster: {len(unreplicated)} unreplicated publishes lost at failover, all republished")
