@@ -108,7 +108,7 @@ def parse_broker_url(url: str, options: Mapping[str, Any] | None = None) -> Brok
     if scheme == "sentinel":
         kombu_url, settings = redis_urls.parse_sentinel(url, options)
         return BrokerSpec("redis", kombu_url, _redact_each(url), settings)
-    if redis_urls.is_cluster(scheme):
+    if redis_urls.is_cluster(scheme) and ";" not in url:
         kombu_url, settings = redis_urls.parse_cluster(url, options)
         return BrokerSpec("redis", kombu_url, redact_url(url), settings)
     if ";" in url:
