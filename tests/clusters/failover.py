@@ -100,10 +100,12 @@ def run_through_failover(
     kill: Callable[[], float],
     name: str,
     total: int = 200,
+    before_publishing: Callable[[], None] = lambda: None,
 ) -> Figures:
     """Run ``total`` tasks across ``queues``; ``kill`` a master once a fifth of them succeeded.
 
-    A quarter of the tasks is published after the kill, through the failover. Whatever the broker
+    A quarter of the tasks is published after the kill (and ``before_publishing``), through the
+    failover. Whatever the broker
     lost stays PENDING once the queues are empty, and ``arame reconcile`` publishes it again.
     """
     before = [f"{n % len(queues)}-{n}" for n in range(total * 3 // 4)]
@@ -111,6 +113,7 @@ def run_through_failover(
     handles = [h for q in range(len(queues)) for h in publish(stack, queues[q], before[q :: len(queues)])]
     wait_until(lambda: states(stack, handles).get(arame.SUCCESS, 0) >= total // 5, 60, "a fifth succeeded")
     killed_at = kill()
+    before_publishing()
     started = time.monotonic()
     handles += [h for q in range(len(queues)) for h in publish(stack, queues[q], after[q :: len(queues)])]
     publish_took = time.monotonic() - started

@@ -75,6 +75,37 @@ def test_a_master_demoted_by_a_failover_answers_readonly_and_the_worker_moves_to
     run_through_failover(stack, worker, app_spec, queues, fail_over, "redis sentinel, SENTINEL FAILOVER")
     assert group.master_port() == group.replica.port
     assert group.master.client().info("replication")["role"] == "slave"  # alive, and read-only now
+    refused = group.master.client().info("errorstats").get("errorstat_READONLY", {}).get("count", 0)
+    figure(f"redis sentinel, SENTINEL FAILOVER: the demoted master answered READONLY {refused} time(s)")
+
+
+@pytest.mark.timeout(180)
+def test_a_master_turned_replica_under_the_worker_answers_readonly_and_the_worker_moves_on(
+    group: SentinelGroup, stack: Stack, workers: Workers
+) -> None:
+    queues = [f"{stack.queue}-{n}" for n in range(3)]
+    app_spec = stack.write_module(lease=LEASE)
+    worker = workers.start(app_spec, pool="thread", concurrency=4, options=("-Q", ",".join(queues)))
+    worker.wait_consuming()
+
+    def swap_roles() -> float:
+        # No sentinel failover: the old master keeps its clients' connections, and refuses writes.
+        at = time.time()
+        group.replica.client().execute_command("REPLICAOF", "NO", "ONE")
+        group.master.client().execute_command("REPLICAOF", "127.0.0.1", str(group.replica.port))
+        return at
+
+    def sentinels_agree() -> None:
+        # They count a master that says it is a replica as down only after 1 s + 2 INFO periods
+        # (20 s), longer than a publish retries: the worker, not the producer, is on trial here.
+        wait_for(lambda: group.master_port() == group.replica.port, 60, "the sentinels name the new master")
+
+    name = "redis sentinel, master turned replica"
+    run_through_failover(stack, worker, app_spec, queues, swap_roles, name, before_publishing=sentinels_agree)
+    refused = group.master.client().info("errorstats").get("errorstat_READONLY", {}).get("count", 0)
+    figure(f"redis sentinel, master turned replica: it answered READONLY {refused} time(s)")
+    assert refused > 0
+    assert group.master_port() == group.replica.port
 
 
 @pytest.mark.timeout(120)
