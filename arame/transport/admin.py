@@ -72,7 +72,7 @@ def in_flight_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | N
     """Messages of each queue a worker holds (fetched, not yet acknowledged).
 
     ``None`` where the broker cannot tell: RabbitMQ counts unacknowledged messages only in its
-    management API, and Kombu's stock Redis and ``memory://`` transports keep them per channel.
+    management API, and ``memory://`` keeps them per channel.
 
     Raises:
         TransportError: the broker does not answer.
