@@ -18,7 +18,7 @@ SENTINEL_TIMEOUT = 1.0  # seconds to wait for one sentinel before asking the nex
 # While a failed master's replica takes over, the master's address refuses connections, or a
 # cluster answers CLUSTERDOWN: retries a little apart ride out a failover of a few seconds
 # before Kombu (and a worker's reconnect loop) is told.
-FAILOVER_RETRY = (0.1, 1.0, 8)  # first delay, longest delay, retries (6.4 s of waits in all)
+FAILOVER_RETRY = (0.1, 1.0, 5)  # first delay, longest delay, retries (about 3 s of waits in all)
 FAILOVER_ERRORS = (
     redis.ConnectionError,
     redis.TimeoutError,
