@@ -40,6 +40,8 @@ class App(RecoveryVerbs):
         name: a name for logs.
         broker: broker URL; default ``$ARAME_BROKER_URL``, else the embedded SQLite file.
         results: results database URL; default ``$ARAME_RESULTS_URL``, else the same SQLite file.
+        broker_options: transport options, over those of the URL's query (``master_name`` and
+            ``sentinel_password`` for ``sentinel://``, ``socket_timeout``...).
         default_queue: the queue of tasks that name none.
         max_message_size: bytes; a larger message is refused by the producer and by workers.
         max_deliveries: a message delivered more often than this goes to the dead-letter queue.
@@ -70,6 +72,7 @@ class App(RecoveryVerbs):
         *,
         broker: str | None = None,
         results: str | None = None,
+        broker_options: Mapping[str, Any] | None = None,
         default_queue: str = DEFAULT_QUEUE,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
@@ -90,6 +93,7 @@ class App(RecoveryVerbs):
         self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
         self.queue_type, self.queue_types = queue_type, dict(queue_types or {})
+        self.broker_options = dict(broker_options or {})
         self.default_queue = default_queue
         self.max_message_size = max_message_size
         self.max_deliveries = max_deliveries
@@ -127,7 +131,7 @@ class App(RecoveryVerbs):
             ConfigurationError: a URL names no transport or database arame supports.
         """
         if broker:
-            spec = with_lease(parse_broker_url(broker), self.lease_seconds)
+            spec = with_lease(parse_broker_url(broker, self.broker_options), self.lease_seconds)
             spec = with_queue_types(spec, self.queue_type, self.queue_types, self.max_deliveries)
             self.close_broker()
             self.broker_url, self.broker = broker, spec

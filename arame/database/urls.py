@@ -22,7 +22,7 @@ _PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<passwo
 _PASSWORD_WITHOUT_SCHEME = re.compile(r"^(?P<head>[^:/@]*:)(?P<password>.*)@")
 # A password passed as a parameter: ``?password=…`` in a URL (libpq, redis-py and PyMySQL read
 # it) or ``password=…`` in a driver's connection string quoted in an error message.
-_PASSWORD_PARAMETER = re.compile(r"(?i)\b(?P<key>password|passwd|pwd)=(?P<password>[^&#;\s'\"]*)")
+_PASSWORD_PARAMETER = re.compile(r"(?i)\b(?P<key>\w*(?:password|passwd|pwd))=(?P<password>[^&#;\s'\"]*)")
 
 
 def redact_url(url: str) -> str:

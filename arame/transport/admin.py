@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from arame.transport.connection import connect, kombu_queue, supports_delay
+from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import dead_letter_queue
 from arame.transport.failures import broker_error
 from arame.transport.redis_queue.channel import Channel as RedisChannel
@@ -36,7 +36,7 @@ def check_broker(spec: BrokerSpec) -> None:
             with channel.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         elif isinstance(channel, RedisChannel):
-            channel.store.client.ping()
+            channel.store.ping()
     except Exception as exc:
         raise broker_error("cannot reach the broker", spec.safe_url, exc) from exc
     finally:
@@ -57,16 +57,13 @@ def delayed_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | Non
 
     ``None`` on RabbitMQ: they wait in one delay queue per delay bucket (``<queue>.delay.<ms>``),
     and AMQP cannot list queues (only the management plugin's HTTP API can), while trying every
-    possible bucket name would take thousands of round trips. 0 on Kombu's stock Redis transport
-    (``sentinel://``), which cannot delay.
+    possible bucket name would take thousands of round trips.
 
     Raises:
         TransportError: the broker does not answer.
     """
     if spec.capabilities.delay_queues:
         return dict.fromkeys(names)
-    if not supports_delay(spec):
-        return dict.fromkeys(names, 0)
     # One of arame's own channels: they all count delays.
     return _on_channel(spec, lambda channel: {name: int(channel.delayed_size(name)) for name in names})
 
@@ -75,7 +72,7 @@ def in_flight_sizes(spec: BrokerSpec, names: Sequence[str]) -> dict[str, int | N
     """Messages of each queue a worker holds (fetched, not yet acknowledged).
 
     ``None`` where the broker cannot tell: RabbitMQ counts unacknowledged messages only in its
-    management API, and Kombu's stock Redis and ``memory://`` transports keep them per channel.
+    management API, and ``memory://`` keeps them per channel.
 
     Raises:
         TransportError: the broker does not answer.

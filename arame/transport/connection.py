@@ -7,18 +7,18 @@ from typing import Any
 import kombu.connection
 from kombu.entity import Exchange, Queue
 
-from arame.message import MAX_PRIORITY
 from arame.transport import memory, redis_queue, sql
 from arame.transport.queue_types import QUEUE_TYPES, TypedQueue, queue_arguments
-from arame.transport.urls import BrokerSpec, scheme_of
+from arame.transport.urls import BrokerSpec
 
 CONNECT_TIMEOUT = 5.0
 
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
-#: ``sentinel`` and ``redis+socket`` stay on Kombu's stock Redis transport.
+#: ``redis+cluster://`` reaches Kombu as ``redis://`` with the cluster's nodes in the options.
 ARAME_TRANSPORTS: dict[str, type[Any]] = {
     "redis": redis_queue.Transport,
     "rediss": redis_queue.Transport,
+    "sentinel": redis_queue.Transport,
     "sqla": sql.Transport,
     "memory": memory.Transport,
 }
@@ -58,19 +58,6 @@ def connect(spec: BrokerSpec) -> Connection:
     return Connection(spec.url, connect_timeout=CONNECT_TIMEOUT, transport_options=options)
 
 
-def supports_delay(spec: BrokerSpec) -> bool:
-    """Whether ``spec`` can hold a message until it is due (all but Kombu's stock Redis transport)."""
-    return spec.capabilities.delayed_delivery
-
-
-def uses_arame_redis(spec: BrokerSpec) -> bool:
-    """Whether ``spec`` goes through arame's Redis transport.
-
-    ``sentinel://`` (and ``redis+socket://``) stay on Kombu's stock Redis transport.
-    """
-    return spec.kind == "redis" and scheme_of(spec.url) in {"redis", "rediss"}
-
-
 def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
     """A durable queue reached through the default exchange (no binding lookup per publish).
 
@@ -84,10 +71,7 @@ def kombu_queue(spec: BrokerSpec, name: str) -> Queue:
 def wire_priority(spec: BrokerSpec, priority: int | None) -> int | None:
     """Map arame's scale (0 lowest .. 9 highest) onto the transport's own.
 
-    arame's own transports take it as it is. Kombu's stock Redis transport (``sentinel://``)
-    serves 0 first, the reverse of RabbitMQ, so the scale is flipped there. A message without a
-    priority is sent as the lowest everywhere.
+    Every transport takes it as it is (RabbitMQ, and arame's own, serve 9 first). A message
+    without a priority is sent as the lowest everywhere.
     """
-    if spec.capabilities.reversed_priority:
-        return MAX_PRIORITY - (priority or 0)
     return priority or 0

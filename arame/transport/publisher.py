@@ -87,7 +87,7 @@ class Publisher:
         """Store one message (see ``Outgoing``), persistently, and return once the broker has it.
 
         Raises:
-            ConfigurationError: ``not_before`` is not a number, or this broker cannot delay.
+            ConfigurationError: ``not_before`` is not a number.
             TransportError: the broker could not be reached or refused the message.
         """
         self.publish_many([Outgoing(body, queue, priority, headers, not_before)])
@@ -99,7 +99,7 @@ class Publisher:
         for all of it, and either all of it is stored or none. Elsewhere they go one by one.
 
         Raises:
-            ConfigurationError: a ``not_before`` is invalid, or this broker cannot delay.
+            ConfigurationError: a ``not_before`` is invalid.
             TransportError: the broker could not be reached or refused the messages.
         """
         routes = [route(self.spec, self._queue(item.queue), item.not_before, item.headers) for item in batch]

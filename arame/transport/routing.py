@@ -9,9 +9,7 @@ from typing import Any
 
 from kombu.entity import Queue
 
-from arame.errors import ConfigurationError
 from arame.transport import amqp_delay
-from arame.transport.connection import supports_delay
 from arame.transport.delay import seconds_until
 from arame.transport.delivery import NOT_BEFORE
 from arame.transport.urls import BrokerSpec
@@ -42,17 +40,12 @@ def route(
     gets it in a delay queue that hands it over when due.
 
     Raises:
-        ConfigurationError: ``not_before`` is not a finite number, or the broker cannot delay.
+        ConfigurationError: ``not_before`` is not a finite number.
     """
     name = str(queue.name)
     delay = seconds_until(not_before)
     if delay <= 0:
         return Route(name, [queue], dict(headers) if headers is not None else None)
-    if not supports_delay(spec):
-        raise ConfigurationError(
-            f"{spec.safe_url} cannot delay messages: Kombu's stock Redis transport (sentinel://, "
-            "redis+socket://) has none; use redis://, rediss://, amqp:// or a SQL broker"
-        )
     delayed = {**(headers or {}), NOT_BEFORE: not_before}
     if not spec.capabilities.delay_queues:
         return Route(name, [queue], delayed)

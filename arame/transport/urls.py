@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from arame.database.urls import (
     scheme_of,
 )
 from arame.errors import ConfigurationError
+from arame.transport import redis_urls
 from arame.transport.capabilities import Capabilities, capabilities_of
 from arame.transport.queue_types import DELIVERY_LIMIT, QUORUM, QueueTypes
 
@@ -72,7 +74,7 @@ class BrokerSpec:
     @property
     def capabilities(self) -> Capabilities:
         """What its transport can do: every transport-specific branch reads this record."""
-        return capabilities_of(self.kind, scheme_of(self.url))
+        return capabilities_of(self.kind)
 
     @property
     def shared_across_processes(self) -> bool:
@@ -107,37 +109,62 @@ def with_queue_types(
     return replace(spec, queue_types=types)
 
 
-def parse_broker_url(url: str) -> BrokerSpec:
+def parse_broker_url(url: str, options: Mapping[str, Any] | None = None) -> BrokerSpec:
     """Parse a broker URL into the transport it selects.
 
     A ``;``-separated list of Redis or RabbitMQ URLs is a failover list: Kombu moves to the next
-    one when a connection fails. Every URL of it must select the same transport.
+    one when a connection fails. Every URL of it must select the same transport. A list of
+    ``sentinel://`` URLs names the sentinels of one Redis master instead.
+
+    Args:
+        url: the broker URL.
+        options: transport options (``App(broker_options=...)``); they win over the URL's.
 
     Raises:
-        ConfigurationError: the scheme is not one arame supports, or a failover list mixes
-            transports or names a database or ``memory://``.
+        ConfigurationError: the scheme is not one arame supports, a ``redis+...`` scheme other
+            than ``redis+cluster``, a failover list that mixes transports or names a database or
+            ``memory://``, or options a Redis Cluster or Sentinel URL cannot take.
     """
-    if ";" in url:
-        return _parse_failover(url)
+    options = dict(options or {})
     scheme = scheme_of(url)
+    if scheme == "sentinel":
+        kombu_url, settings = redis_urls.parse_sentinel(url, options)
+        return BrokerSpec("redis", kombu_url, _redact_each(url), settings)
+    if redis_urls.is_cluster(scheme) and ";" not in url:
+        kombu_url, settings = redis_urls.parse_cluster(url, options)
+        return BrokerSpec("redis", kombu_url, redact_url(url), settings)
+    if ";" in url:
+        return _with_options(_parse_failover(url), options)
     base = scheme.split("+", 1)[0]
     kind = "sql" if base == "sqla" else BROKER_SCHEMES.get(base)
     if kind is None:
         raise ConfigurationError(_unknown_scheme(url, scheme))
     if kind == "sql":
-        return BrokerSpec("sql", "sqla+" + database_url(url), redact_url(url))
+        return BrokerSpec("sql", "sqla+" + database_url(url), redact_url(url), options)
+    if kind == "redis" and scheme not in {"redis", "rediss"}:
+        raise redis_urls.refuse_unknown(url)  # Kombu would take it to its own transport on localhost
     if kind == "amqp":
         # Without confirms, a message RabbitMQ refuses is lost without a word.
-        return BrokerSpec("amqp", url, redact_url(url), {"confirm_publish": True})
-    if kind == "redis" and scheme not in {"redis", "rediss"}:
-        # sentinel:// stays on Kombu's stock Redis transport: ten buckets, one per priority level
-        # (its default merges them into four). arame's own (redis://, rediss://) has ten anyway.
-        return BrokerSpec("redis", url, redact_url(url), {"priority_steps": list(range(10))})
-    return BrokerSpec(kind, url, redact_url(url))
+        return BrokerSpec("amqp", url, redact_url(url), {"confirm_publish": True, **options})
+    return BrokerSpec(kind, url, redact_url(url), options)
+
+
+def _with_options(spec: BrokerSpec, options: dict[str, Any]) -> BrokerSpec:
+    return replace(spec, options={**spec.options, **options}) if options else spec
+
+
+def _redact_each(url: str) -> str:
+    return ";".join(redact_url(part) for part in url.split(";"))
 
 
 def _parse_failover(url: str) -> BrokerSpec:
     parts = [part.strip() for part in url.split(";") if part.strip()]
+    if any(scheme_of(part) == "sentinel" or redis_urls.is_cluster(scheme_of(part)) for part in parts):
+        raise ConfigurationError(
+            f"a failover list cannot mix sentinel:// or redis+cluster:// with other URLs "
+            f"({_redact_each(url)!r}): list the sentinels as sentinel://a;sentinel://b, "
+            "the cluster's seed nodes as redis+cluster://a,b"
+        )
     specs = [parse_broker_url(part) for part in parts]
     first = specs[0]
     if first.kind in {"sql", "memory"}:
@@ -165,6 +192,7 @@ def _unknown_scheme(url: str, scheme: str) -> str:
     supported = [
         "redis://",
         "rediss://",
+        "redis+cluster://",
         "sentinel://",
         "amqp://",
         "amqps://",

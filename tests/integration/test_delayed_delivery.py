@@ -252,15 +252,6 @@ def test_rabbitmq_delay_buckets_round_up_to_few_steps():
     assert all(bucket_ms(ms) >= ms for ms in range(0, 600_000, 7))
 
 
-def test_a_broker_that_cannot_delay_refuses_a_delayed_message_before_connecting():
-    publisher = Publisher(parse_broker_url("sentinel://127.0.0.1:1"))
-    try:
-        with pytest.raises(arame.ConfigurationError, match="cannot delay"):
-            publisher.publish("{}", "q", not_before=time.time() + 10)
-    finally:
-        publisher.close()
-
-
 @pytest.mark.parametrize("not_before", [float("nan"), float("inf"), "soon"])
 def test_a_not_before_that_is_not_a_time_is_refused(not_before):
     publisher = Publisher(parse_broker_url("memory://"))

@@ -96,11 +96,14 @@ def inbox(queue: str) -> Iterator[Callable[..., Inbox]]:
         yield open_inbox
 
 
-def test_redis_urls_use_arames_transport_and_sentinel_keeps_kombus():
+def test_every_redis_url_uses_arames_own_transport():
     assert connect(parse_broker_url("redis://127.0.0.1:6379/15")).transport_cls is Transport
     assert connect(parse_broker_url("rediss://127.0.0.1:6380/0")).transport_cls is Transport
-    assert connect(parse_broker_url("sentinel://127.0.0.1:26379")).transport_cls == "sentinel"
-    assert "priority_steps" not in parse_broker_url("redis://127.0.0.1").options
+    assert (
+        connect(parse_broker_url("redis+cluster://127.0.0.1:7001,127.0.0.1:7002")).transport_cls is Transport
+    )
+    sentinel = parse_broker_url("sentinel://127.0.0.1:26379?master_name=main")
+    assert connect(sentinel).transport_cls is Transport
 
 
 def test_messages_of_one_priority_arrive_in_order_and_higher_priorities_first(publisher, queue, inbox):

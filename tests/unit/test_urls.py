@@ -16,7 +16,8 @@ from arame.transport import database_url, default_database_url, parse_broker_url
     [
         ("redis://localhost:6379/0", "redis"),
         ("rediss://localhost:6380/0", "redis"),
-        ("sentinel://localhost:26379", "redis"),
+        ("sentinel://localhost:26379?master_name=main", "redis"),
+        ("redis+cluster://localhost:7001,localhost:7002", "redis"),
         ("amqp://guest:guest@localhost:5672//", "amqp"),
         ("amqps://guest:guest@localhost:5671//", "amqp"),
         ("memory://", "memory"),

@@ -214,3 +214,12 @@ end
 return n
 """
 )
+
+
+def sharded(script: str) -> str:
+    """``script`` sending its wake-ups by sharded pub/sub, as a Redis Cluster wants them.
+
+    A plain PUBLISH in a cluster goes to every node; SPUBLISH stays with the shard that owns the
+    queue's slot (the wake-up channel carries the queue's hash tag), where its consumers listen.
+    """
+    return script.replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',")

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
+from redis.cluster import RedisCluster
 
 from arame.message import MAX_PRIORITY
 from arame.transport.redis_queue import scripts
+from arame.transport.redis_queue.client import Client
 
 PREFIX = "arame"
 RECLAIM_PER_FETCH = 100  # bounds one fetch's work when many leases ran out at once
@@ -75,16 +76,23 @@ class QueueStore:
     """arame's queues in one Redis database.
 
     Args:
-        client: a client with ``decode_responses=True``.
+        client: a client (of one server or a cluster) with ``decode_responses=True``.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
-        self._db = int(client.connection_pool.connection_kwargs.get("db", 0))
-        self._put = client.register_script(scripts.PUT)
+        #: A Redis Cluster: one database, wake-ups by sharded pub/sub.
+        self.sharded = isinstance(client, RedisCluster)
+        self._db = (
+            0
+            if isinstance(client, RedisCluster)
+            else int(client.connection_pool.connection_kwargs.get("db", 0))
+        )
+        wakes = scripts.sharded if self.sharded else str
+        self._put = client.register_script(wakes(scripts.PUT))
         self._fetch = client.register_script(scripts.FETCH)
         self._ack = client.register_script(scripts.ACK)
-        self._release = client.register_script(scripts.RELEASE)
+        self._release = client.register_script(wakes(scripts.RELEASE))
         self._renew = client.register_script(scripts.RENEW)
         self._size = client.register_script(scripts.SIZE)
         self._delayed_size = client.register_script(scripts.DELAYED_SIZE)
@@ -99,8 +107,15 @@ class QueueStore:
         return f"{PREFIX}:{self._db}:{{{queue}}}:wake"
 
     def ping(self) -> None:
-        """Raise unless the server answers."""
-        self.client.ping()
+        """Raise unless the server answers (on a cluster: the node that told the client the slots).
+
+        Not every node of a cluster: one being replaced after a failure would fail the ping while
+        every queue is served.
+        """
+        if isinstance(self.client, RedisCluster):
+            self.client.ping(target_nodes=RedisCluster.DEFAULT_NODE)
+        else:
+            self.client.ping()
 
     def put(self, queue: str, tag: str, payload: str, delay_ms: int = 0) -> None:
         """Store a message and queue it behind the others of its priority.

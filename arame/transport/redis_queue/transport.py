@@ -39,19 +39,23 @@ WAKE_MARGIN = 0.001  # seconds slept past a due time, so the next fetch finds th
 
 
 class Transport(virtual.Transport):
-    """Kombu transport class for ``redis://`` and ``rediss://`` URLs."""
+    """Kombu transport class for ``redis://``, ``rediss://``, ``redis+cluster://`` and ``sentinel://``."""
 
     Channel = Channel
     driver_type = "redis"
     driver_name = "redis"
     default_port: Any = DEFAULT_PORT
-    # Lost or refused connections (wrong password, server loading, failed over to a replica) are
-    # connection errors: Kombu reconnects and retries, and a subscriber reports a TransportError.
+    # Lost or refused connections (wrong password, server loading, failed over to a replica, a
+    # cluster electing a new master for a slot) are connection errors: Kombu reconnects and
+    # retries, and a subscriber reports a TransportError.
     connection_errors: Any = (
         *virtual.Transport.connection_errors,
         redis.ConnectionError,
         redis.TimeoutError,
         redis.ReadOnlyError,
+        redis.exceptions.ClusterError,
+        redis.exceptions.TryAgainError,
+        redis.exceptions.RedisClusterException,
     )
     channel_errors: Any = (*virtual.Transport.channel_errors, redis.ResponseError, redis.DataError)
 

@@ -7,7 +7,10 @@ import time
 from typing import Any
 
 import redis
-from redis.client import PubSub
+from redis.cluster import RedisCluster
+
+from arame.transport.redis_queue.client import Client
+from arame.transport.redis_queue.shards import ShardedPubSub
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +28,16 @@ class Waker:
     subscription; the caller polls instead until it is back, so a lost subscription delays
     messages but never loses them.
 
+    On a Redis Cluster the subscriptions are sharded (SSUBSCRIBE on the master of each queue's
+    slot), as the scripts send their wake-ups there.
+
     Args:
         client: the client whose connection pool lends the subscription its connection.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
-        self._pubsub: PubSub | None = None
+        self._pubsub: Any = None  # a PubSub, or a ShardedPubSub on a cluster
         self._channels: frozenset[str] = frozenset()
         self._woken = False  # a wake-up arrived while confirming a subscription
         self._retry_at = 0.0
@@ -90,7 +96,8 @@ class Waker:
 
     def _subscribe(self, channels: frozenset[str]) -> None:
         if self._pubsub is None:
-            self._pubsub = self._client.pubsub()
+            client = self._client
+            self._pubsub = ShardedPubSub(client) if isinstance(client, RedisCluster) else client.pubsub()
             self._channels = frozenset()
         gone, new = self._channels - channels, channels - self._channels
         if gone:

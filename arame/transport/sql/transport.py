@@ -86,7 +86,10 @@ class Transport(virtual.Transport):
 
     def _listen(self) -> Listener | None:
         url = self.client.hostname if self.client is not None else ""
-        if self._listener is None and url.startswith("postgresql"):
+        # listen=False: behind a pooler in transaction mode (PgBouncer) a LISTEN is left on a
+        # server connection other clients then borrow, and the NOTIFYs never reach us.
+        wanted = self.client is not None and self.client.transport_options.get("listen", True)
+        if self._listener is None and wanted and url.startswith("postgresql"):
             self._listener = Listener(url, NOTIFY_CHANNEL)
         return self._listener
 
