@@ -1,4 +1,5 @@
-"""Helpers the test suites share: an Inbox on broker queues, and polling until something holds."""
+"""Helpers the test suites share: an Inbox on broker queues, polling until something holds, and a
+worker running on a thread for the length of a block."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from arame.consumers import Worker
 from arame.transport import BrokerSpec, Delivery, Subscriber, parse_broker_url
 
 T = TypeVar("T")
@@ -83,3 +85,13 @@ def wait_until(condition: Callable[[], T], within: float, what: str, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not true after {within:.0f}s")
         time.sleep(interval)
+
+
+@contextmanager
+def running(worker: Worker, *, now: bool = False, timeout: float = 30.0) -> Iterator[Worker]:
+    """Run ``worker`` on a thread for the block, then stop it (``now``: not waiting for its tasks)."""
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(timeout=timeout, now=now)
