@@ -58,6 +58,23 @@ def test_an_async_task_that_raises_fails_with_its_exception_and_traceback(
     assert "in broken" in (failed.value.remote_traceback or "")
 
 
+def test_an_async_task_returning_what_json_cannot_encode_fails_and_the_worker_goes_on(
+    app: arame.App, new_queue: Callable[[], str]
+) -> None:
+    queue = new_queue()
+
+    @app.task(name=f"aio.odd.{queue}", queue=queue)
+    async def odd(kind: str) -> object:
+        return {1, 2} if kind == "set" else "fine"
+
+    bad, good = odd.delay("set"), odd.delay("str")
+    app.worker([queue], 2, pool="asyncio", burst=True).run()
+    with pytest.raises(arame.TaskFailed, match="not JSON-serialisable") as failed:
+        bad.get(timeout=TIMEOUT)
+    assert failed.value.remote_type == "UnserializableResult"
+    assert good.get(timeout=TIMEOUT) == "fine"
+
+
 def test_an_async_task_retries_with_autoretry_for_as_a_sync_task_does(
     app: arame.App, new_queue: Callable[[], str]
 ) -> None:
