@@ -23,14 +23,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from arame import states
 from arame.consumers import outcomes
-from arame.consumers.aiorun import AsyncRun, aexecute
+from arame.consumers.aiorun import AsyncRun, Held, PoolCalls, aexecute
 from arame.consumers.limits import REVOKE_POLL
-from arame.consumers.observer import WorkerObserver
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome
@@ -39,37 +37,10 @@ from arame.transport import Delivery
 
 logger = logging.getLogger(__name__)
 
-Held = tuple[TaskMessage, Delivery]
 DEFAULT_CONCURRENCY = 1000  # coroutines at once when the asyncio pool is not told otherwise
 MAX_CLAIM = 500  # tasks claimed in one transaction
 IO_THREADS = 4  # threads for the loop's database and broker calls (claims, revoke checks, retries)
-
-
-@dataclass(frozen=True, slots=True)
-class PoolCalls:
-    """What the pool calls on its consumer (each may block: the pool calls them off the loop).
-
-    Attributes:
-        admit: flow control: keeps the tasks of a batch that may run now.
-        claim: marks a batch started; returns the ids that may run.
-        run: runs one claimed sync task (on a thread) and hands on its outcome.
-        skip: hands back a task that must not run (its row says so).
-        end: hands on the outcome of a task and how long it ran.
-        fail: a task whose run broke past every handler is failed with this reason.
-        settle: hands a delivery back (``False``) without running it.
-        terminated: which of these running tasks were revoked with ``terminate=True``.
-        observer: told when an async task starts (``run`` tells it of sync ones).
-    """
-
-    admit: Callable[[list[Held]], list[Held]]
-    claim: Callable[[list[Held]], set[str]]
-    run: Callable[[TaskMessage, Delivery], None]
-    skip: Callable[[TaskMessage, Delivery], None]
-    end: Callable[[TaskMessage, Delivery, Outcome, float], None]
-    fail: Callable[[TaskMessage, Delivery, str], None]
-    settle: Callable[[Delivery, bool], None]
-    terminated: Callable[[list[str]], set[str]]
-    observer: WorkerObserver | None
+CLAIMS_AT_ONCE = 2  # claim transactions in flight; what arrives meanwhile waits for the next one
 
 
 class AsyncPool:
@@ -97,6 +68,7 @@ class AsyncPool:
         self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="arame-asyncio-io")
         self._sync = ThreadPoolExecutor(count, thread_name_prefix="arame-slot")
         self._runs: set[AsyncRun] = set()  # the async tasks running
+        self._claims: set[asyncio.Task[None]] = set()  # claim transactions in flight
         self._busy = 0  # tasks being claimed or running, sync ones included
         self._changed = asyncio.Event()
         self._worker = outcomes.worker_name()
@@ -182,9 +154,18 @@ class AsyncPool:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            while not self._stopping.is_set() and (batch := self._take(self.count - self._busy)):
+            while len(self._claims) < CLAIMS_AT_ONCE and not self._stopping.is_set():
+                if not (batch := self._take(self.count - self._busy)):
+                    break
                 self._busy += len(batch)
-                self.loop.create_task(self._claim_and_start(batch))
+                claim = self.loop.create_task(self._claim_and_start(batch))
+                self._claims.add(claim)
+                claim.add_done_callback(self._claimed)
+
+    def _claimed(self, claim: asyncio.Task[None]) -> None:
+        """A claim transaction ended: what queued up meanwhile goes in the next one."""
+        self._claims.discard(claim)
+        self._changed.set()
 
     def _take(self, room: int) -> list[Held]:
         with self._lock:

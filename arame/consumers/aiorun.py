@@ -1,4 +1,5 @@
-"""One ``async def`` task on the asyncio pool's loop: its call, its soft limit, its outcome.
+"""One ``async def`` task on the asyncio pool's loop: its call, its soft limit, its outcome; and
+what the pool calls on its consumer (``PoolCalls``).
 
 ``aexecute`` is ``execute`` for a coroutine awaited in an asyncio task of its own. A soft time
 limit cancels that asyncio task, and ``guarded`` turns the cancellation into
@@ -12,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import time
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from arame import tracing
 from arame.consumers.execute import expired, raised, returned
+from arame.consumers.observer import WorkerObserver
 from arame.errors import SoftTimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
 from arame.transport import Delivery
+
+Held = tuple[TaskMessage, Delivery]
 
 
 @dataclass(slots=True, eq=False)
@@ -92,3 +96,30 @@ async def aexecute(task: Task[Any, Any], run: AsyncRun, worker: str) -> Outcome:
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return raised(task, message, worker, started, exc)
     return returned(message, worker, started, None if task.options.ignore_result else value)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCalls:
+    """What the pool calls on its consumer (each may block: the pool calls them off the loop).
+
+    Attributes:
+        admit: flow control: keeps the tasks of a batch that may run now.
+        claim: marks a batch started; returns the ids that may run.
+        run: runs one claimed sync task (on a thread) and hands on its outcome.
+        skip: hands back a task that must not run (its row says so).
+        end: hands on the outcome of a task and how long it ran.
+        fail: a task whose run broke past every handler is failed with this reason.
+        settle: hands a delivery back (``False``) without running it.
+        terminated: which of these running tasks were revoked with ``terminate=True``.
+        observer: told when an async task starts (``run`` tells it of sync ones).
+    """
+
+    admit: Callable[[list[Held]], list[Held]]
+    claim: Callable[[list[Held]], set[str]]
+    run: Callable[[TaskMessage, Delivery], None]
+    skip: Callable[[TaskMessage, Delivery], None]
+    end: Callable[[TaskMessage, Delivery, Outcome, float], None]
+    fail: Callable[[TaskMessage, Delivery, str], None]
+    settle: Callable[[Delivery, bool], None]
+    terminated: Callable[[list[str]], set[str]]
+    observer: WorkerObserver | None

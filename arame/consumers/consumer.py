@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
-from arame.consumers.aiopool import AsyncPool, PoolCalls
+from arame.consumers.aiopool import AsyncPool
+from arame.consumers.aiorun import PoolCalls
 from arame.consumers.dead_letters import dead_letter
 from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
@@ -225,11 +226,10 @@ class Consumer:
 
     def _ended(self, message: TaskMessage, delivery: Delivery, outcome: Outcome, ran: float) -> None:
         """Hand on the outcome of a run (a RETRY publishes the next attempt first)."""
-        observer = self._observer
         self._pace.ran(ran)
         self._gate.ran(message.task, ran)  # flow control: paces tasks waiting on a concurrency limit
-        if observer is not None:  # Metrics hook
-            observer.task_finished(message, outcome)
+        if self._observer is not None:  # Metrics hook
+            self._observer.task_finished(message, outcome)
         if outcome.state == RETRY and not self._retries.publish(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
