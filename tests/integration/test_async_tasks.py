@@ -16,6 +16,8 @@ from tests.integration.conftest import BROKERS
 TIMEOUT = 30
 #: The brokers the timing check runs on: in-process, and the three servers users run.
 SERVER_BROKERS = [p for p in BROKERS if p.id in {"memory", "redis", "amqp", "postgres"}]
+#: For what happens on the loop alone, whatever the broker: in-process only.
+MEMORY = [p for p in BROKERS if p.id == "memory"]
 
 
 @pytest.fixture
@@ -58,6 +60,7 @@ def test_an_async_task_that_raises_fails_with_its_exception_and_traceback(
     assert "in broken" in (failed.value.remote_traceback or "")
 
 
+@pytest.mark.parametrize("broker_url", MEMORY, indirect=True)
 def test_an_async_task_returning_what_json_cannot_encode_fails_and_the_worker_goes_on(
     app: arame.App, new_queue: Callable[[], str]
 ) -> None:
@@ -113,6 +116,7 @@ def test_an_async_task_retries_itself_with_self_retry(app: arame.App, new_queue:
     assert app.results.read(handle.id).attempts == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("broker_url", MEMORY, indirect=True)
 def test_sync_tasks_run_on_threads_beside_async_tasks_in_the_asyncio_pool(
     app: arame.App, new_queue: Callable[[], str]
 ) -> None:
@@ -154,6 +158,7 @@ def test_a_thousand_sleeping_async_tasks_run_at_once_in_one_process(
     assert took < 10
 
 
+@pytest.mark.parametrize("broker_url", MEMORY, indirect=True)
 def test_the_asyncio_pool_runs_at_most_its_concurrency_at_once(
     app: arame.App, new_queue: Callable[[], str]
 ) -> None:

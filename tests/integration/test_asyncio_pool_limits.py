@@ -1,4 +1,8 @@
-"""The asyncio pool stops coroutines at their time limits and when revoked, and lives on."""
+"""The asyncio pool stops coroutines at their time limits and when revoked, and lives on.
+
+In-process and on PostgreSQL (broker and results): the limits are the loop's timers, whatever
+the broker; a revoke is read from the results database.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ import pytest
 
 import arame
 from tests.helpers import running, wait_until
+from tests.integration.conftest import BROKERS
 
 TIMEOUT = 30
+pytestmark = pytest.mark.parametrize(
+    "broker_url", [p for p in BROKERS if p.id in {"memory", "postgres"}], indirect=True
+)
 
 
 @pytest.fixture
