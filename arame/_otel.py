@@ -87,6 +87,13 @@ def send_spans(messages: Sequence[TaskMessage]) -> Iterator[list[TaskMessage]]:
 
 def process(task: Task[Any, Any], message: TaskMessage, worker: str) -> Any:
     """Run the task in a CONSUMER span linked to its sender's (and parented, if the app asks)."""
+    with process_span(task, message):
+        return task.run_message(message, worker)
+
+
+@contextmanager
+def process_span(task: Task[Any, Any], message: TaskMessage) -> Iterator[None]:
+    """The CONSUMER span ``process {queue}`` around running a task; records what it raises."""
     sent = propagate.extract(message.trace) if message.trace else None
     sender = trace.get_current_span(sent).get_span_context() if sent is not None else None
     links = [Link(sender)] if sender is not None and sender.is_valid else []
@@ -103,7 +110,7 @@ def process(task: Task[Any, Any], message: TaskMessage, worker: str) -> Any:
         set_status_on_exception=False,
     ) as span:
         try:
-            return task.run_message(message, worker)
+            yield
         except BaseException as exc:
             span.record_exception(exc)
             if not isinstance(exc, Retry):  # a retry the task asked for is not an error

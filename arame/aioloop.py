@@ -1,9 +1,9 @@
-"""``async def`` tasks: one event loop per worker process, on a thread of its own.
+"""``async def`` tasks in the thread and process pools: one event loop per process, on a thread.
 
-A slot that runs an async task hands the coroutine to the loop and waits for it, so every
-running coroutine shares one loop: a thousand tasks that each ``await asyncio.sleep(1)`` take
-about a second in one process (``--pool asyncio`` gives a process many such slots). Whatever the
-watchdog raises in the waiting slot (a soft or hard time limit) cancels the coroutine too.
+A slot that runs an async task hands the coroutine to the loop and waits for it, one at a time
+per slot. Whatever the watchdog raises in the waiting slot (a soft or hard time limit) cancels
+the coroutine too. The asyncio pool runs them differently, many at once on a loop of its own
+(``arame.consumers.aiopool``).
 """
 
 from __future__ import annotations

@@ -262,8 +262,9 @@ class App(RecoveryVerbs):
 
         Args:
             queues: queues to consume; default: the queues of every declared task.
-            concurrency: tasks at once; default: the number of CPUs.
-            pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
+            concurrency: tasks at once; default: the number of CPUs (1000 for the asyncio pool).
+            pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (async tasks as asyncio tasks on
+                one event loop, sync ones on threads).
             burst: return once the queues are empty.
             shutdown_timeout: seconds running tasks get to finish after a stop.
             metrics_port: serve Prometheus metrics on this port while the worker runs (the

@@ -78,3 +78,8 @@ def run_with_request(message: TaskMessage, worker: str, call: Any, *args: Any, *
         return call(*args, **kwargs)
     finally:
         _running.reset(token)
+
+
+def enter_request(message: TaskMessage, worker: str) -> None:
+    """Make ``message`` the current request for the rest of this context (an asyncio task's own)."""
+    _running.set((message, worker))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from arame.consumers import Admission, Worker
+from arame.consumers.aiopool import DEFAULT_CONCURRENCY
 from arame.results.limits import LimitStore
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def build_worker(
         list(queues) if queues else app.queues(),
         admission,
         app.results,
-        concurrency=concurrency if concurrency is not None else os.cpu_count() or 1,
+        concurrency=concurrency if concurrency is not None else _default_concurrency(pool),
         pool=pool,
         burst=burst,
         shutdown_timeout=shutdown_timeout,
@@ -43,3 +44,8 @@ def build_worker(
         board=app.workers,
         limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
     )
+
+
+def _default_concurrency(pool: str) -> int:
+    """Tasks at once when not told: coroutines are cheap; threads and processes need CPUs."""
+    return DEFAULT_CONCURRENCY if pool == "asyncio" else os.cpu_count() or 1

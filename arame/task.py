@@ -15,7 +15,7 @@ from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError
 from arame.flow.keys import check_key_spec  # flow control (rate and concurrency limits)
 from arame.message import TaskMessage, new_task_id
-from arame.request import run_with_request
+from arame.request import enter_request, run_with_request
 from arame.task_options import (
     TaskOptions,
     check_priority,
@@ -96,6 +96,17 @@ class Task(BoundTaskMethods, Generic[P, R]):
         watched = self.options.time_limit is not None or self.options.soft_time_limit is not None
         # The coroutine's context is copied when the loop wraps it: give it this request.
         return run_with_request(message, worker, run_coroutine, coroutine, watched=watched)
+
+    def start_message(self, message: TaskMessage, worker: str) -> Any:
+        """The coroutine of an ``async def`` task for a delivery, to await in this asyncio task.
+
+        The asyncio pool calls it inside the asyncio task that awaits it: ``self.request``
+        describes ``message`` for the rest of that task (each asyncio task has its own context).
+        """
+        enter_request(message, worker)
+        if self.options.bind:
+            return self.fn(self, *message.args, **message.kwargs)  # type: ignore[arg-type]
+        return self.fn(*message.args, **message.kwargs)
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
         """``delay`` for async code: publishes on a thread, so the event loop is never blocked."""

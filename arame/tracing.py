@@ -1,8 +1,9 @@
 """Traces for publishing and running tasks, through OpenTelemetry when the ``otel`` extra is there.
 
-Two hooks call in here: ``App.send``/``send_many`` (``sending``) and ``execute`` (``run``). Without
-OpenTelemetry installed nothing is imported, ever; with it installed but no tracer provider
-configured, each hook costs one check. The spans themselves are made in ``arame._otel``.
+Three hooks call in here: ``App.send``/``send_many`` (``sending``), ``execute`` (``run``) and
+the asyncio pool's ``aexecute`` (``processing``). Without OpenTelemetry installed nothing is
+imported, ever; with it installed but no tracer provider configured, each hook costs one check.
+The spans themselves are made in ``arame._otel``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -63,3 +64,12 @@ def run(task: Task[Any, Any], message: TaskMessage, worker: str) -> Any:
     if impl is None:
         return task.run_message(message, worker)
     return impl.process(task, message, worker)
+
+
+def processing(task: Task[Any, Any], message: TaskMessage) -> AbstractContextManager[None]:
+    """Around awaiting an async task (the asyncio pool): its CONSUMER span when tracing is on."""
+    impl = _active()
+    if impl is None:
+        return nullcontext()
+    span: AbstractContextManager[None] = impl.process_span(task, message)
+    return span

@@ -61,7 +61,10 @@ def parser(
     p.add_argument("-n", type=int, default=n, help=f"tasks per run [{n}]")
     p.add_argument("-c", "--concurrency", type=int, default=2, help="worker slots [2]")
     p.add_argument(
-        "--pool", choices=["process", "thread"], default=None, help="worker pool [the worker's default]"
+        "--pool",
+        choices=["process", "thread", "asyncio"],
+        default=None,
+        help="worker pool [the worker's default]",
     )
     p.add_argument("--repeat", type=int, default=MIN_REPEAT, help=f"runs per broker, at least {MIN_REPEAT}")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds one run may take [300]")
@@ -227,12 +230,13 @@ class Bench:
 
 @contextlib.contextmanager
 def bench_app(
-    broker: str, results: str, *, prelude: str = "", queue_type: str = "classic"
+    broker: str, results: str, *, prelude: str = "", tasks: str = "", queue_type: str = "classic"
 ) -> Iterator[Bench]:
     """A :class:`Bench` for one run; its queue, rows and files are removed afterwards.
 
     ``prelude`` is Python run at the top of the tasks module (in the publisher and the worker);
-    ``queue_type`` is the app's RabbitMQ queue type.
+    ``tasks`` is more of it at the end, after ``app`` and ``add``; ``queue_type`` is the app's
+    RabbitMQ queue type.
     """
     directory = Path(tempfile.mkdtemp(prefix="arame-bench-"))
     if broker == "sqlite":
@@ -252,6 +256,7 @@ def bench_app(
             def add(x, y):
                 return x + y
             """)
+        + textwrap.dedent(tasks)
     )
     try:
         yield bench
@@ -307,7 +312,7 @@ def finished_times(bench: Bench, app: Any) -> list[float]:
                 table.c.queue == bench.queue, table.c.finished_at.is_not(None)
             )
         ).all()
-    return sorted(_epoch(r[0]) for r in rows)
+    return sorted(epoch(r[0]) for r in rows)
 
 
 def count_finished(bench: Bench, app: Any) -> int:
@@ -326,7 +331,7 @@ def count_finished(bench: Bench, app: Any) -> int:
         )
 
 
-def _epoch(value: Any) -> float:
+def epoch(value: Any) -> float:
     if value.tzinfo is None:  # SQLite hands back naive UTC
         from datetime import UTC
 

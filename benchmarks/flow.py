@@ -53,7 +53,7 @@ def started(app: Any, queue: str, task: str) -> list[tuple[float, float, str]]:
     )
     with app.results.connect() as conn:
         rows = conn.execute(query).all()
-    return [(common._epoch(c), common._epoch(s), m.split('"args":[', 1)[1][1]) for c, s, m in rows]
+    return [(common.epoch(c), common.epoch(s), m.split('"args":[', 1)[1][1]) for c, s, m in rows]
 
 
 def wait_for(check: Any, timeout: float) -> None:

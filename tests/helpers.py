@@ -1,4 +1,5 @@
-"""Helpers the test suites share: an Inbox on broker queues, and polling until something holds."""
+"""Helpers the test suites share: an Inbox on broker queues, polling until something holds, and a
+worker running on a thread for the length of a block."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from arame.consumers import Worker
 from arame.transport import BrokerSpec, Delivery, Subscriber, parse_broker_url
 
 T = TypeVar("T")
@@ -100,3 +102,13 @@ def rabbitmq_queues(column: str, node: str | None = None) -> dict[str, str]:
         timeout=60,
     ).stdout
     return dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
+
+
+@contextmanager
+def running(worker: Worker, *, now: bool = False, timeout: float = 30.0) -> Iterator[Worker]:
+    """Run ``worker`` on a thread for the block, then stop it (``now``: not waiting for its tasks)."""
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(timeout=timeout, now=now)

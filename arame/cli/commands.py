@@ -32,12 +32,14 @@ from arame.transport import check_broker, purge_queues
 @click.command()
 @app_option(positional=True)
 @QUEUES_OPTION
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Tasks at once [default: CPUs].")
+@click.option(
+    "-c", "--concurrency", type=click.IntRange(min=1), help="Tasks at once [default: CPUs; asyncio: 1000]."
+)
 @click.option(
     "--pool",
     type=click.Choice(["process", "thread", "asyncio"]),
-    help="Child processes, threads, or asyncio (one process; async tasks share its event loop; "
-    "-c 1000 is cheap) [default: process; thread for memory://].",
+    help="Child processes, threads, or asyncio (one process; async tasks run as asyncio tasks on "
+    "one event loop, sync tasks on threads) [default: process; thread for memory://].",
 )
 @BROKER_OPTION
 @RESULTS_OPTION

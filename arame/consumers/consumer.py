@@ -10,19 +10,22 @@ from collections.abc import Sequence
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison
+from arame.consumers.aiopool import AsyncPool
+from arame.consumers.aiorun import PoolCalls
 from arame.consumers.dead_letters import dead_letter
 from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
 from arame.consumers.limits import TimeLimits
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
+from arame.consumers.reconnect import reconnect
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.retry import RetryPublisher
 from arame.consumers.slots import Slots
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import TransportError
 from arame.message import TaskMessage
-from arame.states import RETRY, Started
+from arame.states import RETRY, Outcome, Started
 from arame.transport import BrokerSpec, Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -30,20 +33,17 @@ logger = logging.getLogger(__name__)
 IDLE_WAIT = 0.5  # seconds a drain blocks when nothing is running; bounds how late stop() is seen
 BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much quiet
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
-RECONNECT_FOR = 60.0  # seconds to keep reconnecting before the consumer gives up
 SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
 
 
 class Consumer:
     """Runs tasks from queues on ``slots`` threads, acknowledging each after its outcome commits.
 
-    The transport's ``Subscriber`` only receives and acknowledges deliveries; the Consumer drives
-    it, admits each message, runs it and records its outcome.
-
-    The draining thread owns the broker connection: it receives deliveries, admits or
-    dead-letters them, queues them for the slots, and acknowledges them once the writer reports
-    their outcomes committed. A slot claims the next queued tasks in the results table (one
-    transaction for a batch), runs the claimed ones and hands their outcomes to the writer.
+    The transport's ``Subscriber`` only receives and acknowledges deliveries. The draining
+    thread owns the broker connection: it receives deliveries, admits or dead-letters them,
+    queues them for the slots, and acknowledges them once the writer reports their outcomes
+    committed. A slot claims the next queued tasks in the results table (one transaction for a
+    batch), runs the claimed ones and hands their outcomes to the writer.
 
     The broker hands over ``slots`` unacknowledged messages while tasks are long, so none
     waits behind a busy slot; while tasks are short (see ``Pace``) a window more, so that
@@ -60,6 +60,8 @@ class Consumer:
             consumer returns and their messages are delivered again.
         kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
+        asyncio_pool: run tasks on an event loop instead of threads, ``slots`` at once (see
+            ``AsyncPool``; sync tasks run on threads there).
         observer: told when each task starts and ends (metrics).
         board: where paused queues are read (none: every queue is always consumed).
         limiter: the shared counters of rate and concurrency limits (none: no limits apply).
@@ -76,6 +78,7 @@ class Consumer:
         burst: bool = False,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         kill_on_hard_limit: bool = False,
+        asyncio_pool: bool = False,
         observer: WorkerObserver | None = None,
         board: WorkerBoard | None = None,
         limiter: Limiter | None = None,
@@ -94,9 +97,7 @@ class Consumer:
         self._done_event = threading.Event()
         self._stopping = threading.Event()
         self._stop_now = threading.Event()
-        self._slots = Slots(
-            slots, self._pace, self._stopping, self._claim, self._run_task, self._skip, self._admit
-        )
+        self._slots = self._pool(asyncio_pool, recorder)
         self._in_flight = 0
         self._worker_id = outcomes.worker_name()
         self._retries = RetryPublisher(spec, admission.signer)
@@ -131,14 +132,14 @@ class Consumer:
             self._follow_pauses()  # steering: a paused queue is not consumed even for a moment
             try:
                 self._subscriber.open()
-            except TransportError as exc:
-                self._reconnect(exc)  # a broker still starting: keep trying for RECONNECT_FOR
+            except TransportError as exc:  # a broker still starting: keep trying for a while
+                reconnect(self._subscriber, self._stopping, exc)
             logger.info("consuming %s with %d slots", ", ".join(self.queues), self.slots)
             while not self._stopping.is_set():
                 try:
                     self._step()
                 except TransportError as exc:
-                    self._reconnect(exc)
+                    reconnect(self._subscriber, self._stopping, exc)
         finally:
             self._finish()
 
@@ -204,17 +205,31 @@ class Consumer:
             logger.warning("could not mark %d task(s) started, running them anyway: %s", len(batch), exc)
             return {start.task_id for start in starts}
 
+    def _pool(self, asyncio_pool: bool, recorder: ResultRecorder) -> Slots | AsyncPool:
+        if not asyncio_pool:
+            return Slots(
+                self.slots, self._pace, self._stopping, self._claim, self._run_task, self._skip, self._admit
+            )
+        calls = PoolCalls(
+            self._admit, self._claim, self._run_task, self._skip, self._ended,
+            self._slot_died, self._committed, recorder.terminated, self._observer,
+        )  # fmt: skip
+        return AsyncPool(self.slots, self._stopping, self._admission.tasks, calls)
+
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         observer = self._observer
         if observer is not None:  # Metrics hook (see WorkerObserver)
             observer.task_started(message)
         began = time.perf_counter()
         outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
-        ran = time.perf_counter() - began
+        self._ended(message, delivery, outcome, time.perf_counter() - began)
+
+    def _ended(self, message: TaskMessage, delivery: Delivery, outcome: Outcome, ran: float) -> None:
+        """Hand on the outcome of a run (a RETRY publishes the next attempt first)."""
         self._pace.ran(ran)
         self._gate.ran(message.task, ran)  # flow control: paces tasks waiting on a concurrency limit
-        if observer is not None:  # Metrics hook
-            observer.task_finished(message, outcome)
+        if self._observer is not None:  # Metrics hook
+            self._observer.task_finished(message, outcome)
         if outcome.state == RETRY and not self._retries.publish(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
@@ -257,22 +272,6 @@ class Consumer:
                 "could not acknowledge %d deliveries, the broker will redeliver them: %s", len(acks), exc
             )
 
-    def _reconnect(self, cause: TransportError) -> None:
-        delay, deadline = 0.1, time.monotonic() + RECONNECT_FOR
-        logger.warning("%s; reconnecting", cause)
-        while not self._stopping.is_set():
-            time.sleep(delay)
-            try:
-                self._subscriber.open()
-                logger.info("reconnected to the broker")
-                return
-            except TransportError as exc:
-                if time.monotonic() > deadline:
-                    raise TransportError(
-                        f"gave up reconnecting after {RECONNECT_FOR:.0f}s: {exc}", url=exc.url
-                    ) from exc
-                delay = min(delay * 2, 5.0)
-
     def _finish(self) -> None:
         """Give back what no slot took, wait for running tasks (bounded), ack, close the connection."""
         self._stopping.set()
@@ -294,6 +293,7 @@ class Consumer:
             self._writer.stop()
             self._acknowledge_done()
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
+        self._slots.close()
         self._retries.close()
         if self._pauses is not None:  # steering: stop reading the pause rows
             self._pauses.stop()

@@ -26,13 +26,23 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
     run: REVOKED.
     """
     if message.expires is not None and time.time() > message.expires:
-        reason = f"expired at {message.expires:.3f} (epoch), before a worker started it"
-        return outcomes.failed(message, worker, "TaskExpired", reason, state=states.REVOKED)
+        return expired(message, worker)
     started = time.time()
     try:
         value = tracing.run(task, message, worker)  # Tracing hook: runs the task in a span when on
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
-        return _raised(task, message, worker, started, exc)
+        return raised(task, message, worker, started, exc)
+    return returned(message, worker, started, value)
+
+
+def expired(message: TaskMessage, worker: str) -> Outcome:
+    """The message expired before a worker started it: REVOKED, not run."""
+    reason = f"expired at {message.expires:.3f} (epoch), before a worker started it"
+    return outcomes.failed(message, worker, "TaskExpired", reason, state=states.REVOKED)
+
+
+def returned(message: TaskMessage, worker: str, started: float, value: Any) -> Outcome:
+    """The task returned ``value``: SUCCESS, or FAILURE if it cannot be encoded as JSON."""
     try:
         encoded = _encode_result(value)
     except Exception as exc:  # noqa: BLE001 - TypeError, ValueError, RecursionError (a deep value)
@@ -41,10 +51,13 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
     return outcomes.succeeded(message, worker, started, encoded)
 
 
-def _raised(
+def raised(
     task: Task[Any, Any], message: TaskMessage, worker: str, started: float, exc: BaseException
 ) -> Outcome:
-    """Called inside the ``except``: the traceback is the task's."""
+    """The task raised ``exc``: FAILURE, or RETRY if its policy allows another attempt.
+
+    Called inside the ``except``: the traceback is the task's.
+    """
     retry_in = retry_delay(task.options, exc, message.attempt + 1)
     cause = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
     return outcomes.raised(message, worker, started, cause, retry_in)

@@ -108,6 +108,9 @@ class Slots:
             self._ready_changed.notify_all()
         return unstarted
 
+    def close(self) -> None:
+        """Nothing to do: the slot threads end once ``stopping`` is set and their tasks return."""
+
     def replace_dead(
         self,
         fail: Callable[[TaskMessage, Delivery, str], None],

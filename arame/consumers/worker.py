@@ -24,7 +24,7 @@ from arame.transport import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
-POOLS = ("thread", "process", "asyncio")  # asyncio: threads that wait on one event loop
+POOLS = ("thread", "process", "asyncio")  # asyncio: async tasks on one event loop (AsyncPool)
 STOP_GRACEFULLY, STOP_NOW = signal.SIGUSR1, signal.SIGUSR2  # supervisor -> child
 EXIT_OK, EXIT_GAVE_UP = 0, 3
 
@@ -40,8 +40,10 @@ class Worker:
         queues: queues to consume.
         admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed; must be usable after a fork (process pool).
-        concurrency: tasks run at once: threads in the thread pool, children in the process pool.
-        pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (threads waiting on one event loop).
+        concurrency: tasks run at once: threads in the thread pool, children in the process pool,
+            coroutines (and sync tasks on threads) in the asyncio pool.
+        pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (async tasks as asyncio tasks on
+            one event loop; see ``AsyncPool``).
         burst: return once the queues are empty.
         shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
             SIGINT stops at once. Unfinished messages are delivered again.
@@ -169,6 +171,7 @@ class Worker:
             burst=self.burst,
             shutdown_timeout=self.shutdown_timeout,
             kill_on_hard_limit=self.pool == "process",
+            asyncio_pool=self.pool == "asyncio",
             observer=self.observer,
             board=self._board,
             limiter=self._limiter,

@@ -129,8 +129,9 @@ class AsyncResult:
         """Make sure a task that has not started never runs; it then reads ``REVOKED``.
 
         Args:
-            terminate: also stop it if it is running (process pool only: its child process
-                ends within about a second and is replaced; the thread pool cannot stop it).
+            terminate: also stop it if it is running: in the process pool its child process
+                ends within about a second and is replaced; in the asyncio pool an ``async def``
+                task is cancelled within about a second; the thread pool cannot stop it.
 
         Returns:
             ``True`` if it was revoked; ``False`` if it had already finished (or started, without

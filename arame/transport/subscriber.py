@@ -50,6 +50,9 @@ class Subscriber:
         self._connection: Connection | None = None
         self._consumer: Any = None
         self._unsettled: deque[int] = deque()  # AMQP delivery tags handed out, in order
+        # Messages to publish again (redelivered, or early), after drain_events returns: a
+        # publish waits for its confirm in drain_events, which would deliver the next one into it.
+        self._again: deque[Callable[[], None]] = deque()
         self.paused: frozenset[str] = frozenset()  # queues not consumed for now (see pause())
 
     def open(self) -> None:
@@ -65,6 +68,7 @@ class Subscriber:
             queues = [kombu_queue(self.spec, name) for name in self.queue_names if name not in self.paused]
             self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
             self._unsettled.clear()  # tags start again on a new channel
+            self._again.clear()  # from the old channel: the broker delivers them again
             self._apply_prefetch()
             self._consumer.consume()
         except Exception as exc:
@@ -88,14 +92,18 @@ class Subscriber:
             self.heartbeat()  # every queue is paused: nothing to wait for but time
             time.sleep(timeout)
             return False
+        arrived = True
         try:
-            self._connection.drain_events(timeout=timeout)
-        except TimeoutError:  # socket.timeout: nothing arrived
-            return False
+            try:
+                self._connection.drain_events(timeout=timeout)
+            except TimeoutError:  # socket.timeout: nothing arrived
+                arrived = False
+            while self._again:
+                self._again.popleft()()
         except Exception as exc:
             log_consumer_timeout(exc)
             raise self._error("lost the connection to", exc) from exc
-        return True
+        return arrived
 
     @property
     def active_queues(self) -> list[str]:
@@ -267,12 +275,12 @@ class Subscriber:
         queue = message.delivery_info.get("routing_key") or self.queue_names[0]
         not_before = not_before_of(message.headers)
         if not_before is not None and seconds_until(not_before) > 0:
-            self._delay_again(message, queue, not_before)
+            self._again.append(lambda: self._delay_again(message, queue, not_before))
             return
         if self.spec.capabilities.multiple_ack:  # RabbitMQ flags a redelivery; arame counts it
             # ... unless the queue counts it itself (quorum queues: x-delivery-count).
             if message.delivery_info.get("redelivered") and BROKER_DELIVERIES not in (message.headers or {}):
-                self._count_redelivery(message, queue)
+                self._again.append(lambda: self._count_redelivery(message, queue))
                 return
             self._unsettled.append(message.delivery_tag)
         self._on_delivery(Delivery(message, queue))

@@ -43,6 +43,7 @@ SHORT_LEASE = 2.0
 TASKS_MODULE = '''
 """Tasks run by the fault tests' worker processes; every run is logged to RUNS."""
 
+import asyncio
 import os
 import signal
 import time
@@ -85,6 +86,14 @@ def work(key, seconds=0.0, then=None):
     return key
 
 
+@app.task(name="faults.nap")
+async def nap(key, seconds):
+    record("start", key)
+    await asyncio.sleep(seconds)
+    record("end", key)
+    return key
+
+
 @app.task(name="faults.die")
 def die(key):
     record("start", key)
@@ -106,6 +115,10 @@ def gather(keys):
 
 # Stand-ins with the worker's task names and signatures: the test process only publishes them.
 def _work(key: str, seconds: float = 0.0, then: float | None = None) -> str:
+    return key
+
+
+async def _nap(key: str, seconds: float) -> str:
     return key
 
 
@@ -219,6 +232,7 @@ class Stack:
         """The worker's tasks, declared on ``app`` for publishing to this stack's queue."""
         return SimpleNamespace(
             work=app.task(name="faults.work", queue=self.queue)(_work),
+            nap=app.task(name="faults.nap", queue=self.queue)(_nap),
             die=app.task(name="faults.die", queue=self.queue)(_die),
             add=app.task(name="faults.add", queue=self.queue)(_add),
             gather=app.task(name="faults.gather", queue=self.queue)(_gather),

@@ -6,6 +6,7 @@ results); a process-pool worker reports, through its task's own result, the trac
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -206,4 +207,30 @@ def test_a_process_pool_child_runs_the_task_inside_the_senders_trace(
     assert result.get(timeout=10) == expected
     row = app.results.read(result.id)
     assert row is not None and row.trace_id == expected
+    app.close()
+
+
+def test_an_async_task_in_the_asyncio_pool_runs_inside_its_consumer_span(
+    spans: InMemorySpanExporter, queue: str
+) -> None:
+    app = make_app(queue)
+
+    @app.task(name="traced.nap", queue=queue)
+    async def nap() -> str:
+        await asyncio.sleep(0.01)
+        with trace.get_tracer("test").start_as_current_span("inside"):
+            await asyncio.sleep(0)
+        return "rested"
+
+    result = nap.delay()
+    worker = app.worker([queue], 10, pool="asyncio", burst=True)
+    worker.start()
+    worker.join(60)
+    assert result.get(timeout=30) == "rested"
+
+    (send,) = by_kind(spans, SpanKind.PRODUCER)
+    (process,) = by_kind(spans, SpanKind.CONSUMER)
+    (inside,) = [span for span in spans.get_finished_spans() if span.name == "inside"]
+    assert [link.context.span_id for link in process.links] == [send.context.span_id]
+    assert inside.parent is not None and inside.parent.span_id == process.context.span_id
     app.close()
