@@ -14,9 +14,9 @@ from kombu.connection import Connection
 from arame.errors import TransportError
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
-from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, DELIVERIES, Delivery, dead_letter_queue
+from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, Delivery, dead_letter_queue
 from arame.transport.failures import broker_error, log_consumer_timeout
-from arame.transport.routing import route
+from arame.transport.republish import count_redelivery, wait_again
 from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
@@ -275,59 +275,19 @@ class Subscriber:
         queue = message.delivery_info.get("routing_key") or self.queue_names[0]
         not_before = not_before_of(message.headers)
         if not_before is not None and seconds_until(not_before) > 0:
-            self._again.append(lambda: self._delay_again(message, queue, not_before))
+            self._again.append(lambda: wait_again(self._republisher(), self.spec, message, queue, not_before))
             return
         if self.spec.capabilities.multiple_ack:  # RabbitMQ flags a redelivery; arame counts it
             # ... unless the queue counts it itself (quorum queues: x-delivery-count).
             if message.delivery_info.get("redelivered") and BROKER_DELIVERIES not in (message.headers or {}):
-                self._again.append(lambda: self._count_redelivery(message, queue))
+                self._again.append(lambda: count_redelivery(self._republisher(), message, queue))
                 return
             self._unsettled.append(message.delivery_tag)
         self._on_delivery(Delivery(message, queue))
 
-    def _count_redelivery(self, message: Any, queue: str) -> None:
-        """Re-publish a redelivered RabbitMQ message with its delivery count in a header.
-
-        Classic queues only say "redelivered", not how often; without a count, a message that
-        kills every worker that runs it would come back forever. The copy goes to the tail of
-        the queue and the original is acknowledged once the copy is confirmed.
-        """
+    def _republisher(self) -> Any:
         assert self._connection is not None
-        count = int((message.headers or {}).get(DELIVERIES) or 1) + 1
-        self._connection.Producer(auto_declare=False).publish(
-            message.body,
-            exchange="",
-            routing_key=queue,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            headers={**(message.headers or {}), DELIVERIES: count},
-            priority=message.properties.get("priority"),
-            delivery_mode=2,
-        )
-        message.ack()
-
-    def _delay_again(self, message: Any, queue: str, not_before: float) -> None:
-        """Send a message that arrived before its time back to wait, and acknowledge it.
-
-        RabbitMQ caps a TTL at 49 days, so a longer delay arrives early by design and waits again
-        here; a publisher's clock ahead of ours has the same effect. Never happens on SQL (the
-        fetch compares with this clock) nor on ``memory://``.
-        """
-        assert self._connection is not None
-        where = route(self.spec, kombu_queue(self.spec, queue), not_before, message.headers)
-        logger.debug("a message for %r arrived before its time; waiting again", queue)
-        self._connection.Producer(auto_declare=False).publish(
-            message.body,
-            exchange="",
-            routing_key=where.routing_key,
-            declare=where.declare,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            headers=where.headers,
-            priority=message.properties.get("priority"),
-            delivery_mode=2,
-        )
-        message.ack()
+        return self._connection.Producer(auto_declare=False)
 
     def _error(self, what: str, exc: BaseException) -> TransportError:
         return broker_error(what, self.spec.safe_url, exc)
