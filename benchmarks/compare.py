@@ -237,7 +237,7 @@ def growth_section(args: argparse.Namespace, brokers: list[str]) -> list[dict[st
     try:
         return run_section(args, "growth", brokers)
     finally:
-        growth.drop(growth.BIG)
+        growth.drop_all()
 
 
 def save(args: argparse.Namespace, runs: list[dict[str, Any]], started: float) -> dict[str, Any]:

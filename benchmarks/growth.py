@@ -8,7 +8,8 @@ arame creates its usual tables there and nothing touches anyone else's:
   ``--growth-messages`` waiting messages in the SQL broker's table, each with its PENDING row, on
   the queue that the fetch runs consume (ids, delivery tags and bodies rewritten per copy). The
   indexes are dropped during the copy and built again after it, then the tables are analysed.
-- ``empty``: a fresh schema per run, dropped after it.
+- ``empty``: built the same way with nothing copied (the template's row and message deleted, the
+  tables analysed); each run there removes what it added.
 
 The measures, each run in both variants, interleaved (empty, big, empty, big ...):
 
@@ -17,20 +18,21 @@ The measures, each run in both variants, interleaved (empty, big, empty, big ...
 - ``fetch``: worker throughput on the PostgreSQL broker and results there; in ``big`` the worker
   takes the first ``n`` of the waiting messages, in ``empty`` ``n`` freshly published ones.
 
-The big schema is dropped at the end (``drop``).
+Both schemas are dropped at the end (``drop_all``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-import uuid
 
 import common
 import ours
 
 BASE = "postgresql://127.0.0.1:5432/test"
 BIG = "arame_bench_growth_big"
+EMPTY = "arame_bench_growth_empty"
 FETCH_NAME = "growth"  # the fixed module and queue of the fetch runs
 
 
@@ -57,15 +59,32 @@ def sql(statements: list[str]) -> None:
 
 
 def build(rows: int, messages: int) -> None:
-    """The ``big`` schema: arame's tables, ``rows`` finished rows and ``messages`` waiting ones."""
-    drop(BIG)
-    sql([f"CREATE SCHEMA {BIG}"])
-    url = url_in(BIG)
-    with common.bench_app(url, url, count=True, name=FETCH_NAME, clean=False) as bench:
-        app = bench.import_app()
-        app.tasks[f"{bench.module}.add"].delay(7, 7)  # the template; also creates the tables
-        app.close()
+    """Both schemas: arame's tables; in ``big`` ``rows`` finished rows and ``messages`` waiting ones."""
+    for schema in (BIG, EMPTY):
+        drop(schema)
+        sql([f"CREATE SCHEMA {schema}"])
+        url = url_in(schema)
+        with common.bench_app(url, url, count=True, name=FETCH_NAME, clean=False) as bench:
+            app = bench.import_app()
+            app.tasks[f"{bench.module}.add"].delay(7, 7)  # the template; also creates the tables
+            app.close()
+            del sys.modules[bench.module]  # the next schema's module has the same name
     sql(copies(rows, messages))
+    e = EMPTY
+    sql(
+        [
+            f"DELETE FROM {e}.arame_results",
+            f"DELETE FROM {e}.arame_queue",
+            f"VACUUM ANALYZE {e}.arame_results",
+        ]
+    )
+    sql([f"VACUUM ANALYZE {e}.arame_queue"])
+
+
+def drop_all() -> None:
+    """Drop both schemas."""
+    drop(BIG)
+    drop(EMPTY)
 
 
 def copies(rows: int, messages: int) -> list[str]:
@@ -114,25 +133,18 @@ def drop(schema: str) -> None:
 
 def measure(args: argparse.Namespace, variant: str, what: str) -> dict[str, float]:
     """One run of ``what`` (delay-redis, delay-postgresql, claim, fetch) in ``variant``."""
-    schema = BIG if variant == "big" else f"arame_bench_growth_{uuid.uuid4().hex[:8]}"
-    if variant != "big":
-        sql([f"CREATE SCHEMA {schema}"])
-    url = url_in(schema)
-    try:
-        if what.startswith("delay"):
-            broker = common.BROKERS["redis"] if what == "delay-redis" else url
-            return ours.delay_loop(args, broker, url)
-        if what == "claim":
-            return ours.throughput(args, common.BROKERS["redis"], url)
-        return fetch(args, url, backlog=variant == "big")
-    finally:
-        if variant != "big":
-            drop(schema)
+    url = url_in(BIG if variant == "big" else EMPTY)
+    if what.startswith("delay"):
+        broker = common.BROKERS["redis"] if what == "delay-redis" else url
+        return ours.delay_loop(args, broker, url)
+    if what == "claim":
+        return ours.throughput(args, common.BROKERS["redis"], url)
+    return fetch(args, url, backlog=variant == "big")
 
 
 def fetch(args: argparse.Namespace, url: str, *, backlog: bool) -> dict[str, float]:
     """Worker throughput on the SQL broker: the backlog's first ``n``, or ``n`` just published."""
-    with common.bench_app(url, url, count=True, name=FETCH_NAME, clean=False) as bench:
+    with common.bench_app(url, url, count=True, name=FETCH_NAME, clean=not backlog) as bench:
         app = bench.import_app()
         if not backlog:
             add = app.tasks[f"{bench.module}.add"]

@@ -42,8 +42,9 @@ def verdict(ours: float | None, target: float | None, *, higher: bool = True) ->
         return "not measured"
     if (ours >= target) if higher else (ours <= target):
         return "met"
-    gap = (target - ours) / target if higher else (ours - target) / target
-    return f"not met, short {gap * 100:.0f} %"
+    if higher:
+        return f"not met: {(target - ours) / target * 100:.0f} % short"
+    return f"not met: {(ours - target) / target * 100:.0f} % over"
 
 
 def print_targets(summary: list[dict[str, Any]]) -> None:
