@@ -15,7 +15,7 @@ Sections (``--sections``), each run interleaved across systems and brokers, ``--
   and the PostgreSQL broker, Dramatiq (Results middleware, Redis backend) on RabbitMQ and Redis;
 - ``publish``: arame's ``delay()`` loop on one thread (row and message) and ``Task.map`` 1,000 per
   call, on RabbitMQ and Redis with PostgreSQL results;
-- ``queues``: arame's throughput with the tasks spread over 100 queues against one queue;
+- ``queues``: arame's throughput with the tasks spread over 100 queues against one queue (RabbitMQ, Redis);
 - ``memory``: PSS of each worker process every ``--memory-step`` tasks (once, not repeated);
 - ``growth``: ``growth.py``, with a big results table and a deep SQL queue against empty ones.
 
@@ -47,7 +47,7 @@ import report
 
 HERE = Path(__file__).resolve().parent
 PEERS = ("dramatiq", "celery")
-SECTIONS = ("throughput", "roundtrip", "publish", "queues", "memory", "growth")
+SECTIONS = ("throughput", "roundtrip", "publish", "queues", "growth", "memory")
 GROWTH = ("delay-redis", "delay-postgresql", "claim", "fetch")
 FULL = {"n": 10_000, "rt_n": 500, "publish_n": 3000, "memory_n": 1_000_000, "memory_step": 100_000}
 FULL |= {"growth_rows": 10_000_000, "growth_messages": 1_000_000}
@@ -74,9 +74,7 @@ def jobs(section: str, brokers: list[str]) -> list[dict[str, Any]]:
     if section == "publish":
         return [{"system": "arame", "broker": b} for b in peer_brokers]
     if section == "queues":
-        return [
-            {"system": "arame", "broker": b, "queues": q} for b in brokers if b != "sqlite" for q in (1, 100)
-        ]
+        return [{"system": "arame", "broker": b, "queues": q} for b in peer_brokers for q in (1, 100)]
     if section == "memory":
         return [{"system": "arame", "broker": "rabbitmq"}]
     return [
