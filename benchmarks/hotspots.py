@@ -5,7 +5,7 @@ Scenarios (``--scenario``):
 - ``worker``: ``-n`` counting tasks published first, then the default worker; py-spy records the
   supervisor and its children (``--subprocesses``) for ``--duration`` seconds once it is busy;
 - ``delay``, ``map``, ``roundtrip``: this script runs the producer loop (``delay()``, ``Task.map``
-  1,000 per call, or ``delay().get()`` against an idle worker) under py-spy.
+  1,000 per call, or ``delay().get()`` against an idle worker) under py-spy (the caller only).
 
 py-spy writes collapsed stacks (``-f raw``); the summary sorts every sample into the library it is
 in, from the innermost frame outwards (psycopg, SQLAlchemy, py-amqp, Kombu, redis-py, JSON...), or
@@ -85,9 +85,9 @@ def summarise(raw: Path, top: int = 15) -> str:
 def spy(target: list[str], out: Path, args: argparse.Namespace) -> list[str]:
     """The py-spy command line that records ``target`` (``--pid P`` or ``-- argv``)."""
     argv = [str(common.VENV_BIN / "py-spy"), "record", "-f", "raw", "-o", str(out), "-r", str(args.rate)]
-    argv += ["--subprocesses", "--nonblocking"] + (["--idle"] if args.idle else [])
-    if target[0] == "--pid":
-        argv += ["-d", str(args.duration)]
+    argv += ["--nonblocking"] + (["--idle"] if args.idle else [])
+    if target[0] == "--pid":  # the worker: its supervisor and children
+        argv += ["--subprocesses", "-d", str(args.duration)]
     return argv + target
 
 
