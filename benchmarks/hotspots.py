@@ -66,6 +66,7 @@ def summarise(raw: Path, top: int = 15) -> str:
     """Shares per category and the top frames by own time, from py-spy's collapsed stacks."""
     shares: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
+    callers: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -75,10 +76,14 @@ def summarise(raw: Path, top: int = 15) -> str:
         total += int(count)
         shares[category(frames)] += int(count)
         leaves[frames[-1]] += int(count)
+        own = [f for f in frames if within(f, "arame/")]
+        callers[own[-1] if own else "(no arame frame)"] += int(count)
     lines = [f"{total} samples"]
     lines += [f"  {n / total * 100:5.1f} %  {name}" for name, n in shares.most_common()]
     lines.append("top frames by own time:")
     lines += [f"  {n / total * 100:5.1f} %  {frame[:150]}" for frame, n in leaves.most_common(top)]
+    lines.append("innermost arame frame (what arame was doing, with everything it called):")
+    lines += [f"  {n / total * 100:5.1f} %  {frame[:150]}" for frame, n in callers.most_common(top)]
     return "\n".join(lines)
 
 

@@ -43,8 +43,8 @@ def verdict(ours: float | None, target: float | None, *, higher: bool = True) ->
     if (ours >= target) if higher else (ours <= target):
         return "met"
     if higher:
-        return f"not met: {(target - ours) / target * 100:.0f} % short"
-    return f"not met: {(ours - target) / target * 100:.0f} % over"
+        return f"not met: {(target - ours) / target * 100:.0f} % short ({target / ours:.1f}x needed)"
+    return f"not met: {ours / target:.1f}x the target"
 
 
 def print_targets(summary: list[dict[str, Any]]) -> None:
@@ -175,3 +175,21 @@ def memory_lines(s: list[dict[str, Any]]) -> list[list[str]]:
         ]
     )
     return lines
+
+
+def main() -> None:
+    """Print the targets of a JSON file that ``compare.py --json`` wrote, as a Markdown table."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("json", type=Path)
+    figures = json.loads(p.parse_args().json.read_text())
+    print("| target | arame | peer | ratio | verdict |\n|---|---|---|---|---|")
+    for line in target_lines(figures["summary"]):
+        print("| " + " | ".join(line) + " |")
+
+
+if __name__ == "__main__":
+    main()
