@@ -26,7 +26,8 @@ The peers run from another environment (``--peer-python``), never the project's:
     .venv/bin/python benchmarks/compare.py --peer-python /tmp/peers-venv/bin/python \\
         --json benchmarks/results/compare.json --plot docs/throughput.png
 
-``--quick`` scales every count down (about five minutes). Each run is a fresh interpreter.
+``--quick`` scales every count down (a few minutes on a quiet machine). Each run is a fresh
+interpreter.
 """
 
 from __future__ import annotations
