@@ -25,7 +25,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,7 @@ class Bench:
         queue: the unique queue the module's tasks use.
         directory: where the module is written; the worker runs there.
         module: the module's name.
+        queues: every queue the run uses (the first is ``queue``); cleaned up afterwards.
     """
 
     broker: str
@@ -189,6 +190,12 @@ class Bench:
     queue: str
     directory: Path
     module: str
+    queues: list[str] = field(default_factory=list)
+
+    @property
+    def count_file(self) -> Path:
+        """Where a counting task writes its byte (see ``counting.py``)."""
+        return self.directory / "count"
 
     def import_app(self) -> Any:
         """The module's App, imported in this process (task names match the worker's)."""
@@ -196,15 +203,14 @@ class Bench:
         return __import__(self.module).app
 
     def worker(
-        self, concurrency: int, pool: str | None, *, burst: bool, options: Sequence[str] = ()
+        self, concurrency: int | None, pool: str | None, *, burst: bool, options: Sequence[str] = ()
     ) -> subprocess.Popen[bytes]:
-        """Start ``arame worker MODULE -c C [options]`` in its own process group."""
+        """Start ``arame worker MODULE [-c C] [options]`` in its own session (None: the default -c)."""
         argv = [
             str(VENV_BIN / "arame"),
             "worker",
             self.module,
-            "-c",
-            str(concurrency),
+            *(["-c", str(concurrency)] if concurrency is not None else []),
             "--loglevel",
             # INFO measures the per-task log lines too (written to worker.log in the run's folder).
             os.environ.get("ARAME_BENCH_LOGLEVEL", "WARNING"),
@@ -230,21 +236,38 @@ class Bench:
 
 @contextlib.contextmanager
 def bench_app(
-    broker: str, results: str, *, prelude: str = "", tasks: str = "", queue_type: str = "classic"
+    broker: str,
+    results: str,
+    *,
+    prelude: str = "",
+    tasks: str = "",
+    queue_type: str = "classic",
+    count: bool = False,
+    queues: int = 1,
+    name: str | None = None,
+    clean: bool = True,
 ) -> Iterator[Bench]:
-    """A :class:`Bench` for one run; its queue, rows and files are removed afterwards.
+    """A :class:`Bench` for one run; its queues, rows and files are removed afterwards.
 
     ``prelude`` is Python run at the top of the tasks module (in the publisher and the worker);
     ``tasks`` is more of it at the end, after ``app`` and ``add``; ``queue_type`` is the app's
-    RabbitMQ queue type.
+    RabbitMQ queue type. With ``count``, ``add`` writes a byte to ``bench.count_file`` per call
+    (see ``counting.py``). ``queues`` names that many queues (``bench.queues``), the first being
+    the default one. ``name`` fixes the module and queue names (else unique); ``clean=False``
+    leaves the queue and rows.
     """
+    from counting import COUNTER
+
     directory = Path(tempfile.mkdtemp(prefix="arame-bench-"))
     if broker == "sqlite":
         broker = results = f"sqlite:///{directory / 'arame.db'}"
-    suffix = uuid.uuid4().hex[:12]
+    suffix = name or uuid.uuid4().hex[:12]
     bench = Bench(broker, results, f"bench-{suffix}", directory, f"bench_tasks_{suffix}")
+    bench.queues = [bench.queue] + [f"{bench.queue}-{i}" for i in range(1, queues)]
+    counter = COUNTER.format(path=str(bench.count_file)) if count else ""
     (directory / f"{bench.module}.py").write_text(
         textwrap.dedent(prelude)
+        + counter
         + textwrap.dedent(f"""\
             import arame
 
@@ -254,6 +277,7 @@ def bench_app(
 
             @app.task
             def add(x, y):
+                {"tick()" if count else "pass"}
                 return x + y
             """)
         + textwrap.dedent(tasks)
@@ -261,8 +285,9 @@ def bench_app(
     try:
         yield bench
     finally:
-        with contextlib.suppress(Exception):
-            cleanup(bench)
+        if clean:
+            with contextlib.suppress(Exception):
+                cleanup(bench)
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -276,15 +301,16 @@ def cleanup(bench: Bench) -> None:
 
     app = bench.import_app()
     spec = parse_broker_url(bench.broker)
-    for queue in (bench.queue, f"{bench.queue}.dead"):
-        with contextlib.suppress(Exception):
-            delete_queue(spec, queue, 0)
+    for queue in bench.queues or [bench.queue]:
+        for name in (queue, f"{queue}.dead"):
+            with contextlib.suppress(Exception):
+                delete_queue(spec, name, 0)
     import sqlalchemy as sa
 
     from arame.results.table import results as table
 
     with app.results.transaction() as conn:
-        conn.execute(sa.delete(table).where(table.c.queue == bench.queue))
+        conn.execute(sa.delete(table).where(table.c.queue.in_(bench.queues or [bench.queue])))
     app.close()
 
 

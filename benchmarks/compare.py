@@ -1,39 +1,33 @@
-"""Worker throughput of arame next to Celery, Dramatiq and a bare Kombu consumer, on one workload.
+"""arame next to Dramatiq and Celery on one machine, interleaved: the figures of the performance targets.
 
-The workload is the one of ``throughput.py``: ``-n`` no-op ``add(x, y)`` tasks are published to a
-fresh, empty queue, then ONE worker is started, and the figure is the steady rate: tasks finished
-between the 10 % and the 90 % mark divided by the time between the two marks, so start-up and the
-tail do not count. Per system:
+Every system's task does the same per-task work: one ``write()`` of a byte to a count file opened
+once per process with ``O_APPEND`` (``counting.py``); the file's size counts completions, so no
+system pays a round trip to count. ``-n`` no-op tasks are published first, then ONE worker starts
+with its system's default concurrency; arame records every result in PostgreSQL and acknowledges
+after the commit, the peers record nothing (Celery acknowledges on receipt, its default).
 
-- arame: ``throughput.measure`` as it is (``arame worker -c C --burst``, results in PostgreSQL by
-  default, ``finished_at`` of the rows gives the marks); every broker, also PostgreSQL and SQLite.
-  ``-c`` and ``--pool`` apply to arame only.
-- celery: results ignored, the default prefork pool and concurrency (one child per core), default
-  prefetch, acks on receipt (its default); ``--without-gossip --without-mingle --without-heartbeat``
-  so that no cluster chatter is left behind (they change start-up only, not the per-task path).
-- dramatiq: the default worker (one process per core, 8 threads each), no results middleware.
-- kombu: a hand-written consumer, one thread, ``basic_consume`` with a prefetch of 10, an ack per
-  message, no results: what Kombu's stock transports give with nothing on top.
+Sections (``--sections``), each run interleaved across systems and brokers, ``--repeat`` times:
 
-The peers run on Redis and RabbitMQ only. How their completions are seen: every Celery and
-Dramatiq task does one ``INCR`` on a counter in a separate Redis database (``--counter``, db 13)
-and, when the count it gets back is one of the marks, stores ``time.time()`` next to it. The Kombu
-consumer is the only consumer of its queue and single-threaded, so it counts in memory and writes
-only the marks (and its progress every 500 messages). The ``INCR`` is one loopback round trip
-(about 0.05-0.1 ms) that the Celery and Dramatiq tasks pay and arame and the Kombu consumer do not;
-arame pays instead for its results rows, which is the point of it.
+- ``throughput``: tasks/s between the 10 % and 90 % marks, and the worker's CPU per task (user +
+  system of its whole process tree, from ``/proc``, over the same span). arame, Dramatiq and
+  Celery on RabbitMQ and Redis; arame alone on the PostgreSQL broker and SQLite;
+- ``roundtrip``: ``delay().get()`` against an idle worker, p50 / p99; arame on RabbitMQ, Redis
+  and the PostgreSQL broker, Dramatiq (Results middleware, Redis backend) on RabbitMQ and Redis;
+- ``publish``: arame's ``delay()`` loop on one thread (row and message) and ``Task.map`` 1,000 per
+  call, on RabbitMQ and Redis with PostgreSQL results;
+- ``queues``: arame's throughput with the tasks spread over 100 queues against one queue (RabbitMQ, Redis);
+- ``memory``: PSS of each worker process every ``--memory-step`` tasks (once, not repeated);
+- ``growth``: ``growth.py``, with a big results table and a deep SQL queue against empty ones.
 
-Runs are interleaved (for each repeat, for each broker: arame, celery, dramatiq, kombu) and each
-one is a fresh interpreter (this script with ``--child``) with its own queue name; afterwards its
-worker's process group is stopped and its queues, exchanges, keys and files are removed. A run
-that does not finish (a worker that dies, ``--timeout``) is reported as failed and left out. The
-parent prints every run, then per broker and system the median and min-max, and arame's median
-divided by the peer's. ``--json`` keeps the figures and ``--plot`` draws them (see ``plot.py``).
+The peers run from another environment (``--peer-python``), never the project's:
 
-The peers come from the ``bench`` extra; the workers are started from the directory of the running
-interpreter, so install both into one environment (``pip install -e '.[all,bench]'``) and run:
+    python3 -m venv /tmp/peers-venv
+    /tmp/peers-venv/bin/pip install 'dramatiq[rabbitmq,redis]==2.2.1' 'celery[redis]==5.7.0'
+    .venv/bin/python benchmarks/compare.py --peer-python /tmp/peers-venv/bin/python \\
+        --json benchmarks/results/compare.json --plot docs/throughput.png
 
-    python benchmarks/compare.py --broker redis,rabbitmq -n 10000 --json compare.json --plot throughput.png
+``--quick`` scales every count down (a few minutes on a quiet machine). Each run is a fresh
+interpreter.
 """
 
 from __future__ import annotations
@@ -44,504 +38,239 @@ import json
 import math
 import os
 import platform
-import shutil
-import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import common
+import report
 
-SYSTEMS = ("arame", "celery", "dramatiq", "kombu")
-PEER_KINDS = ("redis", "rabbitmq")  # the brokers every peer speaks
-KOMBU_PREFETCH = 10
-POLL_S = 0.05
-DEADLINES = "_kombu.binding_deadlines"
-
-
-@dataclass
-class PeerRun:
-    """One peer run's names and places.
-
-    Attributes:
-        system: "celery", "dramatiq" or "kombu".
-        broker: broker URL.
-        counter: URL of the Redis database that counts completions.
-        n: tasks published.
-        suffix: unique to the run; every queue, key and module name carries it.
-        directory: where the worker's module is written; the worker runs there.
-    """
-
-    system: str
-    broker: str
-    counter: str
-    n: int
-    suffix: str
-    directory: Path
-
-    @property
-    def queue(self) -> str:
-        return f"cmp-{self.suffix}"
-
-    @property
-    def module(self) -> str:
-        return f"cmp_{self.system}_{self.suffix}"
-
-    @property
-    def key(self) -> str:
-        return f"compare:{self.suffix}"
-
-    @property
-    def marks(self) -> tuple[int, int, int]:
-        """1-based counts at the 10 % and 90 % marks (as ``common.steady_rate`` indexes) and the end."""
-        return self.n // 10 + 1, self.n * 9 // 10 + 1, self.n
+HERE = Path(__file__).resolve().parent
+PEERS = ("dramatiq", "celery")
+SECTIONS = ("throughput", "roundtrip", "publish", "queues", "growth", "memory")
+GROWTH = ("delay-redis", "delay-postgresql", "claim", "fetch")
+FULL = {"n": 10_000, "rt_n": 500, "publish_n": 3000, "memory_n": 1_000_000, "memory_step": 100_000}
+FULL |= {"growth_rows": 10_000_000, "growth_messages": 1_000_000}
+QUICK = {"n": 2000, "rt_n": 100, "publish_n": 1000, "memory_n": 20_000, "memory_step": 5000}
+QUICK |= {"growth_rows": 100_000, "growth_messages": 20_000}
 
 
-def kind(broker: str) -> str:
-    """``redis``, ``rabbitmq`` or another word for what the broker URL points at."""
-    scheme = broker.split(":", 1)[0]
-    return {"redis": "redis", "rediss": "redis", "amqp": "rabbitmq", "amqps": "rabbitmq"}.get(scheme, scheme)
-
-
-# -- the peers' worker modules ------------------------------------------------------------------
-
-TICK = """\
-import time
-
-import redis
-
-_counter = redis.Redis.from_url({counter!r})
-_KEY = {key!r}
-_MARKS = frozenset({marks!r})
-
-
-def tick(count):
-    if count in _MARKS:
-        _counter.set(f"{{_KEY}}:t{{count}}", repr(time.time()))
-"""
-
-CELERY = """\
-from celery import Celery
-
-app = Celery("bench", broker={broker!r})
-app.conf.update(
-    task_ignore_result=True, task_default_queue={queue!r}, broker_connection_retry_on_startup=True
-)
-
-
-@app.task
-def add(x, y):
-    tick(_counter.incr(_KEY))
-    return x + y
-"""
-
-DRAMATIQ = """\
-import dramatiq
-from dramatiq.brokers.{package} import {cls}
-
-broker = {cls}(url={broker!r}{namespace})
-dramatiq.set_broker(broker)
-
-
-@dramatiq.actor(queue_name={queue!r})
-def add(x, y):
-    tick(_counter.incr(_KEY))
-    return x + y
-"""
-
-KOMBU = """\
-import signal
-import sys
-
-from kombu import Connection, Queue
-
-QUEUE = Queue({queue!r}, routing_key={queue!r})  # the default exchange: no binding lookup
-done = 0
-
-
-def add(x, y):
-    return x + y
-
-
-def on_message(body, message):
-    global done
-    add(*body["args"])
-    message.ack()
-    done += 1
-    if done % 500 == 0:
-        _counter.set(_KEY, done)  # progress, for a run that does not finish
-    tick(done)
-
-
-if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with Connection({broker!r}) as conn:
-        with conn.Consumer(QUEUE, callbacks=[on_message], accept=["json"], prefetch_count={prefetch}):
-            while True:
-                conn.drain_events()
-"""
-
-
-def module_source(run: PeerRun) -> str:
-    """The worker module of ``run``: the completion counter, then the system's task."""
-    fields: dict[str, Any] = {"broker": run.broker, "queue": run.queue, "prefetch": KOMBU_PREFETCH}
-    if run.system == "dramatiq":
-        redis_broker = kind(run.broker) == "redis"
-        if not redis_broker:
-            fields["broker"] = pika_url(run.broker)
-        fields["package"] = "redis" if redis_broker else "rabbitmq"
-        fields["cls"] = "RedisBroker" if redis_broker else "RabbitmqBroker"
-        # Dramatiq's Redis keys go under a namespace; a per-run one is removed whole afterwards.
-        fields["namespace"] = f", namespace={run.queue!r}" if redis_broker else ""
-    body = {"celery": CELERY, "dramatiq": DRAMATIQ, "kombu": KOMBU}[run.system].format(**fields)
-    tick = TICK.format(counter=run.counter, key=run.key, marks=sorted(set(run.marks)))
-    return tick + "\n\n" + body
-
-
-def pika_url(url: str) -> str:
-    """``url`` as pika reads it: Kombu's ``amqp://host//`` means the vhost ``/``, pika's the vhost ``''``."""
-    scheme, rest = url.split("://", 1)
-    authority, _, vhost = rest.partition("/")
-    return f"{scheme}://{authority}/{quote(vhost or '/', safe='')}"
-
-
-def import_module(run: PeerRun) -> Any:
-    """The worker module, imported here to publish through it."""
-    sys.path.insert(0, str(run.directory))
-    return __import__(run.module)
-
-
-def publish(run: PeerRun) -> None:
-    """Publish ``run.n`` tasks the way the system's users do."""
-    module = import_module(run)
-    if run.system == "celery":
-        for i in range(run.n):
-            module.add.delay(i, i)
-        module.app.close()
-    elif run.system == "dramatiq":
-        for i in range(run.n):
-            module.add.send(i, i)
-        module.broker.close()
-    else:
-        from kombu import Connection
-
-        with Connection(run.broker) as conn:
-            producer = conn.Producer(serializer="json")
-            for i in range(run.n):
-                producer.publish(
-                    {"args": [i, i]},
-                    routing_key=run.queue,
-                    declare=[module.QUEUE] if i == 0 else [],
-                    delivery_mode="persistent",
-                )
-
-
-def worker_argv(run: PeerRun) -> list[str]:
-    """The command that starts the system's worker, from the same environment as this script."""
-    if run.system == "celery":
+def jobs(section: str, brokers: list[str]) -> list[dict[str, Any]]:
+    """The runs of one repeat of ``section``, in the interleaved order."""
+    peer_brokers = [b for b in brokers if b in ("rabbitmq", "redis")]
+    if section == "throughput":
         return [
-            str(common.VENV_BIN / "celery"),
-            *("-A", run.module, "worker", "-Q", run.queue, "-n", f"{run.queue}@%h"),
-            *("--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"),
+            {"system": s, "broker": b}
+            for b in brokers
+            for s in ("arame", *(PEERS if b in peer_brokers else ()))
         ]
-    if run.system == "dramatiq":
-        return [str(common.VENV_BIN / "dramatiq"), run.module, "--queues", run.queue]
-    return [sys.executable, f"{run.module}.py"]
+    if section == "roundtrip":
+        rt = [b for b in brokers if b != "sqlite"]
+        return [
+            {"system": s, "broker": b}
+            for b in rt
+            for s in ("arame", *(("dramatiq",) if b in peer_brokers else ()))
+        ]
+    if section == "publish":
+        return [{"system": "arame", "broker": b} for b in peer_brokers]
+    if section == "queues":
+        return [{"system": "arame", "broker": b, "queues": q} for b in peer_brokers for q in (1, 100)]
+    if section == "memory":
+        return [{"system": "arame", "broker": "rabbitmq"}]
+    return [
+        {"system": "arame", "broker": "postgresql", "what": w, "variant": v}
+        for w in GROWTH
+        for v in ("empty", "big")
+    ]
 
 
-def start_worker(run: PeerRun) -> subprocess.Popen[bytes]:
-    """Start the worker in its own process group (so that stopping it reaches its children)."""
-    env = dict(os.environ, PYTHONPATH=str(run.directory))
-    with (run.directory / "worker.log").open("wb") as log:
-        return subprocess.Popen(
-            worker_argv(run), cwd=run.directory, env=env, start_new_session=True, stdout=log, stderr=log
-        )
+def child_argv(args: argparse.Namespace, section: str, job: dict[str, Any]) -> list[str]:
+    """The command of one run in a fresh interpreter."""
+    python = args.peer_python if job["system"] in PEERS else sys.executable
+    argv = [python, str(HERE / "compare.py"), "--child", "--section", section, "--system", job["system"]]
+    argv += ["--broker", job["broker"], "--queues", str(job.get("queues", 1))]
+    argv += ["--what", job.get("what", ""), "--variant", job.get("variant", "")]
+    for key in (*FULL, "timeout"):
+        argv += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
+    return argv
 
 
-def wait_done(run: PeerRun, worker: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait until the last task has stamped its mark; False if the worker died or time ran out."""
-    import redis
-
-    counter = redis.Redis.from_url(run.counter)
-    expired = common.deadline(timeout)
+def run_child(args: argparse.Namespace, section: str, job: dict[str, Any]) -> dict[str, float] | None:
+    """One run; its figures, or None if it failed (its output then goes to stderr)."""
+    process = subprocess.Popen(
+        child_argv(args, section, job), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        while not counter.exists(f"{run.key}:t{run.n}"):
-            if worker.poll() is not None or expired():
-                return False
-            time.sleep(POLL_S)
-        return True
-    finally:
-        counter.close()
-
-
-def read_marks(run: PeerRun) -> tuple[dict[int, float], int]:
-    """The stamped marks (count -> epoch seconds) and how many tasks were counted."""
-    import redis
-
-    counter = redis.Redis.from_url(run.counter)
-    try:
-        stamps = {m: counter.get(f"{run.key}:t{m}") for m in run.marks}
-        count = counter.get(run.key)
-    finally:
-        counter.close()
-    marks = {m: float(v) for m, v in stamps.items() if v is not None}
-    done = run.n if run.n in marks else int(count or 0)
-    return marks, done
-
-
-def peer_figures(run: PeerRun, started: float, published: float) -> dict[str, float]:
-    """Steady and overall rates of a finished peer run, in ``throughput.py``'s fields."""
-    marks, done = read_marks(run)
-    lo, hi, end = run.marks
-    nan = float("nan")
-    rate = (hi - lo) / (marks[hi] - marks[lo]) if lo in marks and hi in marks else nan
-    overall = end / (marks[end] - started) if end in marks else nan
-    return {"rate": rate, "overall": overall, "done": float(done), "publish_s": published}
-
-
-@contextlib.contextmanager
-def peer_run(system: str, broker: str, counter: str, n: int) -> Iterator[PeerRun]:
-    """A :class:`PeerRun` with its module written; its queues, keys and files go afterwards."""
-    run = PeerRun(system, broker, counter, n, uuid.uuid4().hex[:12], Path(tempfile.mkdtemp(prefix="cmp-")))
-    (run.directory / f"{run.module}.py").write_text(module_source(run))
-    try:
-        yield run
-    finally:
-        with contextlib.suppress(Exception):
-            clean_broker(run)
-        with contextlib.suppress(Exception):
-            clean_redis(run.counter, run.suffix)
-        shutil.rmtree(run.directory, ignore_errors=True)
-
-
-def measure_peer(args: argparse.Namespace, system: str, broker: str) -> dict[str, float]:
-    """One peer run: publish, start one worker, wait for the last task, stop the worker."""
-    with peer_run(system, broker, args.counter, args.n) as run:
-        began = time.monotonic()
-        publish(run)
-        published = time.monotonic() - began
-        started = time.time()
-        worker = start_worker(run)
-        try:
-            finished = wait_done(run, worker, args.timeout)
-        finally:
-            common.stop(worker, 15.0)
-        if not finished:
-            print((run.directory / "worker.log").read_text()[-3000:], file=sys.stderr)
-        return peer_figures(run, started, published)
-
-
-# -- cleaning up --------------------------------------------------------------------------------
-
-
-def clean_broker(run: PeerRun) -> None:
-    """Remove what the run left on its broker."""
-    if kind(run.broker) == "redis":
-        clean_redis(run.broker, run.suffix)
-    else:
-        clean_rabbitmq(run.broker, run.queue)
-
-
-def clean_redis(url: str, suffix: str) -> None:
-    """Delete the keys that carry ``suffix`` and drop it from Kombu's binding sets."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=f"*{suffix}*", count=1000):
-            client.delete(key)
-        # Kombu keeps the bindings of every exchange in one set per exchange: Celery's pidbox
-        # binding names the worker (and so the suffix) inside a shared set.
-        for binding in client.scan_iter(match="_kombu.binding.*", count=1000):
-            stale = [m for m in client.smembers(binding) if suffix.encode() in m]
-            if stale:
-                client.srem(binding, *stale)
-        # Kombu's binding expiry keeps one entry per fanout exchange; Celery's outlives its set.
-        for exchange in client.zrange(DEADLINES, 0, -1):
-            if suffix.encode() in exchange or (
-                exchange == b"celery.pidbox" and not client.exists(b"_kombu.binding." + exchange)
-            ):
-                client.zrem(DEADLINES, exchange)
-    finally:
-        client.close()
-
-
-def clean_rabbitmq(url: str, queue: str) -> None:
-    """Delete the run's queue, Dramatiq's delay and dead-letter queues, and Celery's exchanges."""
-    from kombu import Connection
-
-    with Connection(url) as conn:
-        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
-            with contextlib.suppress(Exception), conn.channel() as channel:
-                channel.queue_delete(name)
-        with contextlib.suppress(Exception), conn.channel() as channel:
-            channel.exchange_delete(queue)
-        with contextlib.suppress(Exception), conn.channel() as channel:
-            channel.exchange_delete("celery.pidbox", if_unused=True)  # Celery's; shared by its workers
-
-
-# -- one run in a fresh process -----------------------------------------------------------------
-
-
-def child(args: argparse.Namespace) -> dict[str, float]:
-    """The run this child process was started for."""
-    # A parent that gives up sends SIGTERM: exit through the ``finally`` blocks that stop workers.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    broker, results = common.resolve(args.broker, args.results)
-    if args.system == "arame":
-        import throughput
-
-        return throughput.measure(args, broker, results)
-    return measure_peer(args, args.system, broker)
-
-
-def run_child(args: argparse.Namespace, system: str, broker: str) -> dict[str, float] | None:
-    """Run one measurement in a fresh interpreter; its figures, or None if it failed."""
-    argv = [sys.executable, __file__, "--child", "--system", system, "--broker", broker]
-    argv += ["-n", str(args.n), "-c", str(args.concurrency), "--results", args.results]
-    argv += ["--timeout", str(args.timeout), "--counter", args.counter]
-    argv += ["--pool", args.pool] if args.pool else []
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = process.communicate(timeout=args.timeout + 120)
+        out, err = process.communicate(timeout=args.timeout + 300)
     except subprocess.TimeoutExpired:
         process.terminate()
         out, err = process.communicate()
     found = [dict(json.loads(line[7:])) for line in out.splitlines() if line.startswith("RESULT ")]
     if not found or not all(math.isfinite(v) for v in found[0].values()):
-        print(out[-2000:] + err[-3000:], file=sys.stderr)  # the worker's log, a traceback
-    return found[0] if found else None
+        print(out[-2000:] + err[-3000:], file=sys.stderr)
+        return None
+    return found[0]
 
 
-# -- the parent ---------------------------------------------------------------------------------
-
-
-def plan(systems: list[str], brokers: list[str]) -> list[tuple[str, str]]:
-    """(system, broker) pairs of one repeat, broker by broker; the peers only where they run."""
-    return [
-        (system, broker)
-        for broker in brokers
-        for system in systems
-        if system == "arame" or kind(common.resolve(broker, "")[0]) in PEER_KINDS
-    ]
-
-
-def run_all(args: argparse.Namespace, systems: list[str], brokers: list[str]) -> list[dict[str, Any]]:
-    """Every run, interleaved: each repeat goes once through every system on every broker."""
+def run_section(args: argparse.Namespace, section: str, brokers: list[str]) -> list[dict[str, Any]]:
+    """Every run of ``section``: each repeat goes once through every job."""
     runs: list[dict[str, Any]] = []
-    pairs = plan(systems, brokers)
-    for repeat in range(1, args.repeat + 1):
-        for system, broker in pairs:
-            figures = run_child(args, system, broker)
-            label = f"  run {repeat}/{args.repeat} {label_of(broker):10} {system:9}"
-            if figures is None or not all(math.isfinite(v) for v in figures.values()):
-                done = f" after {figures['done']:.0f} tasks" if figures else ""
-                print(f"{label} failed{done}", flush=True)  # a partial run would skew the median
-                continue
-            runs.append({"system": system, "broker": label_of(broker), "repeat": repeat, **figures})
-            print(
-                f"{label} rate {figures['rate']:7.0f}/s  overall {figures['overall']:7.0f}/s  "
-                f"done {figures['done']:6.0f}  publish {figures['publish_s']:5.1f}s",
-                flush=True,
-            )
+    repeats = 1 if section == "memory" else args.repeat
+    for repeat in range(1, repeats + 1):
+        for job in jobs(section, brokers):
+            load = os.getloadavg()[0]
+            figures = run_child(args, section, job)
+            label = " ".join(str(v) for v in job.values())
+            shown = "failed" if figures is None else "  ".join(f"{k} {v:.4g}" for k, v in figures.items())
+            print(f"  {section} {repeat}/{repeats} {label:32} load {load:4.2f}  {shown}", flush=True)
+            if figures is not None:
+                runs.append({"section": section, "repeat": repeat, "load": load, **job, **figures})
     return runs
 
 
-def label_of(broker: str) -> str:
-    """A broker's name, or its URL without a password."""
-    return broker if broker in common.BROKERS else common.redact(broker)
+def child(args: argparse.Namespace) -> dict[str, float]:
+    """The run this interpreter was started for."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # leave through the finally blocks
+    sys.path.insert(0, str(HERE))
+    broker = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672//", "redis": "redis://127.0.0.1:6379/14"}.get(
+        args.broker, args.broker
+    )
+    if args.system in PEERS:
+        import peers
+
+        args.n = args.rt_n if args.section == "roundtrip" else args.n
+        measure = peers.roundtrip if args.section == "roundtrip" else peers.throughput
+        return measure(args, args.system, broker)
+    return arame_child(args)
 
 
-def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per broker and system: median and min-max of the steady rate, and arame's median over it."""
-    rows: list[dict[str, Any]] = []
-    for broker in dict.fromkeys(r["broker"] for r in runs):
-        for system in SYSTEMS:
-            rates = [r["rate"] for r in runs if r["broker"] == broker and r["system"] == system]
-            if rates:
-                low, high = min(rates), max(rates)
-                row = {"broker": broker, "system": system, "runs": len(rates), "min": low, "max": high}
-                rows.append(row | {"median": statistics.median(rates)})
-    for row in rows:
-        own = next((r for r in rows if r["broker"] == row["broker"] and r["system"] == "arame"), None)
-        row["arame_ratio"] = own["median"] / row["median"] if own and row["system"] != "arame" else None
-    return rows
+def arame_child(args: argparse.Namespace) -> dict[str, float]:
+    """An arame run of ``args.section``."""
+    import common
+    import ours
 
+    broker, results = common.resolve(args.broker, "postgresql")
+    if args.section == "throughput":
+        return ours.throughput(args, broker, results)
+    if args.section == "queues":
+        return ours.throughput(args, broker, results, queues=args.queues)
+    if args.section == "roundtrip":
+        args.n = args.rt_n
+        return ours.roundtrip(args, broker, results)
+    if args.section == "publish":
+        args.n = args.publish_n
+        return ours.delay_loop(args, broker, results)
+    if args.section == "memory":
+        import memory
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    """The summary, one line per broker and system."""
-    print(f"{'broker':10} {'system':9} {'runs':>4} {'median':>9} {'min-max':>15} {'arame/peer':>11}")
-    for r in rows:
-        spread = f"{r['min']:.0f}-{r['max']:.0f}"
-        ratio = f"{r['arame_ratio']:.2f}" if r["arame_ratio"] is not None else "-"
-        print(f"{r['broker']:10} {r['system']:9} {r['runs']:4} {r['median']:7.0f}/s {spread:>15} {ratio:>11}")
+        args.n, args.step, args.trace, args.concurrency, args.pool = (
+            args.memory_n,
+            args.memory_step,
+            True,
+            2,
+            None,
+        )
+        return memory.measure(args, broker, results)
+    import growth
 
-
-def versions() -> dict[str, str]:
-    """Versions of what was compared, for the JSON."""
-    found = {"python": platform.python_version()}
-    for name in ("arame", "celery", "dramatiq", "kombu"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
-
-
-def document(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures and what produced them, as ``--json`` writes them and ``plot.py`` reads them."""
-    workload = {"n": args.n, "repeat": args.repeat, "cores": os.cpu_count()}
-    arame = {"concurrency": args.concurrency, "pool": args.pool, "results": label_of(args.results)}
-    return {
-        "workload": workload | {"arame": arame},
-        "versions": versions(),
-        "runs": runs,
-        "summary": summarize(runs),
-    }
+    return growth.measure(args, args.variant, args.what)
 
 
 def parser() -> argparse.ArgumentParser:
-    """The shared options, with the comparison's own."""
-    p = common.parser(__doc__.splitlines()[0], n=10_000, brokers="redis,rabbitmq")
-    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of {list(SYSTEMS)}")
-    p.add_argument(
-        "--counter", default="redis://127.0.0.1:6379/13", help="Redis URL that counts the peers' tasks"
-    )
-    p.add_argument("--json", type=Path, help="write the runs and the summary to this JSON file")
-    p.add_argument("--plot", type=Path, help="draw the summary as a PNG bar chart to this file")
-    p.add_argument("--system", choices=SYSTEMS, help=argparse.SUPPRESS)
+    """The options."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--broker", default="rabbitmq,redis,postgresql,sqlite", help="comma-separated names")
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {list(SECTIONS)}")
+    p.add_argument("--peer-python", default="/tmp/peers-venv/bin/python", help="the peers' interpreter")
+    p.add_argument("--repeat", type=int, default=3, help="interleaved rounds per section [3]")
+    p.add_argument("--quick", action="store_true", help=f"scaled-down counts: {QUICK}")
+    for key, value in FULL.items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"[{value:,}; quick {QUICK[key]:,}]")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds one run may take [600]")
+    p.add_argument("--json", type=Path, help="write every run and the summary here")
+    p.add_argument("--plot", type=Path, help="draw the throughput chart to this PNG")
+    for hidden in ("--section", "--system", "--what", "--variant"):
+        p.add_argument(hidden, default="", help=argparse.SUPPRESS)
+    p.add_argument("--queues", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
 def main() -> None:
-    """Run the comparison (or, with ``--child``, one of its runs)."""
-    p = parser()
-    args = p.parse_args()
-    if args.repeat < common.MIN_REPEAT:
-        p.error(f"--repeat must be at least {common.MIN_REPEAT}")
+    """Run the sections (or, with ``--child``, one run)."""
+    args = parser().parse_args()
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.child:
         print("RESULT " + json.dumps(child(args)), flush=True)
         return
-    systems = [s for s in args.systems.split(",") if s]
-    if unknown := set(systems) - set(SYSTEMS):
-        p.error(f"unknown systems {sorted(unknown)}")
-    print(f"n={args.n} repeat={args.repeat} arame: -c {args.concurrency} results={args.results}", flush=True)
-    figures = document(args, run_all(args, systems, args.broker.split(",")))
-    print_table(figures["summary"])
+    brokers, sections = args.broker.split(","), args.sections.split(",")
+    started = time.time()
+    now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    print(f"{now}  load {os.getloadavg()}  cores {os.cpu_count()}")
+    print(f"counts { ({k: getattr(args, k) for k in FULL}) }  repeat {args.repeat}", flush=True)
+    runs: list[dict[str, Any]] = []
+    for section in sections:
+        print(f"{section}: load {os.getloadavg()}", flush=True)
+        if section == "growth":
+            runs += growth_section(args, brokers)
+        else:
+            runs += run_section(args, section, brokers)
+        save(args, runs, started)
+    figures = save(args, runs, started)
+    report.print_targets(figures["summary"])
+
+
+def growth_section(args: argparse.Namespace, brokers: list[str]) -> list[dict[str, Any]]:
+    """Build the big schema, run the growth section, drop the schema."""
+    sys.path.insert(0, str(HERE))
+    import growth
+
+    began = time.monotonic()
+    growth.build(args.growth_rows, args.growth_messages)
+    print(f"  built in {time.monotonic() - began:.0f}s", flush=True)
+    try:
+        return run_section(args, "growth", brokers)
+    finally:
+        growth.drop_all()
+
+
+def save(args: argparse.Namespace, runs: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    """The runs, their summary and versions, written to ``--json`` (and the chart) as they grow."""
+    figures = {
+        "started": started,
+        "elapsed_s": time.time() - started,
+        "counts": {k: getattr(args, k) for k in FULL} | {"repeat": args.repeat, "cores": os.cpu_count()},
+        "versions": versions(args.peer_python),
+        "runs": runs,
+        "summary": report.summarize(runs),
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    if args.plot:
-        import plot  # matplotlib only when a chart is asked for
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    if args.plot and any(r["section"] == "throughput" for r in runs):
+        import plot
 
         plot.draw(figures, args.plot)
+    return figures
+
+
+def versions(peer_python: str) -> dict[str, str]:
+    """Versions of what was compared."""
+    found = {"python": platform.python_version()}
+    from importlib import metadata
+
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        found["arame"] = metadata.version("arame")
+    code = "from importlib import metadata as m; print(m.version('dramatiq'), m.version('celery'))"
+    with contextlib.suppress(OSError, ValueError, subprocess.CalledProcessError):
+        dramatiq, celery = subprocess.check_output([peer_python, "-c", code], text=True).split()
+        found |= {"dramatiq": dramatiq, "celery": celery}
+    return found
 
 
 if __name__ == "__main__":

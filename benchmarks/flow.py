@@ -76,7 +76,9 @@ def measure_rate(args: argparse.Namespace, bench: common.Bench, app: Any) -> Non
     low, high = times[len(times) // 10], times[len(times) * 9 // 10]
     rate = (len(times) * 8 // 10) / (high - low)
     print(f"rate limit {args.rate}/s, {args.workers} workers x -c {args.concurrency}: {len(times)} started,")
-    print(f"  steady start rate {rate:.2f}/s ({(rate / args.rate - 1) * 100:+.1f} %), overall {len(times) / (times[-1] - times[0]):.2f}/s")
+    print(
+        f"  steady start rate {rate:.2f}/s ({(rate / args.rate - 1) * 100:+.1f} %), overall {len(times) / (times[-1] - times[0]):.2f}/s"
+    )
 
 
 def measure_fairness(args: argparse.Namespace, bench: common.Bench, app: Any) -> None:
@@ -96,9 +98,15 @@ def measure_fairness(args: argparse.Namespace, bench: common.Bench, app: Any) ->
             common.stop(worker)
     b_starts = sorted(s for _, s, t in rows if t == "b")
     a_before = sum(1 for _, s, t in rows if t == "a" and s <= b_starts[-1])
-    print(f"fairness: {args.backlog} tasks of tenant a, then 10 of b; limit {args.limit} per tenant, {args.work}s each;")
-    print(f"  {args.workers} workers x -c {args.concurrency}, started {began - published:.1f}s after b's publish")
-    print(f"  b's tasks started {b_starts[0] - began:.2f}s .. {b_starts[-1] - began:.2f}s after the workers started;")
+    print(
+        f"fairness: {args.backlog} tasks of tenant a, then 10 of b; limit {args.limit} per tenant, {args.work}s each;"
+    )
+    print(
+        f"  {args.workers} workers x -c {args.concurrency}, started {began - published:.1f}s after b's publish"
+    )
+    print(
+        f"  b's tasks started {b_starts[0] - began:.2f}s .. {b_starts[-1] - began:.2f}s after the workers started;"
+    )
     print(f"  {a_before} of a's tasks had started by then")
 
 
@@ -119,8 +127,14 @@ def main() -> None:
     broker, results = common.resolve(common.BROKERS[args.broker], common.RESULTS[args.results])
     with common.bench_app(broker, results) as base:
         bench = dataclasses.replace(base, module=f"flow_{base.module}")
-        source = MODULE.format(broker=base.broker, results=base.results, queue=base.queue, rate=args.rate,
-                               limit=args.limit, work=args.work)
+        source = MODULE.format(
+            broker=base.broker,
+            results=base.results,
+            queue=base.queue,
+            rate=args.rate,
+            limit=args.limit,
+            work=args.work,
+        )
         (bench.directory / f"{bench.module}.py").write_text(textwrap.dedent(source))
         app = bench.import_app()
         (measure_rate if args.mode == "rate" else measure_fairness)(args, bench, app)

@@ -63,6 +63,7 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             time.sleep(0.5)
             sup0, child0 = snapshot(worker.pid)
             sup, child, sent = sup0, child0, 1
+            child1 = float("nan")
             while sent < args.n and not out_of_time():
                 for start in range(0, args.step, common.PUBLISH_BATCH):
                     add.map([(i, i) for i in range(start, min(args.step, start + common.PUBLISH_BATCH))])
@@ -70,6 +71,7 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
                 while common.count_finished(bench, app) < sent and not out_of_time():
                     time.sleep(0.2)
                 sup, child = snapshot(worker.pid)
+                child1 = child if sent == 1 + args.step else child1
                 if args.trace:
                     print(
                         f"    {sent:7d} tasks: supervisor {sup:5.1f} MiB, child {child:5.1f} MiB",
@@ -82,6 +84,7 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             "child0": child0,
             "child": child,
             "growth%": (child - child0) / child0 * 100 if child0 else float("nan"),
+            "flat%": (child - child1) / child1 * 100,
             "sup0": sup0,
             "sup": sup,
             "tasks": float(sent),
@@ -92,6 +95,7 @@ FIELDS = [
     ("child0", "{:5.1f}MiB"),
     ("child", "{:5.1f}MiB"),
     ("growth%", "{:+5.1f}"),
+    ("flat%", "{:+5.1f}"),
     ("sup0", "{:5.1f}MiB"),
     ("sup", "{:5.1f}MiB"),
     ("tasks", "{:6.0f}"),

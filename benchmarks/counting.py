@@ -1,0 +1,112 @@
+"""The per-task work every compared system does, and how a run is watched from outside.
+
+Every task of every system writes one byte to a count file (opened once per process with
+``O_APPEND``, so the writes of all processes and threads add up), and the file's size is the number
+of tasks done. The watcher polls the size, stamps the time at the 10 % and 90 % marks, and reads
+the CPU time (user + system) of the worker's whole process tree there from ``/proc``: the worker
+runs in its own session, so every process whose session id is the worker's pid belongs to it,
+supervisor, children and threads alike. Standard library only: the peers' environment runs it too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POLL_S = 0.002
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# Top of every worker module: the count file, opened once per process (and inherited over fork).
+COUNTER = """\
+import os as _os
+
+_COUNT = _os.open({path!r}, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
+
+
+def tick():
+    _os.write(_COUNT, b".")
+"""
+
+
+def done(path: Path) -> int:
+    """Tasks counted so far."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def tree_cpu(session: int) -> float:
+    """CPU seconds (user + system) of every process in ``session``, with their reaped children."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state ppid pgrp session ... utime(12) stime(13) cutime(14) cstime(15).
+        if int(fields[3]) == session:
+            total += sum(int(v) for v in fields[11:15])
+    return total / TICKS
+
+
+@dataclass
+class Watch:
+    """What a watched run gave: the marks' times, CPU readings and counts.
+
+    Attributes:
+        n: tasks the run waits for.
+        times: count mark -> monotonic seconds when it was first seen reached.
+        cpu: count seen at a CPU reading -> the worker tree's CPU seconds then.
+    """
+
+    n: int
+    times: dict[int, float] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def marks(self) -> tuple[int, int]:
+        return self.n // 10, self.n * 9 // 10
+
+    def figures(self) -> dict[str, float]:
+        """Steady rate (tasks/s between the marks) and CPU per task in µs over the same span."""
+        lo, hi = self.marks
+        nan = float("nan")
+        if lo not in self.times or hi not in self.times or len(self.cpu) < 2:
+            return {"rate": nan, "cpu_us": nan}
+        (c0, s0), (c1, s1) = sorted(self.cpu.items())[:2]
+        rate = (hi - lo) / (self.times[hi] - self.times[lo])
+        return {"rate": rate, "cpu_us": (s1 - s0) / (c1 - c0) * 1e6 if c1 > c0 else nan}
+
+
+def watch(path: Path, n: int, session: int, alive: Callable[[], bool], timeout: float) -> Watch:
+    """Poll ``path`` until ``n`` tasks are counted (or the worker dies, or time runs out)."""
+    seen = Watch(n)
+    end = time.monotonic() + timeout
+    pending = list(seen.marks)
+    while time.monotonic() < end:
+        count = done(path)
+        now = time.monotonic()
+        while pending and count >= pending[0]:
+            seen.times[pending.pop(0)] = now
+            cpu = tree_cpu(session)
+            seen.cpu[done(path)] = cpu
+        if count >= n or not alive():
+            break
+        time.sleep(POLL_S)
+    return seen
+
+
+def latencies(samples: list[float]) -> dict[str, float]:
+    """p50, p99 and max of round trips in ms, and how many."""
+    import statistics
+
+    ordered = sorted(samples)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cuts[49], "p99": cuts[98], "max": ordered[-1], "count": float(len(ordered))}

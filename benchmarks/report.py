@@ -1,0 +1,195 @@
+"""``compare.py``'s summary: medians per group of runs, and the targets of the issue, met or not."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+KEYS = ("section", "system", "broker", "queues", "what", "variant")
+SKIP = {*KEYS, "repeat", "load"}
+
+
+def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per group of runs: the group's keys, then per figure its median, min and max."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(tuple(run.get(k) for k in KEYS), []).append(run)
+    rows = []
+    for key, members in groups.items():
+        row: dict[str, Any] = {k: v for k, v in zip(KEYS, key, strict=True) if v is not None}
+        row["runs"] = len(members)
+        for name in members[0]:
+            if name not in SKIP:
+                values = [m[name] for m in members]
+                row[name] = statistics.median(values)
+                row[f"{name}_min"], row[f"{name}_max"] = min(values), max(values)
+        rows.append(row)
+    return rows
+
+
+def pick(summary: list[dict[str, Any]], field: str, **keys: Any) -> float | None:
+    """The median ``field`` of the row matching ``keys``."""
+    for row in summary:
+        if all(row.get(k) == v for k, v in keys.items()):
+            value = row.get(field)
+            return float(value) if value is not None else None
+    return None
+
+
+def verdict(ours: float | None, target: float | None, *, higher: bool = True) -> str:
+    """ "met", or "short N %" of ``target``."""
+    if ours is None or target is None:
+        return "not measured"
+    if (ours >= target) if higher else (ours <= target):
+        return "met"
+    if higher:
+        return f"not met: {(target - ours) / target * 100:.0f} % short ({target / ours:.1f}x needed)"
+    return f"not met: {ours / target:.1f}x the target"
+
+
+def print_targets(summary: list[dict[str, Any]]) -> None:
+    """The issue's targets with arame's and the peer's figures from this run."""
+    print("\ntarget | arame | peer | ratio | verdict")
+    for line in target_lines(summary):
+        print(" | ".join(line))
+
+
+def _f(value: float | None, fmt: str = "{:,.0f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
+    """One line per target: what, arame, peer, ratio, verdict."""
+    lines = []
+    for broker, factor in (("rabbitmq", 1.25), ("redis", 2.0)):
+        ours = pick(s, "rate", section="throughput", system="arame", broker=broker)
+        peer = pick(s, "rate", section="throughput", system="dramatiq", broker=broker)
+        celery = pick(s, "rate", section="throughput", system="celery", broker=broker)
+        ratio = ours / peer if ours and peer else None
+        lines.append(
+            [
+                f"throughput {broker} ≥ {factor} x Dramatiq",
+                _f(ours),
+                f"{_f(peer)} (Celery {_f(celery)})",
+                _f(ratio, "{:.2f}"),
+                verdict(ratio, factor),
+            ]
+        )
+        cpu, peer_cpu = (
+            pick(s, "cpu_us", section="throughput", system=x, broker=broker) for x in ("arame", "dramatiq")
+        )
+        lines.append(
+            [
+                f"worker CPU/task {broker} (µs) ≤ Dramatiq",
+                _f(cpu),
+                _f(peer_cpu),
+                _f(cpu / peer_cpu if cpu and peer_cpu else None, "{:.2f}"),
+                verdict(cpu, peer_cpu, higher=False),
+            ]
+        )
+    for broker, target in (("postgresql", 6000.0), ("sqlite", 3000.0)):
+        ours = pick(s, "rate", section="throughput", system="arame", broker=broker)
+        lines.append([f"throughput {broker} ≥ {target:,.0f}/s", _f(ours), "-", "-", verdict(ours, target)])
+    rabbit_p50 = pick(s, "p50", section="roundtrip", system="dramatiq", broker="rabbitmq")
+    for broker in ("rabbitmq", "redis"):
+        for field, target in (("p50", rabbit_p50), ("p99", 3.0)):
+            ours = pick(s, field, section="roundtrip", system="arame", broker=broker)
+            peer = pick(s, field, section="roundtrip", system="dramatiq", broker=broker)
+            lines.append(
+                [
+                    f"round trip {field} {broker} (ms) ≤ {_f(target, '{:.2f}')}",
+                    _f(ours, "{:.2f}"),
+                    _f(peer, "{:.2f}"),
+                    _f(ours / peer if ours and peer else None, "{:.2f}"),
+                    verdict(ours, target, higher=False),
+                ]
+            )
+    ours = pick(s, "p50", section="roundtrip", system="arame", broker="postgresql")
+    lines.append(
+        [
+            "round trip p50 postgresql (ms) ≤ 1.5",
+            _f(ours, "{:.2f}"),
+            "-",
+            "-",
+            verdict(ours, 1.5, higher=False),
+        ]
+    )
+    for broker in ("rabbitmq", "redis"):
+        ours = pick(s, "rate", section="publish", broker=broker)
+        lines.append([f"delay() loop {broker} ≥ 2,000/s", _f(ours), "-", "-", verdict(ours, 2000.0)])
+    ours = pick(s, "map_rate", section="publish", broker="rabbitmq")
+    lines.append(["Task.map rabbitmq ≥ 20,000/s", _f(ours), "-", "-", verdict(ours, 20000.0)])
+    return lines + growth_lines(s) + memory_lines(s)
+
+
+def growth_lines(s: list[dict[str, Any]]) -> list[list[str]]:
+    """Cost as work grows: each rate within 10 % of its empty-table figure; 100 queues of one."""
+    lines = []
+    for what in ("delay-redis", "delay-postgresql", "claim", "fetch"):
+        empty, big = (pick(s, "rate", section="growth", what=what, variant=v) for v in ("empty", "big"))
+        ratio = big / empty if big and empty else None
+        lines.append(
+            [
+                f"{what}: big / empty ≥ 0.90",
+                _f(big),
+                f"empty {_f(empty)}",
+                _f(ratio, "{:.2f}"),
+                verdict(ratio, 0.9),
+            ]
+        )
+    for broker in ("rabbitmq", "redis"):
+        one, many = (pick(s, "rate", section="queues", broker=broker, queues=q) for q in (1, 100))
+        ratio = many / one if many and one else None
+        lines.append(
+            [
+                f"100 queues / 1 queue {broker} ≥ 0.90",
+                _f(many),
+                f"one queue {_f(one)}",
+                _f(ratio, "{:.2f}"),
+                verdict(ratio, 0.9),
+            ]
+        )
+    return lines
+
+
+def memory_lines(s: list[dict[str, Any]]) -> list[list[str]]:
+    """PSS per process ≤ 45 MB and flat within 5 % after the first step."""
+    child, sup, growth = (pick(s, k, section="memory") for k in ("child", "sup", "flat%"))
+    largest = max(child or 0, sup or 0) or None
+    lines = [
+        [
+            "memory: largest PSS (MiB) ≤ 45 MB",
+            _f(largest, "{:.1f}"),
+            "-",
+            "-",
+            verdict(largest, 45e6 / 2**20, higher=False),
+        ]
+    ]
+    lines.append(
+        [
+            "memory: child PSS, last vs first step (%) within 5",
+            _f(growth, "{:+.1f}"),
+            "-",
+            "-",
+            verdict(abs(growth) if growth is not None else None, 5.0, higher=False),
+        ]
+    )
+    return lines
+
+
+def main() -> None:
+    """Print the targets of a JSON file that ``compare.py --json`` wrote, as a Markdown table."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("json", type=Path)
+    figures = json.loads(p.parse_args().json.read_text())
+    print("| target | arame | peer | ratio | verdict |\n|---|---|---|---|---|")
+    for line in target_lines(figures["summary"]):
+        print("| " + " | ".join(line) + " |")
+
+
+if __name__ == "__main__":
+    main()
