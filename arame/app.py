@@ -50,7 +50,9 @@ class App(RecoveryVerbs):
         result_expires: how long finished rows are kept (a timedelta, or seconds as a number);
             the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
-            without its worker renewing the lease; a dead worker's message returns after this.
+            without its worker renewing the lease (5 s by default; a thread renews it every
+            third of it); a dead worker's message returns after this. Longer leases ride out
+            longer broker outages without a second run, at the cost of slower redelivery.
         immediate: run each published task at once in the caller's thread (for tests; see
             ``arame.testing.immediate``).
         on_commit: registers a callback to run once the caller's database transaction commits
