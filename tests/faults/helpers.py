@@ -85,6 +85,16 @@ def work(key, seconds=0.0, then=None):
     return key
 
 
+@app.task(name="faults.spin")
+def spin(key, seconds):
+    record("start", key)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # busy on the CPU: holds the GIL but for its switch interval
+        sum(range(1000))
+    record("end", key)
+    return key
+
+
 @app.task(name="faults.die")
 def die(key):
     record("start", key)
@@ -106,6 +116,10 @@ def gather(keys):
 
 # Stand-ins with the worker's task names and signatures: the test process only publishes them.
 def _work(key: str, seconds: float = 0.0, then: float | None = None) -> str:
+    return key
+
+
+def _spin(key: str, seconds: float) -> str:
     return key
 
 
@@ -219,6 +233,7 @@ class Stack:
         """The worker's tasks, declared on ``app`` for publishing to this stack's queue."""
         return SimpleNamespace(
             work=app.task(name="faults.work", queue=self.queue)(_work),
+            spin=app.task(name="faults.spin", queue=self.queue)(_spin),
             die=app.task(name="faults.die", queue=self.queue)(_die),
             add=app.task(name="faults.add", queue=self.queue)(_add),
             gather=app.task(name="faults.gather", queue=self.queue)(_gather),

@@ -55,6 +55,7 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
+        self._kept_store: QueueStore | None = None
         options = connection.client.transport_options
         self.lease_seconds = float(options.get("lease_seconds", self.lease_seconds))
         if self.lease_seconds <= 0:
@@ -70,7 +71,9 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
 
     @property
     def store(self) -> QueueStore:
-        """The queues, through this process's client."""
+        """The queues, through this process's client (the one kept by ``retire``, once retired)."""
+        if self._kept_store is not None:
+            return self._kept_store
         store: QueueStore = self.connection.store
         return store
 
@@ -160,6 +163,11 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
         acked, self._acked = self._acked, defaultdict(list)
         for queue, tags in acked.items():
             self.store.ack(queue, tags)
+
+    def retire(self) -> None:
+        # Closing makes the transport forget its client: keep it, for the renewals and acks to come.
+        self._kept_store = self.store
+        super().retire()
 
     def _tag_of(self, fetched: Fetched) -> str:
         return fetched.tag
