@@ -206,13 +206,15 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
         for queue, pairs in _by_queue(live).items():
             for tag in self.store.renew(queue, pairs, self.lease_ms):
                 with self._lock:
-                    if tag in self._held:  # its ack still deletes it; renewing it is another's business
+                    still_held = tag in self._held  # else acknowledged (and deleted) meanwhile
+                    if still_held:  # its ack still deletes it; renewing it is another's business
                         self._held[tag] = (queue, LOST)
-                logger.warning(
-                    "the lease of message %s in %r ran out before it was renewed: it may run twice",
-                    tag,
-                    queue,
-                )
+                if still_held:
+                    logger.warning(
+                        "the lease of message %s in %r ran out before it was renewed: it may run twice",
+                        tag,
+                        queue,
+                    )
 
     def queue_delete(
         self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any
