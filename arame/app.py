@@ -52,7 +52,9 @@ class App(RecoveryVerbs):
         result_expires: how long finished rows are kept (a timedelta, or seconds as a number);
             the scheduler prunes older ones.
         lease_seconds: on the SQL and Redis transports, how long a fetched message stays hidden
-            without its worker renewing the lease; a dead worker's message returns after this.
+            without its worker renewing the lease (5 s by default; a thread renews it every
+            third of it); a dead worker's message returns after this. Longer leases ride out
+            longer broker outages without a second run, at the cost of slower redelivery.
         queue_type: on RabbitMQ, ``"classic"`` (the default) or ``"quorum"`` (replicated; see
             docs/scaling.md); ``queue_types`` maps a queue name to its own type.
         immediate: run each published task at once in the caller's thread (for tests; see

@@ -18,11 +18,13 @@ T = TypeVar("T")
 class Inbox:
     """A subscriber on some queues and the deliveries it received, oldest first, with arrival times."""
 
-    def __init__(self, broker: BrokerSpec | str, queues: list[str], prefetch: int) -> None:
+    def __init__(
+        self, broker: BrokerSpec | str, queues: list[str], prefetch: int, *, renew: bool = True
+    ) -> None:
         spec = parse_broker_url(broker) if isinstance(broker, str) else broker
         self.deliveries: list[Delivery] = []
         self.arrived: list[float] = []  # time.time() of each delivery
-        self.subscriber = Subscriber(spec, queues, prefetch, self._arrive)
+        self.subscriber = Subscriber(spec, queues, prefetch, self._arrive, renew_leases=renew)
         self.subscriber.open()
 
     def _arrive(self, delivery: Delivery) -> None:
@@ -42,8 +44,8 @@ class Inbox:
         return self.deliveries
 
     def receive_for(self, seconds: float, *, heartbeat: Inbox | None = None) -> list[Delivery]:
-        """Drain for ``seconds`` whatever arrives (to show that nothing more does), renewing
-        ``heartbeat``'s leases meanwhile."""
+        """Drain for ``seconds`` whatever arrives (to show that nothing more does), keeping
+        ``heartbeat``'s connection serviced meanwhile (its leases renew on a thread of their own)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if heartbeat is not None:

@@ -16,6 +16,7 @@ from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
 from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, Delivery, dead_letter_queue
 from arame.transport.failures import broker_error, log_consumer_timeout
+from arame.transport.renewal import HeldLeases
 from arame.transport.republish import count_redelivery, wait_again
 from arame.transport.urls import BrokerSpec
 
@@ -34,6 +35,8 @@ class Subscriber:
         queues: names of the queues to consume.
         prefetch: how many unacknowledged deliveries the broker may hand over at once.
         on_delivery: called with each Delivery, on the draining thread.
+        renew_leases: renew the leases of held messages on a thread (SQL and Redis); ``False``
+            lets them run out while held, as a frozen process's would (for tests).
     """
 
     def __init__(
@@ -42,6 +45,8 @@ class Subscriber:
         queues: Sequence[str],
         prefetch: int,
         on_delivery: Callable[[Delivery], None],
+        *,
+        renew_leases: bool = True,
     ) -> None:
         self.spec = spec
         self.queue_names = list(queues)
@@ -54,14 +59,17 @@ class Subscriber:
         # publish waits for its confirm in drain_events, which would deliver the next one into it.
         self._again: deque[Callable[[], None]] = deque()
         self.paused: frozenset[str] = frozenset()  # queues not consumed for now (see pause())
+        self._leases = HeldLeases(renew=renew_leases)  # renewed on a thread, across reconnections
 
     def open(self) -> None:
         """Connect, declare the queues and start consuming.
 
+        A connection open before is dropped; what it delivered stays leased to this subscriber.
+
         Raises:
             TransportError: the broker cannot be reached.
         """
-        self.close()
+        self._drop_connection(retire=True)
         connection = connect(self.spec)
         try:
             connection.ensure_connection(max_retries=1)
@@ -75,6 +83,7 @@ class Subscriber:
             connection.release()
             raise self._error("could not consume from", exc) from exc
         self._connection = connection
+        self._leases.attach(self._consumer.channel)
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for deliveries and hand them to ``on_delivery``.
@@ -206,11 +215,12 @@ class Subscriber:
             TransportError: they could not be sent; the broker delivers those messages again.
         """
         flush_acks = getattr(self._consumer.channel, "flush_acks", None) if self._consumer else None
-        if flush_acks is not None:
-            try:
+        try:
+            if flush_acks is not None:
                 flush_acks()
-            except Exception as exc:
-                raise self._error("could not acknowledge messages on", exc) from exc
+            self._leases.flush()  # those delivered before a reconnection
+        except Exception as exc:
+            raise self._error("could not acknowledge messages on", exc) from exc
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move a message nobody can run to ``<queue>.dead``, untouched, with ``reason`` in a header.
@@ -264,7 +274,13 @@ class Subscriber:
 
     def close(self) -> None:
         """Stop consuming and close the connection; unacknowledged deliveries return to the broker."""
+        self._leases.release()  # first: no renewal lands after the current channel's release
+        self._drop_connection(retire=False)
+
+    def _drop_connection(self, *, retire: bool) -> None:
         connection, self._connection, self._consumer = self._connection, None, None
+        if connection is not None and retire:
+            self._leases.retire()
         if connection is not None:
             try:
                 connection.release()

@@ -35,7 +35,7 @@ __all__ = [
     "with_queue_types",
 ]
 
-DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_LEASE_SECONDS = 5.0
 
 #: Broker schemes a user may write, and the kind of transport each one selects.
 BROKER_SCHEMES: dict[str, str] = {

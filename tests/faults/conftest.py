@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.faults.helpers import FIGURES, Stack, Workers
+from tests.faults.proxy import TcpProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -68,6 +70,23 @@ def workers(stack: Stack) -> Iterator[Workers]:
     started = Workers(stack)
     yield started
     started.cleanup()
+
+
+@pytest.fixture
+def proxies() -> Iterator[list[TcpProxy]]:
+    """TCP proxies made during a test (see ``proxy_for``), stopped at its end."""
+    made: list[TcpProxy] = []
+    yield made
+    for proxy in made:
+        proxy.stop()
+
+
+def proxy_for(stack: Stack, proxies: list[TcpProxy]) -> TcpProxy:
+    """A TCP proxy in front of the stack's (shared) broker server."""
+    parts = urlsplit(stack.broker_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 0)).start()
+    proxies.append(proxy)
+    return proxy
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -94,6 +94,16 @@ async def nap(key, seconds):
     return key
 
 
+@app.task(name="faults.spin")
+def spin(key, seconds):
+    record("start", key)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # busy on the CPU: holds the GIL but for its switch interval
+        sum(range(1000))
+    record("end", key)
+    return key
+
+
 @app.task(name="faults.die")
 def die(key):
     record("start", key)
@@ -119,6 +129,10 @@ def _work(key: str, seconds: float = 0.0, then: float | None = None) -> str:
 
 
 async def _nap(key: str, seconds: float) -> str:
+    return key
+
+
+def _spin(key: str, seconds: float) -> str:
     return key
 
 
@@ -233,6 +247,7 @@ class Stack:
         return SimpleNamespace(
             work=app.task(name="faults.work", queue=self.queue)(_work),
             nap=app.task(name="faults.nap", queue=self.queue)(_nap),
+            spin=app.task(name="faults.spin", queue=self.queue)(_spin),
             die=app.task(name="faults.die", queue=self.queue)(_die),
             add=app.task(name="faults.add", queue=self.queue)(_add),
             gather=app.task(name="faults.gather", queue=self.queue)(_gather),

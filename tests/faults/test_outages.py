@@ -7,14 +7,13 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 import arame
 from arame.results.table import results as results_table
-from tests.faults.conftest import NETWORKED, TRANSPORTS, urls_for
+from tests.faults.conftest import NETWORKED, TRANSPORTS, proxy_for, urls_for
 from tests.faults.helpers import (
     SHORT_LEASE,
     Stack,
@@ -61,22 +60,6 @@ def pg_workers(pg_stack: Stack) -> Iterator[Workers]:
     started = Workers(pg_stack)
     yield started
     started.cleanup()
-
-
-@pytest.fixture
-def proxies() -> Iterator[list[TcpProxy]]:
-    made: list[TcpProxy] = []
-    yield made
-    for proxy in made:
-        proxy.stop()
-
-
-def proxy_for(stack: Stack, proxies: list[TcpProxy]) -> TcpProxy:
-    """A TCP proxy in front of the stack's (shared) broker server."""
-    parts = urlsplit(stack.broker_url)
-    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 0)).start()
-    proxies.append(proxy)
-    return proxy
 
 
 def run_with_an_outage(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ import redis
 from kombu.transport import virtual
 from kombu.utils.json import dumps
 
-from arame.transport.batched import BatchedQoS, fetch_count
+from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
 from arame.transport.delay import delay_ms
 from arame.transport.delivery import DELIVERIES
 from arame.transport.envelope import read_envelope
@@ -45,7 +46,7 @@ class QoS(BatchedQoS):
             self._quick_ack(delivery_tag)
 
 
-class Channel(DeliveredExchanges, virtual.Channel):
+class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of arame's queues in one Redis database."""
 
     QoS = QoS
@@ -54,6 +55,7 @@ class Channel(DeliveredExchanges, virtual.Channel):
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
+        self._kept_store: QueueStore | None = None
         options = connection.client.transport_options
         self.lease_seconds = float(options.get("lease_seconds", self.lease_seconds))
         if self.lease_seconds <= 0:
@@ -64,12 +66,14 @@ class Channel(DeliveredExchanges, virtual.Channel):
         self._acked: dict[str, list[str]] = defaultdict(list)  # queue -> tags acked, not yet deleted
         self._no_ack: set[str] = set()  # queues consumed without acknowledgements
         self._pid = os.getpid()
-        self._renewed = time.monotonic()
+        self._lock = threading.Lock()  # guards _held: the renewing thread reads and marks it
         self.wake_at: dict[str, float] = {}  # queue -> monotonic time its next message is due
 
     @property
     def store(self) -> QueueStore:
-        """The queues, through this process's client."""
+        """The queues, through this process's client (the one kept by ``retire``, once retired)."""
+        if self._kept_store is not None:
+            return self._kept_store
         store: QueueStore = self.connection.store
         return store
 
@@ -115,10 +119,9 @@ class Channel(DeliveredExchanges, virtual.Channel):
         if queue in self._no_ack:
             self.store.ack(queue, [each.tag for each in found])  # no ack will come: done once fetched
             return found
-        if not self._held:
-            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
-        for each in found:
-            self._held[each.tag] = (queue, each.deliveries)
+        with self._lock:
+            for each in found:
+                self._held[each.tag] = (queue, each.deliveries)
         return found
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
@@ -141,7 +144,8 @@ class Channel(DeliveredExchanges, virtual.Channel):
 
     def _settle(self, delivery_tag: Any, *, requeue: bool) -> None:
         # Forgotten first: if the server cannot be told, its lease runs out and it comes back.
-        held = self._held.pop(delivery_tag, None)
+        with self._lock:
+            held = self._held.pop(delivery_tag, None)
         if held is None:
             return
         queue, deliveries = held
@@ -160,10 +164,15 @@ class Channel(DeliveredExchanges, virtual.Channel):
         for queue, tags in acked.items():
             self.store.ack(queue, tags)
 
-    def release_held(self) -> None:
-        """Give every held message back to its queue at once (the channel is closing)."""
-        held, self._held = self._held, {}
-        self._fetched.clear()
+    def retire(self) -> None:
+        # Closing makes the transport forget its client: keep it, for the renewals and acks to come.
+        self._kept_store = self.store
+        super().retire()
+
+    def _tag_of(self, fetched: Fetched) -> str:
+        return fetched.tag
+
+    def _release(self, held: dict[str, tuple[str, int]]) -> None:
         if not held or not self._owned():
             return
         try:
@@ -177,22 +186,35 @@ class Channel(DeliveredExchanges, virtual.Channel):
                 exc,
             )
 
+    @property
+    def holds_nothing(self) -> bool:
+        """Whether no message is held here and no acknowledgement waits to be sent."""
+        return not self._held and not any(self._acked.values())
+
     def renew_leases(self) -> None:
-        """Push the lease of every held message forward; due every third of a lease."""
-        now = time.monotonic()
-        if not self._held or now - self._renewed < self.lease_seconds / 3 or not self._owned():
+        """Push the lease of every held message forward: one round trip per queue.
+
+        Called by the renewing thread (see ``LeaseRenewer``) every third of a lease.
+
+        Raises:
+            redis.RedisError: the server did not answer; the caller tries again soon.
+        """
+        if not self._owned():
             return
-        self._renewed = now
-        live = ((tag, held) for tag, held in self._held.items() if held[1] != LOST)
+        with self._lock:
+            live = [(tag, held) for tag, held in self._held.items() if held[1] != LOST]
         for queue, pairs in _by_queue(live).items():
             for tag in self.store.renew(queue, pairs, self.lease_ms):
-                # Its ack still deletes it; renewing or releasing it is another holder's business.
-                self._held[tag] = (queue, LOST)
-                logger.warning(
-                    "the lease of message %s in %r ran out before it was renewed: it may run twice",
-                    tag,
-                    queue,
-                )
+                with self._lock:
+                    still_held = tag in self._held  # else acknowledged (and deleted) meanwhile
+                    if still_held:  # its ack still deletes it; renewing it is another's business
+                        self._held[tag] = (queue, LOST)
+                if still_held:
+                    logger.warning(
+                        "the lease of message %s in %r ran out before it was renewed: it may run twice",
+                        tag,
+                        queue,
+                    )
 
     def queue_delete(
         self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any

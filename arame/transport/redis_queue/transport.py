@@ -3,9 +3,10 @@
 Kombu's stock Redis transport pops a message (BRPOP) and records it as unacknowledged in a second
 write, so a consumer that dies in between loses it, and gives unacknowledged messages back only
 after ``visibility_timeout`` (1 h) counted from delivery, so a longer task runs twice. Here one
-Lua script takes the message *and* leases it (``lease_seconds``, 30 s by default); the lease is
-renewed while the message is held, the message is deleted on ack, released on requeue or close,
-and an expired lease (its consumer died) makes it deliverable again at the next fetch. A message
+Lua script takes the message *and* leases it (``lease_seconds``, 5 s by default); the lease is
+renewed while the message is held (by the subscriber's renewing thread, see ``LeaseRenewer``),
+the message is deleted on ack, released on requeue or close, and an expired lease (its consumer
+died) makes it deliverable again at the next fetch. A message
 given back goes ahead of those never delivered, in publish order, as on RabbitMQ. Idle
 consumers wait on a pub/sub wake-up instead of polling, and poll at least once a second so that
 expired leases are reclaimed. Priorities run 9 first, like everywhere else in arame.
@@ -79,17 +80,11 @@ class Transport(virtual.Transport):
         self.store.ping()  # a wrong host or password fails here, not at the first publish
         return super().establish_connection()
 
-    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
-        """Renew the leases of held messages (the consumer calls this while tasks run)."""
-        for channel in self.channels:
-            channel.renew_leases()
-
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
         """Deliver one message; between empty polls wait for a wake-up, or back off from 1 ms.
 
         Either wait ends early when a delayed message comes due or a lease runs out.
         """
-        self.heartbeat_check(connection)
         for channel in self.channels:
             channel.flush_acks()
         assert self.cycle is not None

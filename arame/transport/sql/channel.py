@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from kombu.transport import virtual
 from kombu.utils.json import dumps
 
-from arame.transport.batched import BatchedQoS, fetch_count
+from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
 from arame.transport.delivery import DELIVERIES, not_before_of
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
@@ -39,7 +40,7 @@ class QoS(BatchedQoS):
         self._quick_ack(delivery_tag)
 
 
-class Channel(DeliveredExchanges, virtual.Channel):
+class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of the queue table."""
 
     QoS = QoS
@@ -53,7 +54,7 @@ class Channel(DeliveredExchanges, virtual.Channel):
         # Leased in a batch (so also held), not yet handed to Kombu.
         self._fetched: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self._acked: list[int] = []  # row ids acknowledged, not yet deleted
-        self._renewed = time.monotonic()
+        self._lock = threading.Lock()  # guards _held: the renewing thread reads it
 
     @property
     def engine(self) -> sa.Engine:
@@ -126,8 +127,6 @@ class Channel(DeliveredExchanges, virtual.Channel):
                     )
         if not found:
             raise Empty()
-        if not self._held:
-            self._renewed = time.monotonic()  # a fresh lease: the next renewal is a third away
         return [self._payload(row, queue) for row in found]
 
     def _payload(self, row: Any, queue: str) -> dict[str, Any]:
@@ -137,11 +136,13 @@ class Channel(DeliveredExchanges, virtual.Channel):
         properties[DELIVERIES] = row.deliveries + 1
         # Kombu gave it a tag at publish; a row written by hand may have none.
         tag = properties.setdefault("delivery_tag", f"arame-row-{row.id}")
-        self._held[tag] = row.id
+        with self._lock:
+            self._held[tag] = row.id
         return payload
 
     def _acknowledge(self, delivery_tag: Any) -> None:
-        row_id = self._held.pop(delivery_tag, None)
+        with self._lock:
+            row_id = self._held.pop(delivery_tag, None)
         if row_id is not None:
             self._acked.append(row_id)  # deleted by the next flush_acks()
 
@@ -159,30 +160,45 @@ class Channel(DeliveredExchanges, virtual.Channel):
             conn.execute(messages.delete().where(messages.c.id.in_(acked)))
 
     def _settle(self, delivery_tag: Any, *, delete: bool) -> None:
-        row_id = self._held.pop(delivery_tag, None)
+        with self._lock:
+            row_id = self._held.pop(delivery_tag, None)
         if row_id is None:
             return
         statement = messages.delete() if delete else messages.update().values(lease_until=None)
         with self.engine.begin() as conn:
             conn.execute(statement.where(messages.c.id == row_id))
 
-    def release_held(self) -> None:
-        """Give every held row back at once (the channel is closing)."""
-        held, self._held = list(self._held.values()), {}
-        self._fetched.clear()
+    def _tag_of(self, fetched: dict[str, Any]) -> Any:
+        return fetched["properties"]["delivery_tag"]
+
+    def _release(self, held: dict[Any, int]) -> None:
         if held:
             with self.engine.begin() as conn:
-                conn.execute(messages.update().where(messages.c.id.in_(held)).values(lease_until=None))
+                conn.execute(
+                    messages.update().where(messages.c.id.in_(list(held.values()))).values(lease_until=None)
+                )
+
+    @property
+    def holds_nothing(self) -> bool:
+        """Whether no row is held here and no acknowledgement waits to be sent."""
+        return not self._held and not self._acked
 
     def renew_leases(self) -> None:
-        """Push the lease of every held row forward; due every third of a lease."""
-        if not self._held or time.monotonic() - self._renewed < self.lease_seconds / 3:
+        """Push the lease of every held row forward, in one ``UPDATE``.
+
+        Called by the renewing thread (see ``LeaseRenewer``) every third of a lease.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database did not answer; the caller tries again soon.
+        """
+        with self._lock:
+            held = list(self._held.values())
+        if not held:
             return
-        self._renewed = time.monotonic()
         with self.engine.begin() as conn:
             conn.execute(
                 messages.update()
-                .where(messages.c.id.in_(list(self._held.values())))
+                .where(messages.c.id.in_(held))
                 .values(lease_until=time.time() + self.lease_seconds)
             )
 

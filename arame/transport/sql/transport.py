@@ -49,11 +49,6 @@ class Transport(virtual.Transport):
         self._listener: Listener | None = None
         self._due = DueTimes(self._next_due)
 
-    def heartbeat_check(self, connection: Any, rate: int = 2) -> None:
-        """Renew the leases of held messages (the consumer calls this while tasks run)."""
-        for channel in self.channels:
-            channel.renew_leases()
-
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
         """Deliver one message; between empty polls wait for a NOTIFY, or back off from 1 ms.
 
