@@ -10,6 +10,7 @@ import threading
 import sqlalchemy as sa
 
 from arame.database.engines import autocommit_engine, ping_when_idle
+from arame.database.migrate import add_missing_indexes
 from arame.database.schema import LongText, widen_mysql_text
 from arame.database.sqlite import connect_sqlite
 
@@ -29,10 +30,12 @@ messages = sa.Table(
     sa.Column("lease_until", sa.Double, comment="epoch seconds; NULL: not held by any consumer"),
     sa.Column("deliveries", sa.Integer, nullable=False, default=0),
     sa.Column("payload", LongText, nullable=False),
-    sa.Index("ix_arame_queue_fetch", "queue", "priority", "id"),
     # An idle consumer asks for the earliest future not_before of its queues: one index probe.
     sa.Index("ix_arame_queue_due", "queue", "not_before"),
 )
+
+# The fetch orders by priority DESC, id: an index in that order is walked, not sorted.
+sa.Index("ix_arame_queue_next", messages.c.queue, messages.c.priority.desc(), messages.c.id)
 
 _engines: dict[tuple[str, int], sa.Engine] = {}
 _quick_engines: dict[tuple[str, int], sa.Engine] = {}
@@ -89,19 +92,21 @@ def _create_engine(url: str) -> sa.Engine:
         # Another process may have created it between the check and the CREATE.
         if not sa.inspect(engine).has_table(TABLE_NAME):
             raise
-    _add_missing_indexes(engine)
+    _update_indexes(engine)
     widen_mysql_text(engine, messages)
     return engine
 
 
-def _add_missing_indexes(engine: sa.Engine) -> None:
-    """Create the indexes a table made by an older arame lacks (create_all skips existing tables)."""
-    present = {index["name"] for index in sa.inspect(engine).get_indexes(TABLE_NAME)}
-    for index in messages.indexes:
-        if index.name in present:
-            continue
+def _update_indexes(engine: sa.Engine) -> None:
+    """Bring the indexes of a table made by an older arame up to date (create_all skips it).
+
+    Older tables had ``ix_arame_queue_fetch`` with ``priority`` ascending, against the fetch's
+    order: a deep queue's fetch sorted the whole queue. ``ix_arame_queue_next`` replaces it.
+    """
+    add_missing_indexes(engine, messages)
+    if "ix_arame_queue_fetch" in {index["name"] for index in sa.inspect(engine).get_indexes(TABLE_NAME)}:
         try:
-            index.create(engine)
-        except sa.exc.SQLAlchemyError:
-            # Another process may have created it in between; without it, queries only run slower.
-            logger.debug("could not create index %s", index.name, exc_info=True)
+            old = sa.Table(TABLE_NAME, sa.MetaData(), sa.Column("queue", sa.String(255)))
+            sa.Index("ix_arame_queue_fetch", old.c.queue).drop(engine)  # on a copy: not declared
+        except sa.exc.SQLAlchemyError:  # another process dropped it first
+            logger.debug("could not drop index ix_arame_queue_fetch", exc_info=True)
