@@ -43,6 +43,14 @@ class LimitStore(FlowTables):
             )
         return decision
 
+    def give_back(self, task_name: str, rate: float, count: int) -> None:
+        """Return ``count`` starts of ``task_name`` taken but not used: the next ones may start sooner."""
+        self._create()
+        name = hashed("rate", task_name)
+        with self._store.transaction() as conn:
+            tat, _ = self._locked(conn, name)
+            conn.execute(limits.update().where(limits.c.name == name).values(tat=tat - count / rate))
+
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Give slots to as many requests as their limits allow.
 
