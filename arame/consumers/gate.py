@@ -29,7 +29,7 @@ SLOT_TTL = 3600.0  # a slot outlives a task reading STARTED this long (no time l
 
 
 class Limiter(Protocol):
-    """The shared counters: the results database (``arame.results.limits.LimitStore``)."""
+    """The shared counters and the fair sub-queues: the results database (``LimitStore``)."""
 
     def take_tokens(self, task_name: str, rate: float, burst: int, count: int, now: float) -> Decision:
         """Take up to ``count`` starts under ``rate`` per second."""
@@ -39,6 +39,12 @@ class Limiter(Protocol):
 
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Take concurrency slots: per task id ``None`` (it got one) or when it may come back."""
+
+    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
+        """Fair shares: the registered sub-queues of ``parents``, each with its parent."""
+
+    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
+        """Fair shares: forget those of ``subqueues`` (found empty) no task needs; return them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,14 @@ class LimitStore(FlowTables):
             tat, _ = self._locked(conn, name)
             conn.execute(limits.update().where(limits.c.name == name).values(tat=tat - count / rate))
 
+    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
+        """Fair shares: the registered sub-queues of ``parents`` (see ``arame.results.fair``)."""
+        return self._store.fair.active(parents)
+
+    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
+        """Fair shares: forget those of ``subqueues`` (found empty) that no task needs."""
+        return self._store.fair.forget(subqueues)
+
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Give slots to as many requests as their limits allow.
 
