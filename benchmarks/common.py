@@ -267,15 +267,21 @@ def cleanup(bench: Bench) -> None:
 
     app = bench.import_app()
     spec = parse_broker_url(bench.broker)
-    for queue in (bench.queue, f"{bench.queue}.dead"):
+    subqueues: list[str] = []
+    with contextlib.suppress(Exception):
+        subqueues = list(app.results.fair.active([bench.queue]))  # fair shares (benchmarks/flow.py)
+    for queue in (bench.queue, f"{bench.queue}.dead", *subqueues):
         with contextlib.suppress(Exception):
             delete_queue(spec, queue, 0)
     import sqlalchemy as sa
 
+    from arame.results.limit_tables import fair_queues
     from arame.results.table import results as table
 
     with app.results.transaction() as conn:
-        conn.execute(sa.delete(table).where(table.c.queue == bench.queue))
+        conn.execute(sa.delete(table).where(table.c.queue.in_([bench.queue, *subqueues])))
+        if subqueues:
+            conn.execute(sa.delete(fair_queues).where(fair_queues.c.parent == bench.queue))
     app.close()
 
 
