@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 FAIR_POLL = 1.0  # seconds between looks at the registry of fair sub-queues
 FORGET_EVERY = 30.0  # seconds between offers to forget the followed sub-queues found empty
+NOTHING: frozenset[str] = frozenset()
 
 
 class FairBoard(Protocol):
@@ -95,8 +96,8 @@ class Steering:
         self._fair = FairWatch(fair, queues) if fair is not None else None
         self._started = False
         self._offered = time.monotonic()
-        self._seen: tuple[dict[str, str], frozenset[str]] = ({}, frozenset())
-        self._followed: frozenset[str] = frozenset()
+        self._seen: tuple[dict[str, str], frozenset[str]] = ({}, NOTHING)
+        self._followed = NOTHING
 
     def apply(self, subscriber: Subscriber) -> None:
         """Consume the queues not paused and their sub-queues (call it on the draining thread).
@@ -109,8 +110,8 @@ class Steering:
             for watch in (self._pauses, self._fair):
                 if watch is not None:
                     watch.start()
-        paused = self._pauses.paused if self._pauses is not None else frozenset()
-        subqueues = self._fair.subqueues if self._fair is not None else {}
+        paused = self._pauses.paused if self._pauses is not None else NOTHING
+        subqueues = self._fair.subqueues if self._fair is not None else self._seen[0]
         if subqueues is not self._seen[0] or paused is not self._seen[1]:  # else nothing changed
             self._seen = (subqueues, paused)
             self._followed = frozenset(sub for sub, parent in subqueues.items() if parent not in paused)
