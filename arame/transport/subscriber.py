@@ -68,11 +68,14 @@ class Subscriber:
             self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
             self._unsettled.clear()  # tags start again on a new channel
             self._apply_prefetch()
+            # Set before consume(): with several queues, RabbitMQ delivers from the first ones
+            # while the later ones are being consumed, and a redelivery is republished at once.
+            self._connection = connection
             self._consumer.consume()
         except Exception as exc:
+            self._connection, self._consumer = None, None
             connection.release()
             raise self._error("could not consume from", exc) from exc
-        self._connection = connection
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for deliveries and hand them to ``on_delivery``.

@@ -85,6 +85,14 @@ def work(key, seconds=0.0, then=None):
     return key
 
 
+@app.task(name="faults.fair_work", fair_key="tenant")
+def fair_work(tenant, key, seconds=0.0):
+    record("start", key)
+    time.sleep(seconds)
+    record("end", key)
+    return key
+
+
 @app.task(name="faults.die")
 def die(key):
     record("start", key)
@@ -106,6 +114,10 @@ def gather(keys):
 
 # Stand-ins with the worker's task names and signatures: the test process only publishes them.
 def _work(key: str, seconds: float = 0.0, then: float | None = None) -> str:
+    return key
+
+
+def _fair_work(tenant: str, key: str, seconds: float = 0.0) -> str:
     return key
 
 
@@ -220,6 +232,7 @@ class Stack:
         return SimpleNamespace(
             work=app.task(name="faults.work", queue=self.queue)(_work),
             die=app.task(name="faults.die", queue=self.queue)(_die),
+            fair_work=app.task(name="faults.fair_work", queue=self.queue, fair_key="tenant")(_fair_work),
             add=app.task(name="faults.add", queue=self.queue)(_add),
             gather=app.task(name="faults.gather", queue=self.queue)(_gather),
         )
@@ -250,14 +263,18 @@ class Stack:
 
     def close(self) -> None:
         """Close the producers, then delete the queues and result rows this test made."""
+        subqueues: list[str] = []
+        with contextlib.suppress(Exception):
+            subqueues = list(self.producer.results.fair.active([self.queue]))  # fair shares
         for app in self._apps:
             with contextlib.suppress(Exception):
                 app.close()
         with contextlib.suppress(Exception):
-            delete_queues(self.spec, [self.queue, f"{self.queue}.dead"])
+            delete_queues(self.spec, [self.queue, f"{self.queue}.dead", *subqueues])
         if not self.results_url.startswith("sqlite"):
             with contextlib.suppress(Exception):
-                delete_result_rows(self.results_url, self.queue)
+                for queue in [self.queue, *subqueues]:
+                    delete_result_rows(self.results_url, queue)
 
 
 def delete_queues(spec: BrokerSpec, names: list[str]) -> None:
