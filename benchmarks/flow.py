@@ -7,7 +7,9 @@
 ``fair``: tenant ``a`` publishes ``--backlog`` tasks of a task with ``fair_key="tenant"`` that
 sleeps ``--work`` s; once the workers have begun a's backlog, tenant ``b`` publishes 10. Reports
 how long after b's publish its first task started and its last finished, and how many of a's
-tasks had started by then.
+tasks had started by then. ``--idle N`` first registers N tenants holding only a task delayed an
+hour (sub-queues consumed but empty); ``--more S`` keeps the workers on a's backlog S seconds
+longer; the rate at which a's tasks started shows what the idle sub-queues cost.
 
     .venv/bin/python benchmarks/flow.py rate --broker redis --rate 50 -n 1500
     .venv/bin/python benchmarks/flow.py fair --broker redis --backlog 10000
@@ -98,6 +100,8 @@ def _epoch_or_none(moment: Any) -> float | None:
 def measure_fair(args: argparse.Namespace, bench: common.Bench, app: Any) -> None:
     """Tenant a's backlog, workers busy with it, then tenant b's 10: how soon b's start and end."""
     task = app.tasks[f"{bench.module}.fair_work"]
+    for i in range(args.idle):  # tenants whose sub-queues are registered but hold nothing ready
+        task.apply_async((f"idle{i}", i), countdown=3600)
     for start in range(0, args.backlog, common.PUBLISH_BATCH):
         task.map([("a", i) for i in range(start, min(args.backlog, start + common.PUBLISH_BATCH))])
     workers = [bench.worker(args.concurrency, args.pool, burst=False) for _ in range(args.workers)]
@@ -107,6 +111,7 @@ def measure_fair(args: argparse.Namespace, bench: common.Bench, app: Any) -> Non
         for i in range(10):
             task.delay("b", i)
         wait_for(lambda: sum(1 for t, _, f in rows_of(app, task.name) if t == "b" and f) >= 10, 600)
+        time.sleep(args.more)
         rows = rows_of(app, task.name)
     finally:
         for worker in workers:
@@ -124,6 +129,9 @@ def measure_fair(args: argparse.Namespace, bench: common.Bench, app: Any) -> Non
     print(f"  b's first task started {b_starts[0] - published:.2f}s after b's publish,")
     print(f"  b's last finished {b_ends[-1] - published:.2f}s after it ({len(b_ends)} of 10 finished);")
     print(f"  {a_before} of a's tasks had started by then (a's backlog alone takes ~{drain:.0f}s)")
+    a_starts = sorted(s for t, s, _ in rows if t == "a" and s is not None)
+    span = a_starts[-1] - a_starts[0]
+    print(f"  a's tasks started at {len(a_starts) / span:.0f}/s over {span:.1f}s, {args.idle} idle tenants")
 
 
 def main() -> None:
@@ -134,6 +142,8 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=50)
     p.add_argument("-n", type=int, default=1500)
     p.add_argument("--backlog", type=int, default=10_000)
+    p.add_argument("--idle", type=int, default=0, help="fair: tenants with only a delayed task")
+    p.add_argument("--more", type=float, default=0.0, help="fair: seconds to run on after b's are done")
     p.add_argument("--work", type=float, default=0.05)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("-c", "--concurrency", type=int, default=2)

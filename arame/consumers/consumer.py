@@ -105,7 +105,7 @@ class Consumer:
         self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
-        self._steering = Steering(self.queues, board, limiter)  # pauses and fair sub-queues
+        self._steering = Steering(spec, self.queues, board, limiter)  # pauses and fair sub-queues
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
