@@ -12,6 +12,7 @@ from kombu.connection import Connection
 
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.failures import broker_error
+from arame.transport.redis_queue.channel import Channel as RedisChannel
 from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
 from arame.transport.urls import BrokerSpec
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 class SizeReader:
     """Reads how many messages are ready in queues, on a connection of its own kept between reads.
 
-    For one thread at a time. On the SQL brokers one query counts every queue at once.
+    For one thread at a time. On Redis and the SQL brokers one round trip counts every queue at once.
 
     Args:
         spec: the broker.
@@ -45,6 +46,8 @@ class SizeReader:
             channel = self._connection.default_channel
             if isinstance(channel, SqlChannel):
                 return _sql_sizes(channel, names)
+            if isinstance(channel, RedisChannel):
+                return dict(zip(names, channel.store.sizes(names), strict=True))
             return {
                 name: kombu_queue(self.spec, name)(channel).queue_declare().message_count for name in names
             }
