@@ -105,7 +105,8 @@ class Consumer:
         self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
-        self._steering = Steering(spec, self.queues, board, limiter)  # pauses and fair sub-queues
+        fair = any(task.options.fair_key is not None for task in admission.tasks.values())
+        self._steering = Steering(spec, self.queues, board, limiter if fair else None)  # pauses, fair shares
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
