@@ -13,7 +13,8 @@ from arame.aioloop import run_coroutine
 from arame.bound import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError
-from arame.flow.keys import check_key_spec  # flow control (rate and concurrency limits)
+from arame.flow.fair import fair_queue  # flow control (fair shares)
+from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
 from arame.request import enter_request, run_with_request
 from arame.task_options import (
@@ -68,6 +69,7 @@ class Task(BoundTaskMethods, Generic[P, R]):
         self.name = options.name
         functools.update_wrapper(self, fn)
         check_key_spec(self.name, options.concurrency_key, self._signature_or_none())  # flow control
+        check_key_spec(self.name, options.fair_key, self._signature_or_none(), "fair_key")
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -214,7 +216,7 @@ class Task(BoundTaskMethods, Generic[P, R]):
             task=self.name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
-            queue=queue or self.queue,
+            queue=self._queue_for(queue, args, kwargs),
             eta=due_time(countdown, eta),
             expires=expiry_time(expires),
             priority=self.options.priority if priority is None else priority,
@@ -222,6 +224,14 @@ class Task(BoundTaskMethods, Generic[P, R]):
         if dedup_key is not None:  # flow control: deduplication
             return self.app.send_once(message, dedup_key, dedup_for)
         return self.app.send(message)
+
+    def _queue_for(self, queue: str | None, args: Sequence[Any], kwargs: dict[str, Any] | None) -> str:
+        """The queue a call goes to: with a ``fair_key``, its key value's sub-queue (fair shares)."""
+        queue = queue or self.queue
+        if self.options.fair_key is None:
+            return queue
+        key = concurrency_key_of(self.options.fair_key, self._signature_or_none(), args, kwargs or {})
+        return fair_queue(queue, key) if key else queue
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
@@ -283,7 +293,7 @@ class Task(BoundTaskMethods, Generic[P, R]):
                 id=new_task_id(),
                 task=self.name,
                 args=tuple(args),
-                queue=queue or self.queue,
+                queue=self._queue_for(queue, args, None),
                 eta=not_before,
                 expires=expiry,
                 priority=self.options.priority if priority is None else priority,

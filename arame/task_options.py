@@ -11,7 +11,7 @@ from typing import Any
 from arame import states
 from arame.errors import ConfigurationError
 from arame.flow.keys import KeySpec
-from arame.flow.options import check_flow_options
+from arame.flow.options import check_fair_key, check_flow_options
 from arame.publish_options import check_priority, due_time, expiry_time
 
 __all__ = ["TaskOptions", "check_custom_state", "check_priority", "due_time", "expiry_time", "task_options"]
@@ -39,6 +39,8 @@ class TaskOptions:
         concurrency_limit: at most this many running at once across every worker (per key value).
         concurrency_key: the argument (its name, or a callable of the arguments) whose value
             each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
+        fair_key: the argument (its name, or a callable of the arguments) whose values share
+            the queue fairly: each value gets a sub-queue, and workers take from them in turn.
     """
 
     name: str
@@ -58,10 +60,12 @@ class TaskOptions:
     rate_limit: str | float | None = None
     concurrency_limit: int | None = None
     concurrency_key: KeySpec | None = None
+    fair_key: KeySpec | None = None
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
         check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
+        check_fair_key(self.name, self.fair_key)
         if self.max_retries < 0:
             raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
         for limit in (self.time_limit, self.soft_time_limit):

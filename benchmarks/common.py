@@ -301,16 +301,22 @@ def cleanup(bench: Bench) -> None:
 
     app = bench.import_app()
     spec = parse_broker_url(bench.broker)
-    for queue in bench.queues or [bench.queue]:
-        for name in (queue, f"{queue}.dead"):
-            with contextlib.suppress(Exception):
-                delete_queue(spec, name, 0)
+    queues = bench.queues or [bench.queue]
+    subqueues: list[str] = []
+    with contextlib.suppress(Exception):
+        subqueues = list(app.results.fair.active(queues))  # fair shares (benchmarks/flow.py)
+    for queue in (*queues, *(f"{name}.dead" for name in queues), *subqueues):
+        with contextlib.suppress(Exception):
+            delete_queue(spec, queue, 0)
     import sqlalchemy as sa
 
+    from arame.results.limit_tables import fair_queues
     from arame.results.table import results as table
 
     with app.results.transaction() as conn:
-        conn.execute(sa.delete(table).where(table.c.queue.in_(bench.queues or [bench.queue])))
+        conn.execute(sa.delete(table).where(table.c.queue.in_([*queues, *subqueues])))
+        if subqueues:
+            conn.execute(sa.delete(fair_queues).where(fair_queues.c.parent.in_(queues)))
     app.close()
 
 

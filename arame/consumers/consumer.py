@@ -14,7 +14,7 @@ from arame.consumers.aiopool import AsyncPool
 from arame.consumers.aiorun import PoolCalls
 from arame.consumers.dead_letters import dead_letter
 from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
-from arame.consumers.heartbeat import PauseWatch, WorkerBoard
+from arame.consumers.heartbeat import WorkerBoard
 from arame.consumers.limits import TimeLimits
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
@@ -22,6 +22,7 @@ from arame.consumers.reconnect import reconnect
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.retry import RetryPublisher
 from arame.consumers.slots import Slots
+from arame.consumers.steering import Steering
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import TransportError
 from arame.message import TaskMessage
@@ -105,7 +106,8 @@ class Consumer:
         self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
-        self._pauses = PauseWatch(board, self.queues) if board is not None else None
+        fair = any(task.options.fair_key is not None for task in admission.tasks.values())
+        self._steering = Steering(spec, self.queues, board, limiter if fair else None)  # pauses, fair shares
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
@@ -129,7 +131,7 @@ class Consumer:
         self._writer.start()
         self._slots.start()
         try:
-            self._follow_pauses()  # steering: a paused queue is not consumed even for a moment
+            self._steering.apply(self._subscriber)  # a paused queue is not consumed even for a moment
             try:
                 self._subscriber.open()
             except TransportError as exc:  # a broker still starting: keep trying for a while
@@ -146,7 +148,7 @@ class Consumer:
     def _step(self) -> None:
         self._acknowledge_done()
         self._replace_dead_slots()
-        self._follow_pauses()  # steering: stop or start consuming queues paused in the database
+        self._steering.apply(self._subscriber)  # queues paused in the database, fair sub-queues
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         prefetch = self.slots + self._pace.window()
         if prefetch != self._subscriber.prefetch:
@@ -165,14 +167,6 @@ class Consumer:
         ):
             logger.info("queues are empty, burst done")
             self._stopping.set()
-
-    def _follow_pauses(self) -> None:
-        """Consume only the queues not paused (the watch reads the pause rows once a second)."""
-        if self._pauses is None:
-            return
-        if not self._pauses.started:
-            self._pauses.start()
-        self._subscriber.pause(self._pauses.paused)
 
     def _receive(self, delivery: Delivery) -> None:
         self._in_flight += 1
@@ -295,5 +289,4 @@ class Consumer:
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
         self._slots.close()
         self._retries.close()
-        if self._pauses is not None:  # steering: stop reading the pause rows
-            self._pauses.stop()
+        self._steering.stop()  # stop reading the pause rows and the fair sub-queues

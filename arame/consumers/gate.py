@@ -29,13 +29,22 @@ SLOT_TTL = 3600.0  # a slot outlives a task reading STARTED this long (no time l
 
 
 class Limiter(Protocol):
-    """The shared counters: the results database (``arame.results.limits.LimitStore``)."""
+    """The shared counters and the fair sub-queues: the results database (``LimitStore``)."""
 
     def take_tokens(self, task_name: str, rate: float, burst: int, count: int, now: float) -> Decision:
         """Take up to ``count`` starts under ``rate`` per second."""
 
+    def give_back(self, task_name: str, rate: float, count: int) -> None:
+        """Return ``count`` starts taken but not used (their tasks wait for a concurrency slot)."""
+
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Take concurrency slots: per task id ``None`` (it got one) or when it may come back."""
+
+    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
+        """Fair shares: the registered sub-queues of ``parents``, each with its parent."""
+
+    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
+        """Fair shares: forget those of ``subqueues`` (found empty) no task needs; return them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +65,15 @@ class FlowGate:
         limiter: the shared counters; ``None`` lets everything through (no limits declared).
     """
 
-    def __init__(self, tasks: Mapping[str, Task[Any, Any]], limiter: Limiter | None) -> None:
+    def __init__(
+        self,
+        tasks: Mapping[str, Task[Any, Any]],
+        limiter: Limiter | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._tasks = tasks
         self._limiter = limiter
+        self._clock = clock
         self._rules: dict[str, _Rules | None] = {}
         self._runtime: dict[str, float] = {}  # per task name, seconds (moving average)
 
@@ -77,10 +92,11 @@ class FlowGate:
 
         If the shared counters cannot be reached, every task starts (as a failed claim does).
         """
-        now = time.time()
+        now = self._clock()
         try:
             runnable, waiting = self._rate_limited(batch, now)
             runnable, over = self._concurrency_limited(runnable, now)
+            self._give_back_tokens(over)
         except Exception as exc:  # noqa: BLE001 - limits are best effort when the database is down
             logger.warning("could not check the limits of %d task(s), running them: %s", len(batch), exc)
             return batch, []
@@ -125,6 +141,19 @@ class FlowGate:
         runnable = [held for held in batch if decided.get(held[0].id) is None]
         over = [(held, due) for held in batch if (due := decided.get(held[0].id)) is not None]
         return runnable, over
+
+    def _give_back_tokens(self, over: list[tuple[Held, float]]) -> None:
+        """A task that took a rate token and then waits for a concurrency slot returns its token."""
+        assert self._limiter is not None
+        unused: dict[str, int] = {}
+        for (message, _), _ in over:
+            rules = self._rules_of(message.task)
+            if rules is not None and rules.rate is not None:
+                unused[message.task] = unused.get(message.task, 0) + 1
+        for name, count in unused.items():
+            rate = self._rules_of(name)
+            assert rate is not None and rate.rate is not None
+            self._limiter.give_back(name, rate.rate, count)
 
     def _rules_of(self, name: str) -> _Rules | None:
         if name not in self._rules:

@@ -13,7 +13,9 @@ from arame.errors import ConfigurationError
 KeySpec = str | Callable[..., Any]
 
 
-def check_key_spec(task_name: str, spec: KeySpec | None, signature: inspect.Signature | None) -> None:
+def check_key_spec(
+    task_name: str, spec: KeySpec | None, signature: inspect.Signature | None, option: str = "concurrency_key"
+) -> None:
     """Refuse a key naming an argument the function does not have.
 
     Raises:
@@ -24,9 +26,7 @@ def check_key_spec(task_name: str, spec: KeySpec | None, signature: inspect.Sign
     params = signature.parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if spec not in params and not takes_any:
-        raise ConfigurationError(
-            f"task {task_name!r}: concurrency_key={spec!r} names no argument of {signature}"
-        )
+        raise ConfigurationError(f"task {task_name!r}: {option}={spec!r} names no argument of {signature}")
 
 
 def concurrency_key_of(

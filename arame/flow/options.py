@@ -34,3 +34,15 @@ def check_flow_options(
         raise ConfigurationError(
             f"task {task_name!r}: concurrency_key names an argument or is a callable of the arguments"
         )
+
+
+def check_fair_key(task_name: str, key: KeySpec | None) -> None:
+    """Refuse a ``fair_key`` that is neither an argument's name nor a callable.
+
+    Raises:
+        ConfigurationError: naming the task.
+    """
+    if key is not None and not (callable(key) or (isinstance(key, str) and key)):
+        raise ConfigurationError(
+            f"task {task_name!r}: fair_key names an argument or is a callable of the arguments, not {key!r}"
+        )

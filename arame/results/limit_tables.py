@@ -1,4 +1,4 @@
-"""The flow-control tables: rate limits, concurrency slots and deduplication keys.
+"""The flow-control tables: rate limits, concurrency slots, deduplication keys, fair sub-queues.
 
 Created on first use, next to ``arame_results`` (a slot's liveness is read from its task's row).
 """
@@ -44,6 +44,17 @@ dedup = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True, comment="a hash of the dedup key"),
     sa.Column("task_id", sa.String(255), nullable=False),
     sa.Column("until", sa.Double, nullable=False),
+)
+
+
+#: Fair shares: the sub-queues of a queue that may hold tasks (see ``arame.flow.fair``).
+fair_queues = sa.Table(
+    "arame_fair_queues",
+    limits_metadata,
+    sa.Column("queue", sa.String(255), primary_key=True, comment="the sub-queue"),
+    sa.Column("parent", sa.String(255), nullable=False, comment="the queue it shares"),
+    sa.Column("touched_at", sa.Double, nullable=False, comment="last publish to it, epoch s"),
+    sa.Index("ix_arame_fair_queues_parent", "parent"),
 )
 
 

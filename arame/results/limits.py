@@ -43,6 +43,22 @@ class LimitStore(FlowTables):
             )
         return decision
 
+    def give_back(self, task_name: str, rate: float, count: int) -> None:
+        """Return ``count`` starts of ``task_name`` taken but not used: the next ones may start sooner."""
+        self._create()
+        name = hashed("rate", task_name)
+        with self._store.transaction() as conn:
+            tat, _ = self._locked(conn, name)
+            conn.execute(limits.update().where(limits.c.name == name).values(tat=tat - count / rate))
+
+    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
+        """Fair shares: the registered sub-queues of ``parents`` (see ``arame.results.fair``)."""
+        return self._store.fair.active(parents)
+
+    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
+        """Fair shares: forget those of ``subqueues`` (found empty) that no task needs."""
+        return self._store.fair.forget(subqueues)
+
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Give slots to as many requests as their limits allow.
 

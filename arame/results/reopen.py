@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from arame import states
+from arame.flow.fair import fair_parent
 from arame.results.rows import ResultRow, to_row
 from arame.results.store import ResultStore
 from arame.results.table import results
@@ -28,6 +29,7 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
     Raises:
         ResultStoreError: the database refused the write.
     """
+    store.fair.prepare()
     with store.transaction() as conn:
         reopened = conn.execute(
             results.update()
@@ -41,6 +43,10 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
                 finished_at=None,
             )
         )
+        if reopened.rowcount:  # fair shares: its sub-queue is consumed again
+            queue = conn.execute(sa.select(results.c.queue).where(results.c.id == task_id)).scalar_one()
+            if (parent := fair_parent(queue)) is not None:
+                store.fair.touch(conn, {queue: parent})
     return bool(reopened.rowcount)
 
 

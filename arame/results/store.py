@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
 from arame import states
+from arame.flow.fair import fair_parent
 from arame.message import TaskMessage
+from arame.results.fair import FairRegistry, fair_queues_of
 from arame.results.joins import publish_fired, record_with_joins
 from arame.results.reads import ResultReads
 from arame.results.rows import (
@@ -52,9 +55,14 @@ class ResultStore(ResultReads):
 
     # -- writes ----------------------------------------------------------------------------
 
+    @functools.cached_property
+    def fair(self) -> FairRegistry:
+        """Fair shares: the registry of sub-queues (see ``arame.results.fair``)."""
+        return FairRegistry(self)
+
     def add_pending(self, message: TaskMessage) -> None:
         """Record a just-published task as PENDING, unless its id already has a row."""
-        if self.quick_engine is self.engine:
+        if self.quick_engine is self.engine or fair_parent(message.queue) is not None:
             self.add_pending_many([message])
             return
         with self.quick() as conn:  # one statement: one round trip, without BEGIN and COMMIT
@@ -63,8 +71,13 @@ class ResultStore(ResultReads):
     def add_pending_many(self, messages: Sequence[TaskMessage]) -> None:
         """Record tasks as PENDING in one transaction, skipping ids that already have a row."""
         rows = [pending_row(message) for message in messages]
+        subqueues = fair_queues_of(messages)  # fair shares: registered with the rows, durably
+        if subqueues:
+            self.fair.prepare()
         with self.transaction() as conn:
-            if conn.dialect.name == "postgresql":
+            if subqueues:
+                self.fair.touch(conn, subqueues)
+            elif conn.dialect.name == "postgresql":
                 # Not worth a disk flush of its own: should the database crash before its next
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)

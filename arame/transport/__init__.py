@@ -13,6 +13,7 @@ from arame.transport.delivery import NOT_BEFORE, Delivery, dead_letter_queue
 from arame.transport.holdings import held_task_ids, queue_idle
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Outgoing, Publisher
+from arame.transport.sizes import SizeReader
 from arame.transport.subscriber import Subscriber
 from arame.transport.urls import (
     DEFAULT_LEASE_SECONDS,
@@ -43,6 +44,7 @@ __all__ = [
     "Delivery",
     "Outgoing",
     "Publisher",
+    "SizeReader",
     "Subscriber",
     "database_url",
     "dead_letter_queue",

@@ -12,6 +12,7 @@ from typing import Any
 from kombu.connection import Connection
 
 from arame.errors import TransportError
+from arame.flow.fair import fair_parent
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
 from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, Delivery, dead_letter_queue
@@ -58,8 +59,9 @@ class Subscriber:
         # Messages to publish again (redelivered, or early), after drain_events returns: a
         # publish waits for its confirm in drain_events, which would deliver the next one into it.
         self._again: deque[Callable[[], None]] = deque()
-        self.paused: frozenset[str] = frozenset()  # queues not consumed for now (see pause())
+        self.paused: frozenset[str] = frozenset()  # queues not consumed for now (see steer())
         self._leases = HeldLeases(renew=renew_leases)  # renewed on a thread, across reconnections
+        self.followed: frozenset[str] = frozenset()  # fair sub-queues consumed as well
 
     def open(self) -> None:
         """Connect, declare the queues and start consuming.
@@ -73,16 +75,19 @@ class Subscriber:
         connection = connect(self.spec)
         try:
             connection.ensure_connection(max_retries=1)
-            queues = [kombu_queue(self.spec, name) for name in self.queue_names if name not in self.paused]
+            queues = [kombu_queue(self.spec, name) for name in self.active_queues]
             self._consumer = connection.Consumer(queues, on_message=self._receive, accept=ACCEPT)
             self._unsettled.clear()  # tags start again on a new channel
             self._again.clear()  # from the old channel: the broker delivers them again
             self._apply_prefetch()
+            # Set before consume(): with several queues, RabbitMQ delivers from the first ones
+            # while the later ones are being consumed, and a redelivery is republished at once.
+            self._connection = connection
             self._consumer.consume()
         except Exception as exc:
+            self._connection, self._consumer = None, None
             connection.release()
             raise self._error("could not consume from", exc) from exc
-        self._connection = connection
         self._leases.attach(self._consumer.channel)
 
     def drain(self, timeout: float) -> bool:
@@ -116,11 +121,11 @@ class Subscriber:
 
     @property
     def active_queues(self) -> list[str]:
-        """The queues consumed now: all but the paused ones."""
-        return [name for name in self.queue_names if name not in self.paused]
+        """The queues consumed now: all but the paused ones, and the sub-queues followed."""
+        return [name for name in self.queue_names if name not in self.paused] + sorted(self.followed)
 
-    def pause(self, paused: frozenset[str]) -> None:
-        """Consume every queue but ``paused``: cancel the newly paused ones, consume the resumed.
+    def steer(self, paused: frozenset[str], followed: frozenset[str] = frozenset()) -> None:
+        """Consume every queue but ``paused``, and the queues ``followed`` (fair sub-queues).
 
         Deliveries already received stay valid and are acknowledged as usual. Call it on the
         draining thread.
@@ -128,23 +133,25 @@ class Subscriber:
         Raises:
             TransportError: the connection was lost.
         """
-        paused = paused & frozenset(self.queue_names)
-        if paused == self.paused:
-            return
-        stopped, resumed = paused - self.paused, self.paused - paused
-        self.paused = paused
-        if self._consumer is None:
+        if paused == self.paused and followed == self.followed:
+            return  # the common case, on every turn of the draining loop
+        before = set(self.active_queues)
+        paused_before, self.paused = self.paused, paused & frozenset(self.queue_names)
+        self.followed = followed - frozenset(self.queue_names)
+        after = set(self.active_queues)
+        if after == before or self._consumer is None:
             return  # open() consumes the right ones
         try:
-            for name in sorted(stopped):
+            for name in sorted(before - after):
                 self._consumer.cancel_by_queue(name)
-            for name in sorted(resumed):
+            for name in sorted(after - before):
                 self._consumer.add_queue(kombu_queue(self.spec, name))
-            if resumed:
+            if after - before:
                 self._consumer.consume()
         except Exception as exc:
             raise self._error("could not change the queues consumed on", exc) from exc
-        logger.info("queues paused now: %s", ", ".join(sorted(paused)) or "none")
+        if self.paused != paused_before:
+            logger.info("queues paused now: %s", ", ".join(sorted(self.paused)) or "none")
 
     def set_prefetch(self, prefetch: int) -> None:
         """Change how many unacknowledged deliveries the broker may hand over.
@@ -234,7 +241,7 @@ class Subscriber:
         if self._connection is None:
             raise self._error("not connected to", ConnectionError("closed"))
         message = delivery._message
-        dead = dead_letter_queue(delivery.queue)
+        dead = dead_letter_queue(fair_parent(delivery.queue) or delivery.queue)  # fair sub-queue: its queue's
         try:
             self._connection.Producer(auto_declare=False).publish(
                 message.body,

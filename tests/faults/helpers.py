@@ -104,6 +104,14 @@ def spin(key, seconds):
     return key
 
 
+@app.task(name="faults.fair_work", fair_key="tenant")
+def fair_work(tenant, key, seconds=0.0):
+    record("start", key)
+    time.sleep(seconds)
+    record("end", key)
+    return key
+
+
 @app.task(name="faults.die")
 def die(key):
     record("start", key)
@@ -133,6 +141,10 @@ async def _nap(key: str, seconds: float) -> str:
 
 
 def _spin(key: str, seconds: float) -> str:
+    return key
+
+
+def _fair_work(tenant: str, key: str, seconds: float = 0.0) -> str:
     return key
 
 
@@ -249,6 +261,7 @@ class Stack:
             nap=app.task(name="faults.nap", queue=self.queue)(_nap),
             spin=app.task(name="faults.spin", queue=self.queue)(_spin),
             die=app.task(name="faults.die", queue=self.queue)(_die),
+            fair_work=app.task(name="faults.fair_work", queue=self.queue, fair_key="tenant")(_fair_work),
             add=app.task(name="faults.add", queue=self.queue)(_add),
             gather=app.task(name="faults.gather", queue=self.queue)(_gather),
         )
@@ -279,14 +292,18 @@ class Stack:
 
     def close(self) -> None:
         """Close the producers, then delete the queues and result rows this test made."""
+        subqueues: list[str] = []
+        with contextlib.suppress(Exception):
+            subqueues = list(self.producer.results.fair.active([self.queue]))  # fair shares
         for app in self._apps:
             with contextlib.suppress(Exception):
                 app.close()
         with contextlib.suppress(Exception):
-            delete_queues(self.spec, [self.queue, f"{self.queue}.dead"])
+            delete_queues(self.spec, [self.queue, f"{self.queue}.dead", *subqueues])
         if not self.results_url.startswith("sqlite"):
             with contextlib.suppress(Exception):
-                delete_result_rows(self.results_url, self.queue)
+                for queue in [self.queue, *subqueues]:
+                    delete_result_rows(self.results_url, queue)
 
 
 def delete_queues(spec: BrokerSpec, names: list[str]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from arame.results.limit_tables import fair_queues
 from arame.results.table import results as results_table
 from arame.transport import Publisher, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
@@ -67,8 +68,28 @@ def new_queue(broker_url: str, results_url: str) -> Iterator[Callable[[], str]]:
 
     yield new
     if created:
+        created += fair_subqueues(results_url, created)
         delete_queues(broker_url, created)
         delete_result_rows(results_url, created)
+
+
+def fair_subqueues(results_url: str, queues: list[str]) -> list[str]:
+    """The fair sub-queues of ``queues`` ever registered (their registrations are deleted)."""
+    engine = sa.create_engine(results_url)
+    try:
+        with engine.begin() as conn:
+            if not sa.inspect(conn).has_table(fair_queues.name):
+                return []
+            subs = [
+                row.queue
+                for row in conn.execute(
+                    sa.select(fair_queues.c.queue).where(fair_queues.c.parent.in_(queues))
+                )
+            ]
+            conn.execute(fair_queues.delete().where(fair_queues.c.parent.in_(queues)))
+            return subs
+    finally:
+        engine.dispose()
 
 
 def delete_queues(broker_url: str, names: list[str]) -> None:

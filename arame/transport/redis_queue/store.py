@@ -169,6 +169,13 @@ class QueueStore:
         """Messages ready to be fetched (not counting those under a live lease)."""
         return int(self._size(queue_keys(queue)))
 
+    def sizes(self, queues: Sequence[str]) -> list[int]:
+        """``size`` of each queue, in one round trip."""
+        pipeline = self.client.pipeline(transaction=False)
+        for queue in queues:
+            self._size(queue_keys(queue), client=pipeline)
+        return [int(n) for n in pipeline.execute()]
+
     def delayed_size(self, queue: str) -> int:
         """Messages not yet due."""
         return int(self._delayed_size(queue_keys(queue)))
