@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
@@ -132,12 +133,32 @@ class Task(BoundTaskMethods, Generic[P, R]):
         except (TypeError, ValueError):  # a callable Python cannot inspect: nothing to check
             return None
 
+    @functools.cached_property
+    def _arity(self) -> tuple[int, float] | None:
+        """The fewest and most positional arguments, when only those decide a fit (else ``None``)."""
+        signature = self._signature_or_none()
+        if signature is None:
+            return None
+        low, high = 0, 0.0
+        for parameter in signature.parameters.values():
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                high = math.inf
+            elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                low += parameter.default is parameter.empty
+                high += 1
+            elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+                return None  # a required keyword: only a full bind can tell
+        return low, high
+
     def check_arguments(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> None:
         """Refuse arguments the function would refuse, before anything is published.
 
         Raises:
             TypeError: missing, unexpected or repeated arguments, as a plain call would raise.
         """
+        arity = self._arity
+        if arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]:
+            return  # positional arguments only, as many as the function takes: they fit
         bind = self._bind
         if bind is None:
             return

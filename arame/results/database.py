@@ -136,6 +136,11 @@ class ResultDatabase:
             return sqlite_dialect.insert(table).on_conflict_do_nothing()
         return table.insert().prefix_with("IGNORE")
 
+    @functools.cached_property
+    def _insert_ignore_results(self) -> Any:
+        # Built once: a PENDING row is written for every publish, and building costs more than it.
+        return self.insert_ignore(results)
+
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
         text = str(getattr(exc, "orig", None) or exc).strip()
         cause = text.splitlines()[0] if text else type(exc).__name__  # drivers add hint lines

@@ -52,23 +52,32 @@ class ResultStore(ResultReads):
 
     # -- writes ----------------------------------------------------------------------------
 
-    def add_pending(self, message: TaskMessage) -> None:
-        """Record a just-published task as PENDING, unless its id already has a row."""
+    def add_pending(self, message: TaskMessage, body: str | None = None) -> None:
+        """Record a just-published task as PENDING, unless its id already has a row.
+
+        ``body`` is ``message.to_body()`` when the caller has it already (it publishes the same).
+        """
         if self.quick_engine is self.engine:
-            self.add_pending_many([message])
+            self.add_pending_many([message], None if body is None else [body])
             return
         with self.quick() as conn:  # one statement: one round trip, without BEGIN and COMMIT
-            conn.execute(self.insert_ignore(results), pending_row(message))
+            conn.execute(self._insert_ignore_results, pending_row(message, body))
 
-    def add_pending_many(self, messages: Sequence[TaskMessage]) -> None:
-        """Record tasks as PENDING in one transaction, skipping ids that already have a row."""
-        rows = [pending_row(message) for message in messages]
+    def add_pending_many(self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None) -> None:
+        """Record tasks as PENDING in one transaction, skipping ids that already have a row.
+
+        ``bodies``, when given, are the messages' ``to_body()``, in order.
+        """
+        if bodies is None:
+            rows = [pending_row(message) for message in messages]
+        else:
+            rows = [pending_row(message, body) for message, body in zip(messages, bodies, strict=True)]
         with self.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 # Not worth a disk flush of its own: should the database crash before its next
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)
-            conn.execute(self.insert_ignore(results), rows)
+            conn.execute(self._insert_ignore_results, rows)
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
         """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""
