@@ -25,6 +25,7 @@ from arame.database import (
 )
 from arame.errors import ResultStoreError
 from arame.results.joins_table import joins
+from arame.results.notices import Notices
 from arame.results.table import metadata, results
 
 
@@ -46,6 +47,8 @@ class ResultDatabase:
         self._pid = 0
         self._table_ready = False
         self._lock = threading.Lock()
+        self._notices: Notices | None = None
+        self._durable: tuple[sa.Engine, sa.Engine] | None = None
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -53,6 +56,8 @@ class ResultDatabase:
             assert engine is not None
             engine.dispose()
         self._engine = self._quick_engine = None
+        if self._notices is not None:
+            self._notices.close()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -74,6 +79,31 @@ class ResultDatabase:
         for the disk); errors become ResultStoreError."""
         with self._reporting("could not write to"), self.quick_engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def durable(self) -> Iterator[sa.Connection]:
+        """A connection whose every statement commits by itself, waiting for the disk as a
+        transaction's commit does; errors become ResultStoreError."""
+        engine = self.engine
+        if self._durable is None or self._durable[0] is not engine:  # one per engine: it has a cost
+            self._durable = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        with self._reporting("could not write to"), self._durable[1].connect() as conn:
+            yield conn
+
+    @property
+    def notices(self) -> Notices | None:
+        """PostgreSQL: the listener that wakes this process's result waits; elsewhere ``None``."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        if self._notices is None:
+            self._notices = Notices(self._listening_connection)
+        return self._notices
+
+    def _listening_connection(self) -> Any:
+        pooled = self.quick_engine.raw_connection()  # autocommit; taken out of the pool for good
+        driver = pooled.driver_connection
+        pooled.detach()
+        return driver
 
     @contextmanager
     def _reporting(self, what: str) -> Iterator[None]:

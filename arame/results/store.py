@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from arame import states
 from arame.message import TaskMessage
 from arame.results.joins import publish_fired, record_with_joins
+from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, arrays, one_statement
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
@@ -208,6 +209,16 @@ class ResultStore(ResultReads):
         """
         if not outcomes:
             return
+        if self.notices is not None and one_statement(outcomes):
+            # PostgreSQL: one statement, committed by itself and durably (one round trip
+            # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
+            with self.durable() as conn:
+                written = set(conn.execute(RECORD_AND_NOTIFY, arrays(outcomes)).scalars())
+            if len(written) == len(outcomes):
+                return
+            # Rows missing or already finished: the rest goes the general way (writing an
+            # outcome twice changes nothing, so a failure there leaves a consistent table).
+            outcomes = [outcome for outcome in outcomes if outcome.task_id not in written]
         # Workflow hook (arame/results/joins.py): the steps waiting on these tasks advance in
         # this same transaction; the steps that fired are published once it has committed.
         fired: list[TaskMessage] = []
@@ -216,6 +227,8 @@ class ResultStore(ResultReads):
                 fired = record_with_joins(conn, outcomes, self._record_on)
             else:
                 self._record_on(conn, outcomes)
+            if self.notices is not None:  # waiters learn of it at the commit (see notices.py)
+                conn.execute(NOTIFY_IDS, {"ids": [outcome.task_id for outcome in outcomes]})
         if fired:
             publish_fired(self.publish_fired, fired)
 
