@@ -150,15 +150,22 @@ class Task(BoundTaskMethods, Generic[P, R]):
                 return None  # a required keyword: only a full bind can tell
         return low, high
 
+    def fits_by_count(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> bool:
+        """Whether ``args`` alone (no keywords) surely fit: a check far cheaper than a bind.
+
+        ``False`` says only that a full check is needed.
+        """
+        arity = self._arity
+        return arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]
+
     def check_arguments(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> None:
         """Refuse arguments the function would refuse, before anything is published.
 
         Raises:
             TypeError: missing, unexpected or repeated arguments, as a plain call would raise.
         """
-        arity = self._arity
-        if arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]:
-            return  # positional arguments only, as many as the function takes: they fit
+        if self.fits_by_count(args, kwargs):
+            return
         bind = self._bind
         if bind is None:
             return

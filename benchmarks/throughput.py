@@ -3,7 +3,9 @@
 Publishes ``-n`` no-op ``add(x, y)`` tasks (with their PENDING rows) to a fresh queue, then starts
 one ``arame worker MODULE -c C --burst`` process and waits for it to exit. The rate is the number
 of rows finished between the 10 % and the 90 % mark divided by the time between them (from
-``finished_at``), so worker start-up and the tail do not count. Each run is a fresh process.
+``finished_at``), so worker start-up and the tail do not count. ``cpu_us`` is the worker's CPU
+time (supervisor and children, user and system) per finished task: less sensitive to other
+load on the machine than the rate. Each run is a fresh process.
 
     .venv/bin/python benchmarks/throughput.py --broker redis -n 10000
 
@@ -15,6 +17,7 @@ worker, so both pay for making every span.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import time
 
@@ -50,6 +53,7 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
         published = time.monotonic() - began
         app.close_broker()
         started = time.monotonic()
+        cpu_before = children_cpu()
         options = ["--metrics-port", "0"] if args.metrics else []
         worker = bench.worker(args.concurrency, args.pool, burst=True, options=options)
         try:
@@ -57,6 +61,7 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
         except subprocess.TimeoutExpired:
             common.stop(worker)
         elapsed = time.monotonic() - started
+        cpu = children_cpu() - cpu_before  # the worker and its pool, once it has exited
         times = common.finished_times(bench, app)
         app.close()
         return {
@@ -64,7 +69,14 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             "overall": len(times) / elapsed,
             "done": float(len(times)),
             "publish_s": published,
+            "cpu_us": cpu / max(len(times), 1) * 1e6,
         }
+
+
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's children that have exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 FIELDS = [
@@ -72,6 +84,7 @@ FIELDS = [
     ("overall", "{:7.0f}/s"),
     ("done", "{:6.0f}"),
     ("publish_s", "{:5.1f}s"),
+    ("cpu_us", "{:5.0f}us/task"),
 ]
 
 if __name__ == "__main__":

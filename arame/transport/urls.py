@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,12 +69,17 @@ class BrokerSpec:
     @property
     def capabilities(self) -> Capabilities:
         """What its transport can do: every transport-specific branch reads this record."""
-        return capabilities_of(self.kind, scheme_of(self.url))
+        return _capabilities(self.kind, self.url)  # read for every delivery: looked up once
 
     @property
     def shared_across_processes(self) -> bool:
         """Whether separate processes see the same queues (``memory://`` lives in one process)."""
         return self.capabilities.shared_across_processes
+
+
+@functools.cache
+def _capabilities(kind: str, url: str) -> Capabilities:
+    return capabilities_of(kind, scheme_of(url))
 
 
 def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:
