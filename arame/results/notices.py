@@ -41,6 +41,8 @@ class Notices:
 
         Registered before the caller reads the row: a commit after that read is always seen.
         """
+        if self._pid != os.getpid():
+            self._lock = threading.Lock()  # forked: a lock the parent's listener held stays held
         with self._lock:
             if not self._listening():
                 return None
