@@ -48,14 +48,16 @@ class ResultDatabase:
         self._table_ready = False
         self._lock = threading.Lock()
         self._notices: Notices | None = None
-        self._durable: tuple[sa.Engine, sa.Engine] | None = None
+        self._durable: tuple[int, sa.Engine] | None = None  # (pid, engine): PostgreSQL outcomes
 
     def close(self) -> None:
         """Close every pooled connection."""
-        for engine in {self._engine, self._quick_engine} - {None}:
+        durable = self._durable[1] if self._durable is not None else None
+        for engine in {self._engine, self._quick_engine, durable} - {None}:
             assert engine is not None
             engine.dispose()
         self._engine = self._quick_engine = None
+        self._durable = None
         if self._notices is not None:
             self._notices.close()
 
@@ -82,11 +84,16 @@ class ResultDatabase:
 
     @contextmanager
     def durable(self) -> Iterator[sa.Connection]:
-        """A connection whose every statement commits by itself, waiting for the disk as a
-        transaction's commit does; errors become ResultStoreError."""
-        engine = self.engine
-        if self._durable is None or self._durable[0] is not engine:  # one per engine: it has a cost
-            self._durable = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        """PostgreSQL: a connection whose every statement commits by itself, waiting for the disk
+        as a transaction's commit does; errors become ResultStoreError."""
+        self.engine  # noqa: B018 - creates it, in this process
+        if self._durable is None or self._durable[0] != os.getpid():
+            # Its own pool: switching a pooled connection to autocommit and back costs more
+            # Python than the statement itself.
+            self._durable = (
+                os.getpid(),
+                ping_when_idle(sa.create_engine(self.url, isolation_level="AUTOCOMMIT")),
+            )
         with self._reporting("could not write to"), self._durable[1].connect() as conn:
             yield conn
 

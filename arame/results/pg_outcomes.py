@@ -1,23 +1,25 @@
 """PostgreSQL: a batch of outcomes written, and its waiters notified, in one statement.
 
-Every column travels as one array parameter (``unnest``), so the statement is the same for any
-batch size and compiles once; the ``pg_notify`` in it fires only when the write commits.
+The whole batch travels as one JSON parameter (``json_to_recordset``): one C-encoded string
+instead of a parameter per value, and one statement for any batch size, compiled once. The
+``pg_notify`` in it fires only when the write commits.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
+from arame import states
 from arame.results.notices import CHANNEL
-from arame.results.rows import outcome_values
 from arame.results.table import TABLE_NAME
 from arame.states import TERMINAL_STATES, Outcome
 
-# (column, array type): the order of unnest's arguments and of the alias's names.
-_ARRAYS = (
+# (column, type in the JSON record): the timestamps travel as epoch seconds.
+_FIELDS = (
     ("id", "text"),
     ("task_name", "text"),
     ("queue", "text"),
@@ -28,22 +30,24 @@ _ARRAYS = (
     ("traceback", "text"),
     ("attempts", "integer"),
     ("worker", "text"),
-    ("started_at", "timestamptz"),
-    ("finished_at", "timestamptz"),
+    ("started_at", "double precision"),
+    ("finished_at", "double precision"),
 )
 # At most 30 ids of 255 characters in one notification: PostgreSQL refuses payloads of 8,000 bytes.
 IDS_PER_NOTIFY = 30
 _TERMINAL = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
-_UNNEST = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _ARRAYS)
-_SET = ", ".join(f"{name} = v.{name}" for name, _ in _ARRAYS if name != "id")
+_RECORD = ", ".join(f"{name} {kind}" for name, kind in _FIELDS)
+_SET = ", ".join(
+    f"{name} = to_timestamp(v.{name})" if kind == "double precision" else f"{name} = v.{name}"
+    for name, kind in _FIELDS
+    if name != "id"
+)
 
 # A row in a terminal state, or recording a later attempt, is left alone (as UPDATE_OUTCOME).
 RECORD_AND_NOTIFY = sa.text(f"""
-WITH v AS (
-    SELECT * FROM unnest({_UNNEST}) AS v({", ".join(name for name, _ in _ARRAYS)})
-), done AS (
+WITH done AS (
     UPDATE {TABLE_NAME} AS r SET {_SET}
-    FROM v
+    FROM json_to_recordset(CAST(:rows AS json)) AS v({_RECORD})
     WHERE r.id = v.id AND r.state NOT IN ({_TERMINAL}) AND r.attempts <= v.attempts
     RETURNING r.id
 ), told AS (
@@ -72,12 +76,17 @@ def one_statement(outcomes: Sequence[Outcome]) -> bool:
     return len({outcome.task_id for outcome in outcomes}) == len(outcomes)
 
 
-def arrays(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
-    """The parameters of ``RECORD_AND_NOTIFY``: one list per column."""
-    params: dict[str, list[Any]] = {name: [] for name, _ in _ARRAYS}
-    for outcome in outcomes:
-        values = outcome_values(outcome)
-        params["id"].append(outcome.task_id)
-        for name, _ in _ARRAYS[1:]:
-            params[name].append(values[name])
-    return params
+def rows_json(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The parameter of ``RECORD_AND_NOTIFY``: the batch as one JSON array of records."""
+    now = time.time()
+    rows = [
+        (
+            o.task_id, o.task_name, o.queue, o.state, o.result_json, o.error_type, o.error_message,
+            o.traceback, o.attempts, o.worker, o.started_at,
+            # A RETRY is not finished: the row keeps its error until the next attempt starts.
+            None if o.state == states.RETRY else (o.finished_at or now),
+        )
+        for o in outcomes
+    ]  # fmt: skip
+    names = [name for name, _ in _FIELDS]
+    return {"rows": json.dumps([dict(zip(names, row, strict=True)) for row in rows])}

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from arame import states
 from arame.message import TaskMessage
 from arame.results.joins import publish_fired, record_with_joins
-from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, arrays, one_statement
+from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
@@ -213,7 +213,7 @@ class ResultStore(ResultReads):
             # PostgreSQL: one statement, committed by itself and durably (one round trip
             # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
             with self.durable() as conn:
-                written = set(conn.execute(RECORD_AND_NOTIFY, arrays(outcomes)).scalars())
+                written = set(conn.execute(RECORD_AND_NOTIFY, rows_json(outcomes)).scalars())
             if len(written) == len(outcomes):
                 return
             # Rows missing or already finished: the rest goes the general way (writing an
