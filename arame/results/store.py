@@ -197,7 +197,8 @@ class ResultStore(ResultReads):
         return {s.task_id for s in missing}
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes in one transaction.
+        """Write outcomes durably: in one transaction, or on PostgreSQL in one statement that
+        also notifies the waiting ``get()`` calls (see pg_outcomes.py).
 
         A row in a terminal state is never changed, so a redelivered task never overwrites the
         first outcome; nor is a row changed by an outcome of an earlier attempt than the one it
@@ -205,7 +206,8 @@ class ResultStore(ResultReads):
         message) updates only the unfinished row its own publish wrote, never another's.
 
         Raises:
-            ResultStoreError: the transaction did not commit; nothing of it was written.
+            ResultStoreError: a write did not commit. What one statement wrote before it stays;
+                recording the same outcomes again completes the rest and changes nothing else.
         """
         if not outcomes:
             return
