@@ -32,9 +32,10 @@ def send(app: App, message: TaskMessage) -> AsyncResult:
         return run_here(app, message)
     # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
     with tracing.sending((message,)) as (sent,):
-        app.results.add_pending(sent)
+        body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
+        app.results.add_pending(sent, body)
         try:
-            app.producer.publish(sent)
+            app.producer.publish(sent, body)
         except PublishError:
             try:
                 app.results.forget_pending(sent.id)
@@ -57,9 +58,10 @@ def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         return [run_here(app, message) for message in messages]
     # Tracing hook: one PRODUCER span per message (see arame.tracing).
     with tracing.sending(messages) as sent:
-        app.results.add_pending_many(sent)
+        bodies = [message.to_body() for message in sent]  # encoded once, for the rows and the broker
+        app.results.add_pending_many(sent, bodies)
         try:
-            app.producer.publish_many(sent)
+            app.producer.publish_many(sent, bodies)
         except PublishError:
             try:
                 app.results.forget_pending_many([message.id for message in sent])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
@@ -145,12 +146,39 @@ class Task(BoundTaskMethods, Generic[P, R]):
         except (TypeError, ValueError):  # a callable Python cannot inspect: nothing to check
             return None
 
+    @functools.cached_property
+    def _arity(self) -> tuple[int, float] | None:
+        """The fewest and most positional arguments, when only those decide a fit (else ``None``)."""
+        signature = self._signature_or_none()
+        if signature is None:
+            return None
+        low, high = 0, 0.0
+        for parameter in signature.parameters.values():
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                high = math.inf
+            elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                low += parameter.default is parameter.empty
+                high += 1
+            elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+                return None  # a required keyword: only a full bind can tell
+        return low, high
+
+    def fits_by_count(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> bool:
+        """Whether ``args`` alone (no keywords) surely fit: a check far cheaper than a bind.
+
+        ``False`` says only that a full check is needed.
+        """
+        arity = self._arity
+        return arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]
+
     def check_arguments(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> None:
         """Refuse arguments the function would refuse, before anything is published.
 
         Raises:
             TypeError: missing, unexpected or repeated arguments, as a plain call would raise.
         """
+        if self.fits_by_count(args, kwargs):
+            return
         bind = self._bind
         if bind is None:
             return

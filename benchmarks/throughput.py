@@ -3,12 +3,13 @@
 Publishes ``-n`` no-op ``add(x, y)`` tasks (with their PENDING rows) to a fresh queue, then starts
 one ``arame worker MODULE -c C --burst`` process and waits for it to exit. The rate is the number
 of rows finished between the 10 % and the 90 % mark divided by the time between them (from
-``finished_at``), so worker start-up and the tail do not count. Each run is a fresh process.
+``finished_at``), so worker start-up and the tail do not count. ``cpu_us`` is the worker's CPU
+time (supervisor and children, user and system) per finished task: less sensitive to other
+load on the machine than the rate. Each run is a fresh process.
 
     .venv/bin/python benchmarks/throughput.py --broker redis -n 10000
 
-``worker_cpu_ms`` is the worker's CPU time (its pool included) per task: steadier than the rate
-on a busy machine. ``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
+``--metrics`` starts the worker with ``--metrics-port 0``; ``--tracing`` configures the
 OpenTelemetry SDK (spans batched to an exporter that drops them) in the publisher and the
 worker, so both pay for making every span. ``--queue-type quorum`` declares the RabbitMQ queue as a
 quorum queue (replicated; on a single node, one replica).
@@ -52,14 +53,16 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             add.map([(i, i) for i in range(start, min(args.n, start + common.PUBLISH_BATCH))])
         published = time.monotonic() - began
         app.close_broker()
-        started, cpu_before = time.monotonic(), _children_cpu()
+        started = time.monotonic()
+        cpu_before = children_cpu()
         options = ["--metrics-port", "0"] if args.metrics else []
         worker = bench.worker(args.concurrency, args.pool, burst=True, options=options)
         try:
             worker.wait(args.timeout)
         except subprocess.TimeoutExpired:
             common.stop(worker)
-        elapsed, cpu = time.monotonic() - started, _children_cpu() - cpu_before
+        elapsed = time.monotonic() - started
+        cpu = children_cpu() - cpu_before  # the worker and its pool, once it has exited
         times = common.finished_times(bench, app)
         app.close()
         return {
@@ -67,12 +70,12 @@ def measure(args: argparse.Namespace, broker: str, results: str) -> dict[str, fl
             "overall": len(times) / elapsed,
             "done": float(len(times)),
             "publish_s": published,
-            "worker_cpu_ms": 1000 * cpu / max(1, len(times)),
+            "cpu_us": cpu / max(len(times), 1) * 1e6,
         }
 
 
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of the waited-for child processes: the worker and its pool."""
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's children that have exited."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -82,7 +85,7 @@ FIELDS = [
     ("overall", "{:7.0f}/s"),
     ("done", "{:6.0f}"),
     ("publish_s", "{:5.1f}s"),
-    ("worker_cpu_ms", "{:5.3f} ms/task"),
+    ("cpu_us", "{:5.0f}us/task"),
 ]
 
 if __name__ == "__main__":

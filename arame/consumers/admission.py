@@ -103,6 +103,8 @@ class Admission:
             raise Poison.of(
                 "TaskNotRegistered", f"no task named {message.task!r} is registered in this worker", message
             )
+        if task.fits_by_count(message.args, message.kwargs):
+            return message
         try:
             task.signature.bind(*message.args, **message.kwargs)
         except TypeError as exc:

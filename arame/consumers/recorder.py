@@ -21,4 +21,5 @@ class ResultRecorder(Protocol):
         """Which of these running tasks were revoked with ``terminate=True``."""
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write the outcomes in one transaction, or raise and write nothing."""
+        """Write the outcomes durably, or raise; writing one again changes nothing, so a retry
+        after an error completes what was left."""

@@ -46,13 +46,13 @@ class Producer:
         self._publisher: Publisher | None = None
         self._pid = 0
 
-    def publish(self, message: TaskMessage) -> None:
-        """Publish ``message`` to its queue.
+    def publish(self, message: TaskMessage, body: str | None = None) -> None:
+        """Publish ``message`` to its queue (``body``: its ``to_body()``, when the caller has it).
 
         Raises:
             PublishError: the broker did not store it (the cause is chained).
         """
-        outgoing = self._outgoing(message)
+        outgoing = self._outgoing(message, body)
         with self._lock:
             publisher = self._publisher_for_this_process()
             try:
@@ -66,13 +66,18 @@ class Producer:
                     task_id=message.id,
                 ) from exc
 
-    def publish_many(self, messages: Sequence[TaskMessage]) -> None:
+    def publish_many(self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None) -> None:
         """Publish every message, as one transaction where the broker has them (RabbitMQ).
+
+        ``bodies``, when given, are the messages' ``to_body()``, in order.
 
         Raises:
             PublishError: the broker did not store them all (on RabbitMQ: none of them).
         """
-        batch = [self._outgoing(message) for message in messages]
+        if bodies is None:
+            batch = [self._outgoing(message) for message in messages]
+        else:
+            batch = [self._outgoing(message, body) for message, body in zip(messages, bodies, strict=True)]
         with self._lock:
             publisher = self._publisher_for_this_process()
             try:
@@ -82,9 +87,11 @@ class Producer:
                     f"{len(batch)} tasks were not all published: {exc}", url=self.spec.safe_url
                 ) from exc
 
-    def _outgoing(self, message: TaskMessage) -> Outgoing:
-        """Encode, size-check and sign one message."""
-        return encode(message, self._signer, max_size=self.max_message_size, url=self.spec.safe_url)
+    def _outgoing(self, message: TaskMessage, body: str | None = None) -> Outgoing:
+        """Encode (unless ``body`` is given), size-check and sign one message."""
+        return encode(
+            message, self._signer, max_size=self.max_message_size, url=self.spec.safe_url, body=body
+        )
 
     def close(self) -> None:
         """Close the connection."""

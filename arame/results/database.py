@@ -25,6 +25,7 @@ from arame.database import (
 )
 from arame.errors import ResultStoreError
 from arame.results.joins_table import joins
+from arame.results.notices import Notices
 from arame.results.table import metadata, results
 
 
@@ -46,13 +47,19 @@ class ResultDatabase:
         self._pid = 0
         self._table_ready = False
         self._lock = threading.Lock()
+        self._notices: Notices | None = None
+        self._durable: tuple[int, sa.Engine] | None = None  # (pid, engine): PostgreSQL outcomes
 
     def close(self) -> None:
         """Close every pooled connection."""
-        for engine in {self._engine, self._quick_engine} - {None}:
+        durable = self._durable[1] if self._durable is not None else None
+        for engine in {self._engine, self._quick_engine, durable} - {None}:
             assert engine is not None
             engine.dispose()
         self._engine = self._quick_engine = None
+        self._durable = None
+        if self._notices is not None:
+            self._notices.close()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -74,6 +81,36 @@ class ResultDatabase:
         for the disk); errors become ResultStoreError."""
         with self._reporting("could not write to"), self.quick_engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def durable(self) -> Iterator[sa.Connection]:
+        """PostgreSQL: a connection whose every statement commits by itself, waiting for the disk
+        as a transaction's commit does; errors become ResultStoreError."""
+        self.engine  # noqa: B018 - creates it, in this process
+        if self._durable is None or self._durable[0] != os.getpid():
+            # Its own pool: switching a pooled connection to autocommit and back costs more
+            # Python than the statement itself.
+            self._durable = (
+                os.getpid(),
+                ping_when_idle(sa.create_engine(self.url, isolation_level="AUTOCOMMIT")),
+            )
+        with self._reporting("could not write to"), self._durable[1].connect() as conn:
+            yield conn
+
+    @property
+    def notices(self) -> Notices | None:
+        """PostgreSQL: the listener that wakes this process's result waits; elsewhere ``None``."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        if self._notices is None:
+            self._notices = Notices(self._listening_connection)
+        return self._notices
+
+    def _listening_connection(self) -> Any:
+        pooled = self.quick_engine.raw_connection()  # autocommit; taken out of the pool for good
+        driver = pooled.driver_connection
+        pooled.detach()
+        return driver
 
     @contextmanager
     def _reporting(self, what: str) -> Iterator[None]:
@@ -135,6 +172,11 @@ class ResultDatabase:
         if name == "sqlite":
             return sqlite_dialect.insert(table).on_conflict_do_nothing()
         return table.insert().prefix_with("IGNORE")
+
+    @functools.cached_property
+    def _insert_ignore_results(self) -> Any:
+        # Built once: a PENDING row is written for every publish, and building costs more than it.
+        return self.insert_ignore(results)
 
     def _error(self, what: str, exc: BaseException) -> ResultStoreError:
         text = str(getattr(exc, "orig", None) or exc).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +18,8 @@ from arame.results.table import results
 # Result waits poll every FAST_POLL for the first FAST_POLL_FOR seconds (most tasks finish by
 # then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.
 FAST_POLL, FAST_POLL_FOR, MAX_POLL_INTERVAL = 0.0005, 0.02, 0.05
+# Waits woken by notifications (PostgreSQL) read the row again on their own only now and then.
+NOTIFIED_POLL, MAX_NOTIFIED_POLL = 0.05, 0.5
 
 
 class ResultReads(ResultDatabase):
@@ -56,6 +59,39 @@ class ResultReads(ResultDatabase):
             The terminal row, or the latest one (``None`` if absent) when ``timeout`` or, for an
             absent row, ``unknown_grace`` ran out.
         """
+        notices = self.notices
+        event = None if notices is None else notices.watch(task_id)
+        if notices is None or event is None:
+            return self._poll(task_id, timeout, unknown_grace)
+        try:
+            return self._wait_notified(task_id, event, timeout, unknown_grace)
+        finally:
+            notices.unwatch(task_id, event)
+
+    def _wait_notified(
+        self, task_id: str, event: threading.Event, timeout: float | None, unknown_grace: float
+    ) -> ResultRow | None:
+        """Read the row again each time a commit names it (and now and then, should one be missed)."""
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
+        interval = NOTIFIED_POLL
+        while True:
+            with self.connect() as conn:
+                row = read_on(conn, task_id)
+            now = time.monotonic()
+            remaining = None if deadline is None else deadline - now
+            if row is None and now - began >= unknown_grace:
+                return None
+            if (row is not None and row.ready) or (remaining is not None and remaining <= 0):
+                return row
+            # An id without its row yet is read again soon: no notification announces a PENDING row.
+            pause = FAST_POLL_FOR if row is None else interval
+            event.wait(pause if remaining is None else min(pause, remaining))
+            event.clear()
+            interval = min(interval * 2, MAX_NOTIFIED_POLL)
+
+    def _poll(self, task_id: str, timeout: float | None, unknown_grace: float) -> ResultRow | None:
+        """Poll the row (MySQL, SQLite, or no listener): often at first, then less and less."""
         began = time.monotonic()
         deadline = None if timeout is None else began + timeout
         interval = FAST_POLL

@@ -63,7 +63,7 @@ def by_attempts(starts: Sequence[Started]) -> dict[int, list[Started]]:
     return groups
 
 
-def pending_row(message: TaskMessage) -> dict[str, Any]:
+def pending_row(message: TaskMessage, body: str | None = None) -> dict[str, Any]:
     return {
         "id": message.id,
         "task_name": message.task,
@@ -71,7 +71,8 @@ def pending_row(message: TaskMessage) -> dict[str, Any]:
         "state": states.PENDING,
         "attempts": message.attempt,
         "created_at": from_epoch(message.created),
-        "message": message.to_body(),  # what a requeue, a retry or a reconcile publishes again
+        # What a requeue, a retry or a reconcile publishes again (the caller's copy, if encoded).
+        "message": message.to_body() if body is None else body,
         "trace_id": message.trace_id,
     }
 

@@ -13,6 +13,7 @@ from arame.flow.fair import fair_parent
 from arame.message import TaskMessage
 from arame.results.fair import FairRegistry, fair_queues_of
 from arame.results.joins import publish_fired, record_with_joins
+from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
@@ -60,17 +61,26 @@ class ResultStore(ResultReads):
         """Fair shares: the registry of sub-queues (see ``arame.results.fair``)."""
         return FairRegistry(self)
 
-    def add_pending(self, message: TaskMessage) -> None:
-        """Record a just-published task as PENDING, unless its id already has a row."""
+    def add_pending(self, message: TaskMessage, body: str | None = None) -> None:
+        """Record a just-published task as PENDING, unless its id already has a row.
+
+        ``body`` is ``message.to_body()`` when the caller has it already (it publishes the same).
+        """
         if self.quick_engine is self.engine or fair_parent(message.queue) is not None:
-            self.add_pending_many([message])
+            self.add_pending_many([message], None if body is None else [body])
             return
         with self.quick() as conn:  # one statement: one round trip, without BEGIN and COMMIT
-            conn.execute(self.insert_ignore(results), pending_row(message))
+            conn.execute(self._insert_ignore_results, pending_row(message, body))
 
-    def add_pending_many(self, messages: Sequence[TaskMessage]) -> None:
-        """Record tasks as PENDING in one transaction, skipping ids that already have a row."""
-        rows = [pending_row(message) for message in messages]
+    def add_pending_many(self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None) -> None:
+        """Record tasks as PENDING in one transaction, skipping ids that already have a row.
+
+        ``bodies``, when given, are the messages' ``to_body()``, in order.
+        """
+        if bodies is None:
+            rows = [pending_row(message) for message in messages]
+        else:
+            rows = [pending_row(message, body) for message, body in zip(messages, bodies, strict=True)]
         subqueues = fair_queues_of(messages)  # fair shares: registered with the rows, durably
         if subqueues:
             self.fair.prepare()
@@ -81,7 +91,7 @@ class ResultStore(ResultReads):
                 # Not worth a disk flush of its own: should the database crash before its next
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)
-            conn.execute(self.insert_ignore(results), rows)
+            conn.execute(self._insert_ignore_results, rows)
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
         """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""
@@ -200,7 +210,8 @@ class ResultStore(ResultReads):
         return {s.task_id for s in missing}
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes in one transaction.
+        """Write outcomes durably: in one transaction, or on PostgreSQL in one statement that
+        also notifies the waiting ``get()`` calls (see pg_outcomes.py).
 
         A row in a terminal state is never changed, so a redelivered task never overwrites the
         first outcome; nor is a row changed by an outcome of an earlier attempt than the one it
@@ -208,10 +219,21 @@ class ResultStore(ResultReads):
         message) updates only the unfinished row its own publish wrote, never another's.
 
         Raises:
-            ResultStoreError: the transaction did not commit; nothing of it was written.
+            ResultStoreError: a write did not commit. What one statement wrote before it stays;
+                recording the same outcomes again completes the rest and changes nothing else.
         """
         if not outcomes:
             return
+        if self.notices is not None and one_statement(outcomes):
+            # PostgreSQL: one statement, committed by itself and durably (one round trip
+            # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
+            with self.durable() as conn:
+                written = set(conn.execute(RECORD_AND_NOTIFY, rows_json(outcomes)).scalars())
+            if len(written) == len(outcomes):
+                return
+            # Rows missing or already finished: the rest goes the general way (writing an
+            # outcome twice changes nothing, so a failure there leaves a consistent table).
+            outcomes = [outcome for outcome in outcomes if outcome.task_id not in written]
         # Workflow hook (arame/results/joins.py): the steps waiting on these tasks advance in
         # this same transaction; the steps that fired are published once it has committed.
         fired: list[TaskMessage] = []
@@ -220,6 +242,8 @@ class ResultStore(ResultReads):
                 fired = record_with_joins(conn, outcomes, self._record_on)
             else:
                 self._record_on(conn, outcomes)
+            if self.notices is not None:  # waiters learn of it at the commit (see notices.py)
+                conn.execute(NOTIFY_IDS, {"ids": [outcome.task_id for outcome in outcomes]})
         if fired:
             publish_fired(self.publish_fired, fired)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from amqp import spec as amqp_spec
+from amqp.method_framing import frame_writer
 from kombu.connection import Connection
 from kombu.entity import Queue
 
@@ -24,6 +26,28 @@ logger = logging.getLogger(__name__)
 
 PERSISTENT = 2
 PUBLISH_ARGS = "Bssbb"  # Basic.Publish: ticket, exchange, routing key, mandatory, immediate
+
+
+@contextlib.contextmanager
+def gathered_frames(connection: Any) -> Iterator[None]:
+    """Send the frames written meanwhile on ``connection`` (py-amqp) in one socket write.
+
+    py-amqp writes every publish with a ``sendall`` of its own; a transaction's publishes wait
+    for nothing, so they can go together. Nothing written inside may wait for an answer.
+    """
+    frames: list[bytes] = []
+
+    class Gather:
+        def write(self, data: Any) -> None:
+            frames.append(bytes(data))  # a view of py-amqp's shared buffer: copied now
+
+    original = connection.frame_writer
+    connection.frame_writer = frame_writer(connection, Gather())
+    try:
+        yield
+    finally:
+        connection.frame_writer = original
+    connection.transport.write(b"".join(frames))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,25 +167,30 @@ class Publisher:
     def _publish_amqp(self, batch: Sequence[Outgoing], routes: list[Route]) -> None:
         mode = "confirm" if len(batch) == 1 else "transaction"
         channel = self._channels.get(mode) or self._open_channel(mode)
-        for item, where in zip(batch, routes, strict=True):
+        for where in routes:  # first: a declare waits for its answer, the publishes do not
             self._declare(channel, where)
-            message = channel.prepare_message(
-                item.body,
-                wire_priority(self.spec, item.priority),
-                CONTENT_TYPE,
-                CONTENT_ENCODING,
-                where.headers,
-                {"delivery_mode": PERSISTENT},
-            )
-            if mode == "confirm":
-                channel.basic_publish(message, exchange="", routing_key=where.routing_key)  # waits
-            else:
-                # A bare Basic.Publish: the commit, not a confirm per message, says it is stored.
-                channel.send_method(
-                    amqp_spec.Basic.Publish, PUBLISH_ARGS, (0, "", where.routing_key, False, False), message
-                )
+        with gathered_frames(channel.connection) if mode == "transaction" else contextlib.nullcontext():
+            for item, where in zip(batch, routes, strict=True):
+                self._publish_frame(channel, mode, item, where)
         if mode == "transaction":
             channel.tx_commit()
+
+    def _publish_frame(self, channel: Any, mode: str, item: Outgoing, where: Route) -> None:
+        message = channel.prepare_message(
+            item.body,
+            wire_priority(self.spec, item.priority),
+            CONTENT_TYPE,
+            CONTENT_ENCODING,
+            where.headers,
+            {"delivery_mode": PERSISTENT},
+        )
+        if mode == "confirm":
+            channel.basic_publish(message, exchange="", routing_key=where.routing_key)  # waits
+        else:
+            # A bare Basic.Publish: the commit, not a confirm per message, says it is stored.
+            channel.send_method(
+                amqp_spec.Basic.Publish, PUBLISH_ARGS, (0, "", where.routing_key, False, False), message
+            )
 
     def _open_channel(self, mode: str) -> Any:
         channel = self._open().channel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,12 +75,17 @@ class BrokerSpec:
     @property
     def capabilities(self) -> Capabilities:
         """What its transport can do: every transport-specific branch reads this record."""
-        return capabilities_of(self.kind)
+        return _capabilities(self.kind)  # read for every delivery: looked up once
 
     @property
     def shared_across_processes(self) -> bool:
         """Whether separate processes see the same queues (``memory://`` lives in one process)."""
         return self.capabilities.shared_across_processes
+
+
+@functools.cache
+def _capabilities(kind: str) -> Capabilities:
+    return capabilities_of(kind)
 
 
 def with_lease(spec: BrokerSpec, seconds: float) -> BrokerSpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,6 +121,50 @@ def test_delay_and_apply_async_refuse_arguments_that_do_not_fit_and_publish_noth
     with pytest.raises(TypeError, match=r"^t\.add\(x: .+, y: .+\)"):
         add.apply_async(args, kwargs)
     assert sender.sent == []
+
+
+def _shapes(x: int, y: int = 0, *rest: int, scale: int = 1) -> int:
+    return x + y + sum(rest) * scale
+
+
+def _keyword_needed(x: int, *, unit: str) -> str:
+    return f"{x}{unit}"
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "kwargs"),
+    [
+        (_shapes, (), {}),
+        (_shapes, (1,), {"nope": 2}),
+        (_keyword_needed, (1,), {}),
+        (_keyword_needed, (1, 2), {"unit": "s"}),
+    ],
+)
+def test_arguments_a_plain_call_would_refuse_are_refused_whatever_the_signature_s_shape(
+    fn: Callable[..., object], args: tuple[int, ...], kwargs: dict[str, object]
+) -> None:
+    task = Task(CapturingSender(), fn, TaskOptions(name="t.shapes"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fn(*args, **kwargs)
+    with pytest.raises(TypeError, match=r"^t\.shapes\("):
+        task.check_arguments(args, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "kwargs"),
+    [
+        (_shapes, (1,), {}),
+        (_shapes, (1, 2, 3, 4, 5), {}),
+        (_shapes, (1,), {"scale": 2}),
+        (_keyword_needed, (1,), {"unit": "s"}),
+    ],
+)
+def test_arguments_a_plain_call_would_take_are_taken_whatever_the_signature_s_shape(
+    fn: Callable[..., object], args: tuple[int, ...], kwargs: dict[str, object]
+) -> None:
+    task = Task(CapturingSender(), fn, TaskOptions(name="t.shapes"))  # type: ignore[arg-type]
+    fn(*args, **kwargs)
+    task.check_arguments(args, kwargs)
 
 
 def test_map_refuses_a_call_whose_arguments_do_not_fit_before_publishing_any(app: arame.App) -> None:

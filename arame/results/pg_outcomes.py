@@ -1,0 +1,92 @@
+"""PostgreSQL: a batch of outcomes written, and its waiters notified, in one statement.
+
+The whole batch travels as one JSON parameter (``json_to_recordset``): one C-encoded string
+instead of a parameter per value, and one statement for any batch size, compiled once. The
+``pg_notify`` in it fires only when the write commits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from arame import states
+from arame.results.notices import CHANNEL
+from arame.results.table import TABLE_NAME
+from arame.states import TERMINAL_STATES, Outcome
+
+# (column, type in the JSON record): the timestamps travel as epoch seconds.
+_FIELDS = (
+    ("id", "text"),
+    ("task_name", "text"),
+    ("queue", "text"),
+    ("state", "text"),
+    ("result", "text"),
+    ("error_type", "text"),
+    ("error_message", "text"),
+    ("traceback", "text"),
+    ("attempts", "integer"),
+    ("worker", "text"),
+    ("started_at", "double precision"),
+    ("finished_at", "double precision"),
+)
+# At most 30 ids of 255 characters in one notification: PostgreSQL refuses payloads of 8,000 bytes.
+IDS_PER_NOTIFY = 30
+_TERMINAL = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
+_RECORD = ", ".join(f"{name} {kind}" for name, kind in _FIELDS)
+_SET = ", ".join(
+    f"{name} = to_timestamp(v.{name})" if kind == "double precision" else f"{name} = v.{name}"
+    for name, kind in _FIELDS
+    if name != "id"
+)
+
+# A row in a terminal state, or recording a later attempt, is left alone (as UPDATE_OUTCOME).
+RECORD_AND_NOTIFY = sa.text(f"""
+WITH done AS (
+    UPDATE {TABLE_NAME} AS r SET {_SET}
+    FROM json_to_recordset(CAST(:rows AS json)) AS v({_RECORD})
+    WHERE r.id = v.id AND r.state NOT IN ({_TERMINAL}) AND r.attempts <= v.attempts
+    RETURNING r.id
+), told AS (
+    SELECT pg_notify('{CHANNEL}', string_agg(id, ' '))
+    FROM (SELECT id, (row_number() OVER () - 1) / {IDS_PER_NOTIFY} AS chunk FROM done) AS numbered
+    GROUP BY chunk
+)
+SELECT id FROM done WHERE (SELECT count(*) FROM told) >= 0
+""")
+
+NOTIFY_IDS = sa.text(f"""
+SELECT pg_notify('{CHANNEL}', string_agg(id, ' '))
+FROM (
+    SELECT id, (n - 1) / {IDS_PER_NOTIFY} AS chunk
+    FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS t(id, n)
+) AS numbered
+GROUP BY chunk
+""")
+
+
+def one_statement(outcomes: Sequence[Outcome]) -> bool:
+    """Whether ``RECORD_AND_NOTIFY`` may write this batch: no refused message, no workflow step,
+    and no id twice (an UPDATE … FROM applies one row per id; the executemany keeps their order)."""
+    if any(outcome.own_row_only or outcome.joins for outcome in outcomes):
+        return False
+    return len({outcome.task_id for outcome in outcomes}) == len(outcomes)
+
+
+def rows_json(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The parameter of ``RECORD_AND_NOTIFY``: the batch as one JSON array of records."""
+    now = time.time()
+    rows = [
+        (
+            o.task_id, o.task_name, o.queue, o.state, o.result_json, o.error_type, o.error_message,
+            o.traceback, o.attempts, o.worker, o.started_at,
+            # A RETRY is not finished: the row keeps its error until the next attempt starts.
+            None if o.state == states.RETRY else (o.finished_at or now),
+        )
+        for o in outcomes
+    ]  # fmt: skip
+    names = [name for name, _ in _FIELDS]
+    return {"rows": json.dumps([dict(zip(names, row, strict=True)) for row in rows])}
