@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from arame.aioloop import run_coroutine
+from arame.arguments import ArgumentChecks
 from arame.bound import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
 from arame.errors import ConfigurationError
@@ -52,7 +52,7 @@ class Sender(Protocol):
     def results(self) -> StateWriter: ...
 
 
-class Task(BoundTaskMethods, Generic[P, R]):
+class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
     """A function that can run here (``task(...)``) or in a worker (``task.delay(...)``).
 
     Args:
@@ -62,6 +62,7 @@ class Task(BoundTaskMethods, Generic[P, R]):
     """
 
     app: Sender
+    fn: Callable[P, R]
 
     def __init__(self, app: Sender, fn: Callable[P, R], options: TaskOptions) -> None:
         self.app = app
@@ -123,69 +124,6 @@ class Task(BoundTaskMethods, Generic[P, R]):
     def queue(self) -> str:
         """The queue this task is published to unless a call says otherwise."""
         return self.options.queue or self.app.default_queue
-
-    @functools.cached_property
-    def signature(self) -> inspect.Signature:
-        """The function's signature (without ``self`` when bound), to refuse arguments that do not fit."""
-        signature = inspect.signature(self.fn)
-        if self.options.bind:
-            signature = signature.replace(parameters=list(signature.parameters.values())[1:])
-        return signature
-
-    def _signature_or_none(self) -> inspect.Signature | None:
-        try:
-            return self.signature
-        except (TypeError, ValueError):  # a callable Python cannot inspect
-            return None
-
-    @functools.cached_property
-    def _bind(self) -> Callable[..., inspect.BoundArguments] | None:
-        # Cached: after the first call this is a plain attribute read on the publish path.
-        try:
-            return self.signature.bind
-        except (TypeError, ValueError):  # a callable Python cannot inspect: nothing to check
-            return None
-
-    @functools.cached_property
-    def _arity(self) -> tuple[int, float] | None:
-        """The fewest and most positional arguments, when only those decide a fit (else ``None``)."""
-        signature = self._signature_or_none()
-        if signature is None:
-            return None
-        low, high = 0, 0.0
-        for parameter in signature.parameters.values():
-            if parameter.kind is parameter.VAR_POSITIONAL:
-                high = math.inf
-            elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-                low += parameter.default is parameter.empty
-                high += 1
-            elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
-                return None  # a required keyword: only a full bind can tell
-        return low, high
-
-    def fits_by_count(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> bool:
-        """Whether ``args`` alone (no keywords) surely fit: a check far cheaper than a bind.
-
-        ``False`` says only that a full check is needed.
-        """
-        arity = self._arity
-        return arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]
-
-    def check_arguments(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> None:
-        """Refuse arguments the function would refuse, before anything is published.
-
-        Raises:
-            TypeError: missing, unexpected or repeated arguments, as a plain call would raise.
-        """
-        if self.fits_by_count(args, kwargs):
-            return
-        bind = self._bind
-        if bind is None:
-            return
-        try:
-            bind(*args, **(kwargs or {}))
-        except TypeError as exc:
-            raise TypeError(f"{self.name}{self.signature}: {exc}") from None
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
         """Publish a call with these arguments; return at once with a handle on its result."""
