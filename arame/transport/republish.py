@@ -1,4 +1,4 @@
-"""Publishing a received RabbitMQ message again: to count its deliveries, or to wait longer."""
+"""Publishing a received message again: to count its deliveries, to wait longer, or as a dead letter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from arame.transport.connection import kombu_queue
-from arame.transport.delivery import DELIVERIES
+from arame.transport.delivery import DEAD_REASON, DELIVERIES
 from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec
 
@@ -55,3 +55,20 @@ def wait_again(producer: Any, spec: BrokerSpec, message: Any, queue: str, not_be
         delivery_mode=2,
     )
     message.ack()
+
+
+def publish_dead_letter(producer: Any, spec: BrokerSpec, message: Any, dead: str, reason: str) -> None:
+    """Copy ``message`` untouched to the dead-letter queue ``dead``, with ``reason`` in a header.
+
+    The caller acknowledges the original only once this returns: nothing is lost in between.
+    """
+    producer.publish(
+        message.body,
+        exchange="",
+        routing_key=dead,
+        declare=[kombu_queue(spec, dead)],
+        content_type=message.content_type or "application/octet-stream",
+        content_encoding=message.content_encoding or "binary",
+        headers={**(message.headers or {}), DEAD_REASON: reason},
+        delivery_mode=2,
+    )

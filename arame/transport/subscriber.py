@@ -15,10 +15,10 @@ from arame.errors import TransportError
 from arame.flow.fair import fair_parent
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
-from arame.transport.delivery import BROKER_DELIVERIES, DEAD_REASON, Delivery, dead_letter_queue
+from arame.transport.delivery import BROKER_DELIVERIES, Delivery, dead_letter_queue
 from arame.transport.failures import broker_error, log_consumer_timeout
 from arame.transport.renewal import HeldLeases
-from arame.transport.republish import count_redelivery, wait_again
+from arame.transport.republish import count_redelivery, publish_dead_letter, wait_again
 from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
@@ -240,19 +240,9 @@ class Subscriber:
         """
         if self._connection is None:
             raise self._error("not connected to", ConnectionError("closed"))
-        message = delivery._message
         dead = dead_letter_queue(fair_parent(delivery.queue) or delivery.queue)  # fair sub-queue: its queue's
         try:
-            self._connection.Producer(auto_declare=False).publish(
-                message.body,
-                exchange="",
-                routing_key=dead,
-                declare=[kombu_queue(self.spec, dead)],
-                content_type=message.content_type or "application/octet-stream",
-                content_encoding=message.content_encoding or "binary",
-                headers={**(message.headers or {}), DEAD_REASON: reason},
-                delivery_mode=2,
-            )
+            publish_dead_letter(self._republisher(), self.spec, delivery._message, dead, reason)
         except Exception as exc:
             raise self._error("could not dead-letter a message on", exc) from exc
 
