@@ -137,7 +137,13 @@ def run_through_failover(
     )
     assert worker.alive(), worker.log()
     assert sorted(starts) == sorted(before + after)
-    assert duplicated == 0, {key: n for key, n in starts.items() if n > 1}
+    # Redis replicates asynchronously: the fetch (lease) of a task taken just before the kill may
+    # never reach the replica that becomes master, and the task is then handed out again while
+    # its first run goes on (docs/scaling.md). Its row still ends SUCCESS once. A task published
+    # after the failover must never run twice.
+    twice = {key for key, n in starts.items() if n > 1}
+    assert twice <= set(before), {key: starts[key] for key in twice}
+    assert duplicated <= 4, {key: starts[key] for key in twice}  # at most the 4 running at the kill
     # A message whose ack the failover lost comes back; the worker finds its task done and drops it.
     wait_until(lambda: _empty(stack, queues), 60, "the queues emptied")
     return figures
