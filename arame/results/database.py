@@ -24,6 +24,7 @@ from arame.database import (
     widen_mysql_text,
 )
 from arame.errors import ResultStoreError
+from arame.results.direct import DirectConnections
 from arame.results.joins_table import joins
 from arame.results.notices import Notices
 from arame.results.table import metadata, results
@@ -48,16 +49,17 @@ class ResultDatabase:
         self._table_ready = False
         self._lock = threading.Lock()
         self._notices: Notices | None = None
-        self._durable: tuple[int, sa.Engine] | None = None  # (pid, engine): PostgreSQL outcomes
+        self._direct: tuple[DirectConnections, DirectConnections] | None = None  # (quick, durable)
 
     def close(self) -> None:
         """Close every pooled connection."""
-        durable = self._durable[1] if self._durable is not None else None
-        for engine in {self._engine, self._quick_engine, durable} - {None}:
+        for engine in {self._engine, self._quick_engine} - {None}:
             assert engine is not None
             engine.dispose()
         self._engine = self._quick_engine = None
-        self._durable = None
+        for direct in self._direct or ():
+            direct.close()
+        self._direct = None
         if self._notices is not None:
             self._notices.close()
 
@@ -82,20 +84,26 @@ class ResultDatabase:
         with self._reporting("could not write to"), self.quick_engine.connect() as conn:
             yield conn
 
-    @contextmanager
-    def durable(self) -> Iterator[sa.Connection]:
-        """PostgreSQL: a connection whose every statement commits by itself, waiting for the disk
-        as a transaction's commit does; errors become ResultStoreError."""
-        self.engine  # noqa: B018 - creates it, in this process
-        if self._durable is None or self._durable[0] != os.getpid():
-            # Its own pool: switching a pooled connection to autocommit and back costs more
-            # Python than the statement itself.
-            self._durable = (
-                os.getpid(),
-                ping_when_idle(sa.create_engine(self.url, isolation_level="AUTOCOMMIT")),
-            )
-        with self._reporting("could not write to"), self._durable[1].connect() as conn:
-            yield conn
+    def direct(self, *, durable: bool) -> DirectConnections | None:
+        """PostgreSQL: driver connections for the per-task statements (see direct.py), whose
+        statements commit by themselves, waiting for the disk only if ``durable``; elsewhere ``None``.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return None
+        if self._direct is None:
+            with self._lock:
+                if self._direct is None:
+                    waits = sa.create_engine(
+                        self.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+                    )
+                    self._direct = (
+                        DirectConnections(lambda: _detached(self.quick_engine), self._driver_error),
+                        DirectConnections(lambda: _detached(waits), self._driver_error),
+                    )
+        return self._direct[1] if durable else self._direct[0]
+
+    def _driver_error(self, exc: BaseException) -> ResultStoreError:
+        return self._error("could not write to", exc, refused=_refused_by_driver(exc))
 
     @property
     def notices(self) -> Notices | None:
@@ -107,10 +115,7 @@ class ResultDatabase:
         return self._notices
 
     def _listening_connection(self) -> Any:
-        pooled = self.quick_engine.raw_connection()  # autocommit; taken out of the pool for good
-        driver = pooled.driver_connection
-        pooled.detach()
-        return driver
+        return _detached(self.quick_engine)  # autocommit
 
     @contextmanager
     def _reporting(self, what: str) -> Iterator[None]:
@@ -178,14 +183,29 @@ class ResultDatabase:
         # Built once: a PENDING row is written for every publish, and building costs more than it.
         return self.insert_ignore(results)
 
-    def _error(self, what: str, exc: BaseException) -> ResultStoreError:
+    def _error(self, what: str, exc: BaseException, *, refused: bool = False) -> ResultStoreError:
         text = str(getattr(exc, "orig", None) or exc).strip()
         cause = text.splitlines()[0] if text else type(exc).__name__  # drivers add hint lines
         # The data itself was refused: retrying the same write can only fail the same way.
-        unstorable = isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError))
+        unstorable = refused or isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError))
         return ResultStoreError(
             f"{what} the results database {self.safe_url}: {cause}", url=self.safe_url, unstorable=unstorable
         )
+
+
+def _detached(engine: sa.Engine) -> Any:
+    """A driver connection of ``engine`` (with its settings), taken out of its pool for good."""
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    pooled.detach()
+    return driver
+
+
+def _refused_by_driver(exc: BaseException) -> bool:
+    """Whether psycopg says the data itself was refused (as sa.exc.DataError, IntegrityError)."""
+    import psycopg  # only a PostgreSQL store's driver errors get here
+
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError))
 
 
 def _create_table(engine: sa.Engine, tries: int = 5) -> None:

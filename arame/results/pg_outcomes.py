@@ -44,10 +44,11 @@ _SET = ", ".join(
 )
 
 # A row in a terminal state, or recording a later attempt, is left alone (as UPDATE_OUTCOME).
-RECORD_AND_NOTIFY = sa.text(f"""
+# Run on a driver connection (see direct.py), so psycopg's placeholder.
+RECORD_AND_NOTIFY = f"""
 WITH done AS (
     UPDATE {TABLE_NAME} AS r SET {_SET}
-    FROM json_to_recordset(CAST(:rows AS json)) AS v({_RECORD})
+    FROM json_to_recordset(CAST(%(rows)s AS json)) AS v({_RECORD})
     WHERE r.id = v.id AND r.state NOT IN ({_TERMINAL}) AND r.attempts <= v.attempts
     RETURNING r.id
 ), told AS (
@@ -56,7 +57,7 @@ WITH done AS (
     GROUP BY chunk
 )
 SELECT id FROM done WHERE (SELECT count(*) FROM told) >= 0
-""")
+"""
 
 NOTIFY_IDS = sa.text(f"""
 SELECT pg_notify('{CHANNEL}', string_agg(id, ' '))

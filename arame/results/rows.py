@@ -63,6 +63,17 @@ def by_attempts(starts: Sequence[Started]) -> dict[int, list[Started]]:
     return groups
 
 
+def claim_params(starts: Sequence[Started], attempts: int) -> dict[str, Any]:
+    """The parameters of a claim of ``starts``, all at attempt ``attempts`` (see ``by_attempts``)."""
+    return {
+        "ids": [s.task_id for s in starts],
+        "b_attempts": attempts,
+        "v_attempts": attempts,
+        "v_worker": starts[0].worker,
+        "v_started_at": from_epoch(starts[0].at),
+    }
+
+
 def pending_row(message: TaskMessage, body: str | None = None) -> dict[str, Any]:
     return {
         "id": message.id,

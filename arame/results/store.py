@@ -13,11 +13,14 @@ from arame.flow.fair import fair_parent
 from arame.message import TaskMessage
 from arame.results.fair import FairRegistry, fair_queues_of
 from arame.results.joins import publish_fired, record_with_joins
+from arame.results.pg_claims import CLAIM as CLAIM_SQL
+from arame.results.pg_claims import INSERT_PENDING
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
     by_attempts,
+    claim_params,
     from_epoch,
     outcome_params,
     outcome_row,
@@ -66,11 +69,13 @@ class ResultStore(ResultReads):
 
         ``body`` is ``message.to_body()`` when the caller has it already (it publishes the same).
         """
-        if self.quick_engine is self.engine or fair_parent(message.queue) is not None:
+        direct = self.direct(durable=False)
+        if direct is None or fair_parent(message.queue) is not None:
             self.add_pending_many([message], None if body is None else [body])
             return
-        with self.quick() as conn:  # one statement: one round trip, without BEGIN and COMMIT
-            conn.execute(self._insert_ignore_results, pending_row(message, body))
+        # PostgreSQL: one statement, one round trip, without BEGIN and COMMIT; not worth a disk
+        # flush of its own (should the database crash first, the claim writes the row again).
+        direct.rows(INSERT_PENDING, pending_row(message, body))
 
     def add_pending_many(self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None) -> None:
         """Record tasks as PENDING in one transaction, skipping ids that already have a row.
@@ -165,13 +170,20 @@ class ResultStore(ResultReads):
         """
         if not starts:
             return set()
-        if self.quick_engine is not self.engine:
+        direct = self.direct(durable=False)
+        if direct is not None:
             # PostgreSQL: each statement is atomic by itself, so no transaction around them.
             # A claim lost in a database crash only makes the row read PENDING again; its
             # message is unacknowledged and comes back. A revoke committed after it cannot
             # survive the crash without it (the log is flushed in order).
-            with self.quick() as conn:
-                return self._claim_on(conn, starts)
+            claimed: set[str] = set()
+            for attempts, group in by_attempts(starts).items():
+                claimed |= {row[0] for row in direct.rows(CLAIM_SQL, claim_params(group, attempts))}
+            unclaimed = [s for s in starts if s.task_id not in claimed]
+            if unclaimed:
+                with self.quick() as conn:
+                    claimed |= self._start_missing(conn, unclaimed)
+            return claimed
         with self.transaction() as conn:
             return self._claim_on(conn, starts)
 
@@ -185,14 +197,7 @@ class ResultStore(ResultReads):
         return claimed
 
     def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
-        ids = [s.task_id for s in starts]
-        params = {
-            "ids": ids,
-            "b_attempts": attempts,
-            "v_attempts": attempts,
-            "v_worker": starts[0].worker,
-            "v_started_at": from_epoch(starts[0].at),
-        }
+        params = claim_params(starts, attempts)
         if conn.dialect.update_returning:
             return set(conn.execute(CLAIM_RETURNING, params).scalars())
         # MySQL/MariaDB: no UPDATE ... RETURNING; lock the rows first, so no revoke slips between.
@@ -227,8 +232,9 @@ class ResultStore(ResultReads):
         if self.notices is not None and one_statement(outcomes):
             # PostgreSQL: one statement, committed by itself and durably (one round trip
             # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
-            with self.durable() as conn:
-                written = set(conn.execute(RECORD_AND_NOTIFY, rows_json(outcomes)).scalars())
+            durable = self.direct(durable=True)
+            assert durable is not None
+            written = {row[0] for row in durable.rows(RECORD_AND_NOTIFY, rows_json(outcomes))}
             if len(written) == len(outcomes):
                 return
             # Rows missing or already finished: the rest goes the general way (writing an

@@ -1,0 +1,26 @@
+"""PostgreSQL: a PENDING row and a claim as SQL text, for driver connections (see direct.py).
+
+They say what ``insert_ignore(results)`` and ``CLAIM_RETURNING`` say (statements.py);
+tests/integration/test_direct_statements.py holds the two spellings to the same rows.
+"""
+
+from __future__ import annotations
+
+from arame import states
+from arame.results.table import TABLE_NAME
+
+PENDING_COLUMNS = ("id", "task_name", "queue", "state", "attempts", "created_at", "message", "trace_id")
+_TERMINAL = ", ".join(f"'{state}'" for state in sorted(states.TERMINAL_STATES))
+
+INSERT_PENDING = (
+    f"INSERT INTO {TABLE_NAME} ({', '.join(PENDING_COLUMNS)}) "
+    f"VALUES ({', '.join(f'%({name})s' for name in PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
+)
+
+# A row is claimed when it is not terminal and records no later attempt (as CLAIMABLE).
+CLAIM = (
+    f"UPDATE {TABLE_NAME} SET state = '{states.STARTED}', attempts = %(v_attempts)s, "
+    "worker = %(v_worker)s, started_at = %(v_started_at)s "
+    f"WHERE id = ANY(%(ids)s) AND state NOT IN ({_TERMINAL}) AND attempts <= %(b_attempts)s "
+    "RETURNING id"
+)
