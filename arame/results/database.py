@@ -102,8 +102,9 @@ class ResultDatabase:
                     )
         return self._direct[1] if durable else self._direct[0]
 
-    def _driver_error(self, exc: BaseException) -> ResultStoreError:
-        return self._error("could not write to", exc, refused=_refused_by_driver(exc))
+    def _driver_error(self, exc: BaseException, reading: bool) -> ResultStoreError:
+        what = "could not read from" if reading else "could not write to"
+        return self._error(what, exc, refused=_refused_by_driver(exc))
 
     @property
     def notices(self) -> Notices | None:

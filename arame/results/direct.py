@@ -30,11 +30,11 @@ class DirectConnections:
 
     Args:
         connect: opens one psycopg connection, in autocommit, with the URL's options.
-        report: turns a driver error into a ResultStoreError.
+        report: turns a driver error into a ResultStoreError (``reading``: whether it was a read).
     """
 
     def __init__(
-        self, connect: Callable[[], Any], report: Callable[[BaseException], ResultStoreError]
+        self, connect: Callable[[], Any], report: Callable[[BaseException, bool], ResultStoreError]
     ) -> None:
         self._connect = connect
         self._report = report
@@ -42,8 +42,10 @@ class DirectConnections:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Run one statement; its rows.
+    def rows(
+        self, sql: str, params: Sequence[Any] | dict[str, Any], *, reading: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement (a read, if ``reading``); its rows.
 
         Raises:
             ResultStoreError: the database refused it or could not be reached.
@@ -51,7 +53,7 @@ class DirectConnections:
         import psycopg  # the postgres extra; only a PostgreSQL store gets here
 
         for attempt in range(2):
-            with self._connection(fresh=attempt > 0) as (conn, stale):
+            with self._connection(reading, fresh=attempt > 0) as (conn, stale):
                 try:
                     with conn.cursor() as cursor:
                         cursor.execute(sql, params)
@@ -60,9 +62,9 @@ class DirectConnections:
                     conn.close()
                     if stale and attempt == 0:
                         continue  # the server went away while it sat idle: once more, on a new one
-                    raise self._report(exc) from exc
+                    raise self._report(exc, reading) from exc
                 except psycopg.Error as exc:  # refused: the connection itself is still good
-                    raise self._report(exc) from exc
+                    raise self._report(exc, reading) from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -74,7 +76,7 @@ class DirectConnections:
                 conn.close()
 
     @contextmanager
-    def _connection(self, *, fresh: bool) -> Iterator[tuple[Any, bool]]:
+    def _connection(self, reading: bool, *, fresh: bool) -> Iterator[tuple[Any, bool]]:
         conn, stale = None, False
         with self._lock:
             if self._pid != os.getpid():
@@ -86,7 +88,7 @@ class DirectConnections:
             try:
                 conn = self._connect()
             except Exception as exc:
-                raise self._report(exc) from exc
+                raise self._report(exc, reading) from exc
         try:
             yield conn, stale
         finally:

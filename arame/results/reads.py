@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from arame import states
 from arame.results.database import ResultDatabase
-from arame.results.rows import ResultRow, read_on
+from arame.results.pg_statements import READ_ROW, ROW_COLUMNS
+from arame.results.rows import ResultRow, read_on, to_row
 from arame.results.statements import STATE_OF
 from arame.results.table import results
 
@@ -29,6 +30,10 @@ class ResultReads(ResultDatabase):
 
     def read(self, task_id: str) -> ResultRow | None:
         """Return the row of ``task_id``, or ``None`` if no one published it."""
+        direct = self.direct(durable=False)
+        if direct is not None:  # PostgreSQL: a result wait reads the row after every notification
+            found = direct.rows(READ_ROW, {"id": task_id}, reading=True)
+            return to_row(dict(zip(ROW_COLUMNS, found[0], strict=True))) if found else None
         with self.connect() as conn:
             return read_on(conn, task_id)
 
@@ -76,8 +81,7 @@ class ResultReads(ResultDatabase):
         deadline = None if timeout is None else began + timeout
         interval = NOTIFIED_POLL
         while True:
-            with self.connect() as conn:
-                row = read_on(conn, task_id)
+            row = self.read(task_id)
             now = time.monotonic()
             remaining = None if deadline is None else deadline - now
             if row is None and now - began >= unknown_grace:

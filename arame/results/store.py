@@ -13,9 +13,9 @@ from arame.flow.fair import fair_parent
 from arame.message import TaskMessage
 from arame.results.fair import FairRegistry, fair_queues_of
 from arame.results.joins import publish_fired, record_with_joins
-from arame.results.pg_claims import CLAIM as CLAIM_SQL
-from arame.results.pg_claims import INSERT_PENDING
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
+from arame.results.pg_statements import CLAIM as CLAIM_SQL
+from arame.results.pg_statements import INSERT_PENDING
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,

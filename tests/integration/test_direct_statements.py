@@ -12,8 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 import arame
+from arame.consumers import outcomes
 from arame.message import TaskMessage
 from arame.results import ResultStore
+from arame.results.rows import read_on
 from arame.results.table import results as results_table
 from arame.states import Started
 from tests.integration.conftest import _postgres_schema
@@ -103,3 +105,17 @@ def test_a_connection_dropped_while_in_use_fails_that_write_once_and_the_next_on
     store.add_pending(lost)
 
     assert store.read(lost.id).state == "PENDING"
+
+
+def test_a_row_read_as_sql_text_equals_the_one_sqlalchemy_reads(store):
+    published = message()
+    store.add_pending(published)
+    store.claim([Started(published.id, 1, "host:1", time.time(), "shop.add", QUEUE)])
+    store.record([outcomes.succeeded(published, "host:1", time.time(), '{"sum": 3}')])
+
+    with store.connect() as conn:
+        through_sqlalchemy = read_on(conn, published.id)
+
+    assert store.read(published.id) == through_sqlalchemy
+    assert through_sqlalchemy.result == {"sum": 3}
+    assert store.read(uuid.uuid4().hex) is None

@@ -1,13 +1,14 @@
-"""PostgreSQL: a PENDING row and a claim as SQL text, for driver connections (see direct.py).
+"""PostgreSQL: the per-task statements as SQL text, for driver connections (see direct.py).
 
-They say what ``insert_ignore(results)`` and ``CLAIM_RETURNING`` say (statements.py);
-tests/integration/test_direct_statements.py holds the two spellings to the same rows.
+A PENDING row, a claim and a row read say what ``insert_ignore(results)``, ``CLAIM_RETURNING``
+and ``READ`` say (statements.py); tests/integration/test_direct_statements.py holds the two
+spellings to the same rows. The outcome batch is in pg_outcomes.py.
 """
 
 from __future__ import annotations
 
 from arame import states
-from arame.results.table import TABLE_NAME
+from arame.results.table import TABLE_NAME, results
 
 PENDING_COLUMNS = ("id", "task_name", "queue", "state", "attempts", "created_at", "message", "trace_id")
 _TERMINAL = ", ".join(f"'{state}'" for state in sorted(states.TERMINAL_STATES))
@@ -24,3 +25,6 @@ CLAIM = (
     f"WHERE id = ANY(%(ids)s) AND state NOT IN ({_TERMINAL}) AND attempts <= %(b_attempts)s "
     "RETURNING id"
 )
+
+ROW_COLUMNS = tuple(column.name for column in results.columns)
+READ_ROW = f"SELECT {', '.join(ROW_COLUMNS)} FROM {TABLE_NAME} WHERE id = %(id)s"
