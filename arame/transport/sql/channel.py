@@ -28,6 +28,36 @@ MAX_FETCH = 100  # rows one fetch may lease, within what the prefetch allows
 NOTIFY_CHANNEL = "arame_queue"
 
 
+def _due(queue: Any, now: Any) -> sa.Select[Any]:
+    """The ids of ``queue`` that may be fetched at ``now``, in fetch order, locked (skipping locked ones)."""
+    return (
+        sa.select(messages.c.id)
+        .where(
+            messages.c.queue == queue,
+            sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+            sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
+        )
+        .order_by(messages.c.priority.desc(), messages.c.id)
+        .with_for_update(skip_locked=True)
+    )
+
+
+# PostgreSQL's fetch and ack, built once: building a statement costs more Python than running it.
+LEASE_DUE = (
+    messages.update()
+    .where(
+        messages.c.id.in_(
+            _due(sa.bindparam("b_queue"), sa.bindparam("b_now"))
+            .limit(sa.bindparam("b_limit"))
+            .scalar_subquery()
+        )
+    )
+    .values(lease_until=sa.bindparam("v_lease_until"), deliveries=messages.c.deliveries + 1)
+    .returning(messages.c.id, messages.c.payload, (messages.c.deliveries - 1).label("deliveries"))
+)
+DELETE_ACKED = messages.delete().where(messages.c.id == sa.func.any(sa.bindparam("b_ids")))
+
+
 class QoS(BatchedQoS):
     """Acks delete the row, requeues and close release its lease."""
 
@@ -90,35 +120,23 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
     def _fetch(self, queue: str) -> list[dict[str, Any]]:
         """Lease as many due rows as the prefetch allows, in one transaction."""
         now = time.time()
-        due = (
-            sa.select(messages.c.id)
-            .where(
-                messages.c.queue == queue,
-                sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
-                sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
-            )
-            .order_by(messages.c.priority.desc(), messages.c.id)
-            .limit(fetch_count(self.qos, self._fetched, MAX_FETCH))
-            .with_for_update(skip_locked=True)
-        )
-        lease = {"lease_until": now + self.lease_seconds, "deliveries": messages.c.deliveries + 1}
+        limit = fetch_count(self.qos, self._fetched, MAX_FETCH)
         quick = quick_engine_for(self._url)
         if quick is not None:
             # PostgreSQL: one statement, one round trip. A lease lost in a database crash only
             # makes the row deliverable again, so it does not wait for the disk.
+            params = {
+                "b_queue": queue,
+                "b_now": now,
+                "b_limit": limit,
+                "v_lease_until": now + self.lease_seconds,
+            }
             with quick.connect() as conn:
-                found = list(
-                    conn.execute(
-                        messages.update()
-                        .where(messages.c.id.in_(due.scalar_subquery()))
-                        .values(lease)
-                        .returning(
-                            messages.c.id, messages.c.payload, (messages.c.deliveries - 1).label("deliveries")
-                        )
-                    )
-                )
+                found = list(conn.execute(LEASE_DUE, params))
             found.sort(key=lambda row: row.id)  # RETURNING has no order; fetch order is close enough
         else:
+            due = _due(queue, now).limit(limit)
+            lease = {"lease_until": now + self.lease_seconds, "deliveries": messages.c.deliveries + 1}
             with self.engine.begin() as conn:
                 found = list(conn.execute(due.add_columns(messages.c.payload, messages.c.deliveries)))
                 if found:
@@ -156,7 +174,11 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
             return
         acked, self._acked = self._acked, []
         quick = quick_engine_for(self._url)  # PostgreSQL: a lost delete only brings a finished task back
-        with quick.connect() if quick is not None else self.engine.begin() as conn:
+        if quick is not None:
+            with quick.connect() as conn:
+                conn.execute(DELETE_ACKED, {"b_ids": acked})  # one statement text whatever the count
+            return
+        with self.engine.begin() as conn:
             conn.execute(messages.delete().where(messages.c.id.in_(acked)))
 
     def _settle(self, delivery_tag: Any, *, delete: bool) -> None:
