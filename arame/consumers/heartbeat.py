@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+from arame.consumers.polling import Poller
+
 logger = logging.getLogger(__name__)
 
 BEAT_EVERY = 5.0  # seconds between heartbeats
@@ -116,26 +118,20 @@ class PauseWatch:
         self._board = board
         self._queues = list(queues)
         self.paused: frozenset[str] = frozenset()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arame-pauses", daemon=True)
+        self._poller = Poller("arame-pauses", PAUSE_POLL, self._look)
 
     @property
     def started(self) -> bool:
         """Whether ``start()`` was called."""
-        return self._thread.ident is not None
+        return self._poller.started
 
     def start(self) -> None:
         """Read the pause rows now (so a paused queue is never consumed at start), then poll."""
-        self._look()
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Stop polling."""
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(PAUSE_POLL):
-            self._look()
+        self._poller.stop()
 
     def _look(self) -> None:
         try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from arame.consumers.heartbeat import PauseWatch, WorkerBoard
+from arame.consumers.polling import Poller
 from arame.errors import TransportError
 from arame.transport import BrokerSpec, SizeReader, Subscriber
 
@@ -56,22 +56,15 @@ class FairWatch:
         self.subqueues: dict[str, str] = {}
         self.ready = NOTHING  # registered sub-queues holding ready messages at the last look
         self._offered = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arame-fair", daemon=True)
+        self._poller = Poller("arame-fair", FAIR_POLL, self._look, after=self._sizes.close)
 
     def start(self) -> None:
         """Look now (a burst worker must see the sub-queues at once), then once a second."""
-        self._look()
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Stop looking."""
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(FAIR_POLL):
-            self._look()
-        self._sizes.close()
+        self._poller.stop()
 
     def _look(self) -> None:
         found = self._quietly(functools.partial(self._board.fair_queues, self._queues))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.clusters.servers import Servers, have_redis
 from tests.faults.conftest import pytest_terminal_summary  # noqa: F401 - prints the figures
+from tests.faults.helpers import Stack, Workers
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +21,19 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture
+def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+    """arame on the module's private Redis (``redis_url``), results in a SQLite file of its own."""
+    built = Stack("redis", redis_url, f"sqlite:///{tmp_path}/results.db", tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def workers(stack: Stack) -> Iterator[Workers]:
+    """Starts ``arame worker`` processes; kills every one still alive at the end."""
+    started = Workers(stack)
+    yield started
+    started.cleanup()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,17 +26,9 @@ def cluster(servers: Servers) -> Cluster:
 
 
 @pytest.fixture
-def stack(cluster: Cluster, tmp_path: Path) -> Iterator[Stack]:
-    built = Stack("redis", cluster.url, f"sqlite:///{tmp_path}/results.db", tmp_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def workers(stack: Stack) -> Iterator[Workers]:
-    started = Workers(stack)
-    yield started
-    started.cleanup()
+def redis_url(cluster: Cluster) -> str:
+    """The broker URL of ``stack`` (see conftest.py)."""
+    return cluster.url
 
 
 def queues_on_every_master(cluster: Cluster, stack: Stack) -> list[str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,17 +28,9 @@ def group(servers: Servers) -> SentinelGroup:
 
 
 @pytest.fixture
-def stack(group: SentinelGroup, tmp_path: Path) -> Iterator[Stack]:
-    built = Stack("redis", group.url, f"sqlite:///{tmp_path}/results.db", tmp_path)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def workers(stack: Stack) -> Iterator[Workers]:
-    started = Workers(stack)
-    yield started
-    started.cleanup()
+def redis_url(group: SentinelGroup) -> str:
+    """The broker URL of ``stack`` (see conftest.py)."""
+    return group.url
 
 
 @pytest.mark.timeout(180)
