@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.clusters.servers import Servers, have_redis
-from tests.faults.conftest import pytest_terminal_summary  # noqa: F401 - prints the figures
-from tests.faults.helpers import Stack, Workers
+from tests.faults.conftest import (
+    pytest_terminal_summary,  # noqa: F401 - prints the figures
+    workers,  # noqa: F401 - the fault suites' fixture
+)
+from tests.faults.helpers import Stack
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +32,3 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     built = Stack("redis", redis_url, f"sqlite:///{tmp_path}/results.db", tmp_path)
     yield built
     built.close()
-
-
-@pytest.fixture
-def workers(stack: Stack) -> Iterator[Workers]:
-    """Starts ``arame worker`` processes; kills every one still alive at the end."""
-    started = Workers(stack)
-    yield started
-    started.cleanup()
