@@ -164,6 +164,10 @@ class Chain(Canvas):
     def __repr__(self) -> str:
         return " | ".join(repr(t) for t in self.tasks)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``chain(...)()``: publish it, as ``delay`` does."""
+        return self.delay(*args, **kwargs)
+
     def bound_app(self) -> Any:
         return _first_app(self.tasks)
 
@@ -185,6 +189,10 @@ class Group(Canvas):
 
     def __repr__(self) -> str:
         return f"group({', '.join(repr(t) for t in self.tasks)})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``group(...)()``: publish it, as ``delay`` does."""
+        return self.delay(*args, **kwargs)
 
     def bound_app(self) -> Any:
         return _first_app(self.tasks)
