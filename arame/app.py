@@ -12,6 +12,7 @@ from arame import periodic, publishing
 from arame.canvas.nodes import Canvas
 from arame.consumers import SHUTDOWN_TIMEOUT, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.current import registry
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
 from arame.dedup import send_deduplicated
@@ -22,7 +23,7 @@ from arame.recovery import RecoveryVerbs
 from arame.results import AsyncResult, ResultStore, WorkerBoard
 from arame.running import build_worker
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
-from arame.shared import SharedTask, registry, shared_task
+from arame.shared import SharedTask, shared_task
 from arame.signing import Signer
 from arame.task import P, R, Task
 from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease, with_queue_types
@@ -165,11 +166,13 @@ class App(RecoveryVerbs):
         self,
         *,
         cron: str | None = None,
-        every: timedelta | None = None,
+        every: timedelta | float | None = None,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Callable[[Any], Any]:
         """Publish a task on a schedule: ``@app.periodic(cron="*/5 * * * *")`` above ``@app.task``.
+
+        ``every`` is a timedelta or seconds as a number.
 
         On a plain function it declares the task too. Ticks are published by ``arame scheduler``
         (or ``arame worker --scheduler``), each tick once however many schedulers run.
@@ -177,7 +180,8 @@ class App(RecoveryVerbs):
         Raises:
             ConfigurationError: neither or both of cron/every, or an invalid expression.
         """
-        schedule = Schedule(cron=cron, every=every, timezone=self.timezone)
+        interval = None if every is None else periodic.period(every, "every")
+        schedule = Schedule(cron=cron, every=interval, timezone=self.timezone)
         return periodic.register_periodic(self, schedule, args, kwargs)
 
     def scheduler(self) -> Scheduler:

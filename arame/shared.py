@@ -1,4 +1,4 @@
-"""shared_task and the registry of the apps alive in this process (the one hidden module state).
+"""shared_task: a task declared for every app, published through the current one (``arame.current``).
 
 A shared task is declared for every app, those made before it and after; it publishes through
 the app made last (the current one) when called.
@@ -6,45 +6,14 @@ the app made last (the current one) when called.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from arame.errors import ConfigurationError
+from arame.current import registry
 
 if TYPE_CHECKING:
-    from arame.app import App
     from arame.results import AsyncResult
     from arame.task import Task
-
-
-class AppRegistry:
-    """The apps alive in this process, and the shared tasks declared for all of them."""
-
-    def __init__(self) -> None:
-        self.apps: weakref.WeakSet[App] = weakref.WeakSet()
-        self.current: weakref.ReferenceType[App] | None = None
-        self.shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
-
-    def add(self, app: App) -> None:
-        self.apps.add(app)
-        self.current = weakref.ref(app)
-        for fn, options in self.shared:
-            app.task(**options)(fn)
-
-    def share(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.shared.append((fn, options))
-        for app in list(self.apps):
-            app.task(**options)(fn)
-
-    def current_app(self) -> App:
-        app = self.current() if self.current is not None else None
-        if app is None:
-            raise ConfigurationError("no arame.App exists yet: create one before calling a shared task")
-        return app
-
-
-registry = AppRegistry()
 
 
 class SharedTask:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
-from arame.shared import registry
+from arame.current import registry
 
 
 def signature(

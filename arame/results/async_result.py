@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame import errors, states
+from arame.current import registry
 from arame.errors import TaskFailed, UnknownTaskError
 from arame.results.store import ResultRow, ResultStore
+
+if TYPE_CHECKING:
+    from arame.app import App
 
 #: Seconds ``get`` waits for the row of an id it cannot find: another process may be committing it.
 UNKNOWN_GRACE = 1.5
@@ -23,15 +27,25 @@ class AsyncResult:
 
     Every property reads the table afresh; nothing is cached, so a handle never goes stale.
 
+    ``AsyncResult(task_id)`` reads through the current app (the one made last, as
+    ``shared_task`` publishes), ``AsyncResult(task_id, app=app)`` through ``app``: Celery's
+    spellings of ``app.AsyncResult(task_id)``.
+
     Args:
         task_id: the task's id.
-        store: where its row lives.
+        store: where its row lives; default: the results database of ``app``.
+        app: the app whose results database to read; default: the current app.
+
+    Raises:
+        ConfigurationError: neither ``store`` nor ``app`` given, and no App exists yet.
     """
 
     __slots__ = ("_store", "id")
 
-    def __init__(self, task_id: str, store: ResultStore) -> None:
+    def __init__(self, task_id: str, store: ResultStore | None = None, *, app: App | None = None) -> None:
         self.id = task_id
+        if store is None:
+            store = (app or registry.current_app("AsyncResult(task_id), or give app=")).results
         self._store = store
 
     def __repr__(self) -> str:
