@@ -14,6 +14,7 @@ import click
 
 from arame.cli import commands, dead, demo, queues, reading, recovery, steer
 from arame.cli.loading import TRACEBACK_KEY, traceback_option
+from arame.cli.options import GROUP_APP_OPTION, with_app_before
 from arame.errors import ArameError
 
 
@@ -28,11 +29,22 @@ class _Group(click.Group):
                 click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
             raise click.ClickException(str(exc)) from exc
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Celery's order, ``arame -A proj worker``: the app goes to the subcommand."""
+        name, command, rest = super().resolve_command(ctx, args)
+        app = ctx.params.get("group_app")
+        if app is not None and name is not None and command is not None:
+            rest = with_app_before(command, name, rest, app)
+        return name, command, rest
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arame")
 @traceback_option
-def cli() -> None:
+@GROUP_APP_OPTION
+def cli(group_app: str | None) -> None:
     """arame: tasks, brokers, workers and a SQL results table, without Celery."""
 
 
