@@ -6,10 +6,12 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, overload
+from typing import Any, Never, overload
 
 from arame import periodic, publishing
 from arame.canvas.nodes import Canvas
+from arame.celery_app import CelerySpellings, check_settings
+from arame.celery_settings import results_url
 from arame.consumers import SHUTDOWN_TIMEOUT, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
 from arame.current import registry
@@ -17,6 +19,7 @@ from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
 from arame.dedup import send_deduplicated
 from arame.discovery import import_related
+from arame.errors import ConfigurationError
 from arame.message import TaskMessage
 from arame.producers import Producer
 from arame.recovery import RecoveryVerbs
@@ -34,7 +37,7 @@ DEFAULT_QUEUE = "default"
 DEFAULT_RESULT_EXPIRES = timedelta(days=7)
 
 
-class App(RecoveryVerbs):
+class App(RecoveryVerbs, CelerySpellings):
     """The one entry object: where tasks are declared, published and run.
 
     Args:
@@ -64,9 +67,13 @@ class App(RecoveryVerbs):
             (``django.db.transaction.on_commit``); used by ``Task.delay_on_commit``.
         trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
             task's ``process`` span a child of the span that sent it, not only linked to it.
+        backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).
+        include: modules to import before a worker or the scheduler starts (Celery's).
+        settings: Celery's settings that ``app.conf`` maps (``task_default_queue``...).
 
     Raises:
-        ConfigurationError: a URL names no transport or database arame supports.
+        ConfigurationError: a URL names no transport or database arame supports, or a keyword
+            is neither an option nor a Celery setting arame maps (the message names the arame way).
     """
 
     def __init__(
@@ -89,7 +96,16 @@ class App(RecoveryVerbs):
         immediate: bool = False,
         on_commit: Callable[[Callable[[], None]], None] | None = None,
         trace_parent: bool = False,
+        backend: str | None = None,
+        include: Sequence[str] = (),
+        **settings: Never,
     ) -> None:
+        check_settings(type(self), settings)
+        if backend is not None:
+            if results is not None:
+                raise ConfigurationError("give results= only (backend= is Celery's name for it)")
+            results = results_url(backend)
+        self.include, self._included = list(include), False
         self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
         self.immediate, self.on_commit = immediate, on_commit
         self.result_expires = result_expires
@@ -114,6 +130,7 @@ class App(RecoveryVerbs):
             results=results or os.environ.get(RESULTS_ENV) or default_database_url(),
         )
         registry.add(self)
+        self.conf.update(settings)
 
     def __repr__(self) -> str:
         return f"<App {self.name} broker={self.broker.safe_url}>"
@@ -186,6 +203,7 @@ class App(RecoveryVerbs):
 
     def scheduler(self) -> Scheduler:
         """A scheduler for this app's periodic tasks; ``run()`` it or ``start()`` / ``stop()`` it."""
+        self.import_included()
         return periodic.scheduler(self)
 
     def prune(self) -> int:
@@ -277,6 +295,7 @@ class App(RecoveryVerbs):
                 ``metrics`` extra); 0 picks a free port (``worker.observer.port``).
             metrics_host: the address the metrics endpoint listens on.
         """
+        self.import_included()
         return build_worker(
             self, queues, concurrency, pool, burst, shutdown_timeout, metrics_port, metrics_host
         )
@@ -290,6 +309,7 @@ class App(RecoveryVerbs):
 
     def queues(self) -> list[str]:
         """The default queue and every queue a declared task names."""
+        self.import_included()
         return sorted({self.default_queue} | {task.queue for task in self.tasks.values()})
 
     def close(self) -> None:

@@ -76,6 +76,12 @@ RULES: dict[str, _Rule] = {
     "after_return": _Rule(_never, _NO_HOOKS),
 }
 
+#: Why ``task.chunks`` (Celery's) is refused, and what does the same.
+CHUNKS = (
+    "task.chunks is Celery's; arame has no chunks: publish the calls at once with "
+    "task.map(items) (one message each, one transaction), or arame.group(task.s(*a) for a in items)"
+)
+
 _RETRY_KWARGS = {"max_retries": "max_retries", "countdown": "retry_delay"}
 
 

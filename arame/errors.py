@@ -12,7 +12,9 @@ Every error arame raises derives from one root, so ``except arame.ArameError`` c
     ├── TimeoutError            a wait ran out (also a builtin ``TimeoutError``)
     │   └── UnknownTaskError    a wait for an id that no one published (no row appeared)
     ├── TaskFailed              the remote task raised; carries its type, message and traceback
-    └── TaskStateError          an operation the task's state does not allow (retry a success)
+    ├── TaskStateError          an operation the task's state does not allow (retry a success)
+    └── NotSupportedError       a Celery attribute arame does not have (also an AttributeError);
+                                the message names the arame way
 
 ``Retry`` is not an error: a task raises it to ask for another attempt later.
 ``SoftTimeLimitExceeded`` and ``TimeLimitExceeded`` are raised inside a task that runs too long.
@@ -32,6 +34,13 @@ class ArameError(Exception):
 
 class ConfigurationError(ArameError, ValueError):
     """A URL, an option or a task declaration is not valid."""
+
+
+class NotSupportedError(ArameError, AttributeError):
+    """A Celery attribute (``task.chunks``, ``app.control.inspect``) arame does not offer.
+
+    An AttributeError too, so ``hasattr`` answers ``False``; the message names the arame way.
+    """
 
 
 class TransportError(ArameError):

@@ -7,9 +7,11 @@ the app made last (the current one) when called.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from arame.celery_options import CHUNKS
 from arame.current import registry
+from arame.errors import NotSupportedError
 
 if TYPE_CHECKING:
     from arame.results import AsyncResult
@@ -56,6 +58,11 @@ class SharedTask:
     def map(self, *args: Any, **kwargs: Any) -> list[AsyncResult]:
         """Publish many calls at once through the current app."""
         return self._task().map(*args, **kwargs)
+
+    @property
+    def chunks(self) -> NoReturn:
+        """Celery's ``task.chunks``: not offered; the error names ``map`` and ``group``."""
+        raise NotSupportedError(CHUNKS)
 
     async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Publish through the current app, from async code."""

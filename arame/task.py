@@ -7,13 +7,14 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, Protocol, TypeVar
 
 from arame.aioloop import run_coroutine
 from arame.arguments import ArgumentChecks
 from arame.bound import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
-from arame.errors import ConfigurationError
+from arame.celery_options import CHUNKS
+from arame.errors import ConfigurationError, NotSupportedError
 from arame.flow.fair import fair_queue  # flow control (fair shares)
 from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
@@ -226,6 +227,11 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
                 "(add 'arame.django' to INSTALLED_APPS, or App(on_commit=...))"
             )
         on_commit(lambda: self.apply_async(args, kwargs, **options))
+
+    @property
+    def chunks(self) -> NoReturn:
+        """Celery's ``task.chunks``: not offered; the error names ``map`` and ``group``."""
+        raise NotSupportedError(CHUNKS)
 
     def map(
         self,

@@ -223,11 +223,13 @@ def purge(app_spec: str, queues: str, yes: bool, broker: str | None) -> None:
 
 
 def _has_task(app: App, name: str) -> bool:
+    app.import_included()
     return name in app.tasks or any(full.endswith("." + name) for full in app.tasks)
 
 
 def _find_task(app: App, name: str) -> Task[Any, Any]:
     """The task named exactly ``name``, or the only one whose name ends with ``.name``."""
+    app.import_included()  # Celery's include=: the tasks may live in modules imported now
     if name in app.tasks:
         return app.tasks[name]
     matches = [task for full, task in app.tasks.items() if full.endswith("." + name)]
