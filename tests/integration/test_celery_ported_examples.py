@@ -59,6 +59,7 @@ def test_a_ported_celery_example_runs_unchanged_but_for_its_import(
     loaded = example_module(folder, module)
     app: arame.App = loaded.app
     app.configure(broker=broker_url, results=results_url)  # the example names amqp://localhost
+    app.import_included()  # include=['proj.tasks']: what a worker imports when it starts
     queue = new_queue()
     try:
         handles = []

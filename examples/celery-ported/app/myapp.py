@@ -16,6 +16,9 @@ from arame import App
 app = App(
     'myapp',
     broker='amqp://guest@localhost//',
+    # ## add result backend here if needed.
+    # backend='rpc'
+    task_acks_late=True,
 )
 
 

@@ -1,9 +1,10 @@
-from datetime import timedelta
-
 from arame import App
 
 app = App('proj',
           broker='amqp://',
-          result_expires=timedelta(seconds=3600))
+          include=['proj.tasks'])
 
-app.autodiscover_tasks(['proj'])
+# Optional configuration, see the application user guide.
+app.conf.update(
+    result_expires=3600,
+)
