@@ -105,7 +105,7 @@ class App(RecoveryVerbs, CelerySpellings):
             if results is not None:
                 raise ConfigurationError("give results= only (backend= is Celery's name for it)")
             results = results_url(backend)
-        self.include, self._included = list(include), False
+        self.include, self._imported = list(include), set()
         self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
         self.immediate, self.on_commit = immediate, on_commit
         self.result_expires = result_expires

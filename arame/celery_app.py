@@ -18,14 +18,23 @@ from arame.scheduler import PeriodicEntry
 if TYPE_CHECKING:
     from arame.app import App
 
-#: App attributes of Celery's that arame does not have, and the arame way.
-_NOT_APP_ATTRIBUTES = {
-    "on_after_configure": "call app.add_periodic_task(...) at import, after the tasks are declared",
-    "on_after_finalize": "call app.add_periodic_task(...) at import, after the tasks are declared",
-    "config_from_object": "give the settings to App(...) or app.conf.update(...) "
-    "(arame.django reads settings.ARAME)",
-    "Task": "custom Task classes are not supported: share behaviour through plain functions",
-}
+_AT_IMPORT = "call app.add_periodic_task(...) at import, after the tasks are declared"
+
+
+class _Refused:
+    """A Celery App attribute arame does not have: reading it raises ``NotSupportedError``."""
+
+    def __init__(self, hint: str) -> None:
+        self.hint = hint
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, app: object, owner: type | None = None) -> Any:
+        if app is None:
+            return self  # read on the class (introspection, docs): no error
+        raise NotSupportedError(f"app.{self.name} is Celery's; {self.hint}")
 
 
 def check_settings(app_class: type, settings: Mapping[str, Any]) -> None:
@@ -51,7 +60,7 @@ class CelerySpellings:
     """The part of ``App`` that answers Celery's spellings (``App`` inherits it)."""
 
     include: list[str]
-    _included: bool
+    _imported: set[str]
 
     @property
     def conf(self) -> AppConf:
@@ -84,22 +93,31 @@ class CelerySpellings:
         app.periodic_entries.append(PeriodicEntry(sig.task, when, sig.args, sig.kwargs))
 
     def import_included(self) -> list[str]:
-        """Import the modules of ``include=`` (Celery's), once; the worker and scheduler call it.
+        """Import the modules of ``include=`` (Celery's) not imported yet; the worker and scheduler call it.
 
         Returns:
             The modules imported by this call.
-        """
-        if self._included:
-            return []
-        self._included = True  # before importing: the modules declare tasks on this app
-        for module in self.include:
-            importlib.import_module(module)
-        return list(self.include)
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _NOT_APP_ATTRIBUTES:
-            raise NotSupportedError(f"app.{name} is Celery's; {_NOT_APP_ATTRIBUTES[name]}")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
+        Raises:
+            ConfigurationError: a module does not import; the cause is chained.
+        """
+        pending = [module for module in self.include if module not in self._imported]
+        self._imported.update(pending)  # before importing: the modules declare tasks on this app
+        for module in pending:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # the user's module: say which one, keep the cause chained
+                raise ConfigurationError(
+                    f"could not import {module!r} (App include=): {type(exc).__name__}: {exc}"
+                ) from exc
+        return pending
+
+    on_after_configure = _Refused(_AT_IMPORT)
+    on_after_finalize = _Refused(_AT_IMPORT)
+    config_from_object = _Refused(
+        "give the settings to App(...) or app.conf.update(...) (arame.django reads settings.ARAME)"
+    )
+    Task = _Refused("custom Task classes are not supported: share behaviour through plain functions")
 
 
 class Control:

@@ -74,3 +74,15 @@ def test_dash_a_twice_or_on_a_command_without_an_app_is_one_clear_error(
     demo = runner.invoke(cli, ["-A", module, "demo"], prog_name="arame")
     assert demo.exit_code == 2
     assert "arame demo reads no app: drop -A/--app" in demo.stderr
+
+
+def test_an_include_module_that_does_not_import_is_one_clear_error(
+    runner: CliRunner, write_module: WriteModule
+) -> None:
+    module = write_module('import arame\napp = arame.App("inc", include=["no_such_tasks_module"])\n')
+    done = runner.invoke(cli, ["-A", module, "worker", "--burst", "--pool", "thread"], prog_name="arame")
+    assert done.exit_code == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: could not import 'no_such_tasks_module' (App include=): "
+        "ModuleNotFoundError: No module named 'no_such_tasks_module'"
+    ]
