@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -65,23 +66,61 @@ def resume(app_spec: str, queue: str, results: str | None) -> None:
 @click.option(
     "--token",
     envvar="ARAME_DASHBOARD_TOKEN",
-    help="Secret every request must carry; required off loopback [env ARAME_DASHBOARD_TOKEN].",
+    help="Secret every request must carry; required off loopback [env ARAME_DASHBOARD_TOKEN]. "
+    "On the command line others see it in ps: prefer --token-file or the variable.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the token from this file (its first line).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="ARAME_DASHBOARD_ALLOWED_HOSTS",
+    help="A name the dashboard may be reached by besides its address and localhost (repeat it; "
+    "'*' for any) [env ARAME_DASHBOARD_ALLOWED_HOSTS, space-separated].",
 )
 @BROKER_OPTION
 @RESULTS_OPTION
 def dashboard(
-    app_spec: str, host: str, port: int, token: str | None, broker: str | None, results: str | None
+    app_spec: str,
+    host: str,
+    port: int,
+    token: str | None,
+    token_file: Path | None,
+    allowed_hosts: tuple[str, ...],
+    broker: str | None,
+    results: str | None,
 ) -> None:
     """Serve the dashboard: queues, tasks, workers, and actions on them."""
     try:
-        from arame.dashboard import serve
+        from arame.dashboard.server import server
     except ImportError as exc:
         raise click.ClickException(
             f"the dashboard needs its extra: pip install 'arame[dashboard]' ({exc})"
         ) from exc
+    if token_file is not None:
+        token = _read_token(token_file, given=token)
     app = open_app(app_spec, broker=broker, results=results)
     require_results_database(app)
+    web = server(app, host, port, token, allowed_hosts)  # refuses an open address before saying "on"
     click.echo(
         f"arame dashboard on http://{host}:{port}/ (token {'required' if token else 'not set'})", err=True
     )
-    serve(app, host, port, token)
+    web.run()
+
+
+def _read_token(path: Path, given: str | None) -> str:
+    source = click.get_current_context().get_parameter_source("token")
+    if given and source == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give the token once: --token or --token-file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read the token file {path}: {exc}") from exc
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise click.ClickException(f"the token file {path} is empty")
+    return token

@@ -7,29 +7,33 @@ Run it with ``arame dashboard -A MODULE``, or mount it in an ASGI app of your ow
     from shop.tasks import app as arame_app
 
     web = FastAPI()
-    web.mount("/arame", arame.dashboard.asgi_app(arame_app, token="s3cret"))
+    web.mount("/arame", arame.dashboard.asgi_app(arame_app, token="s3cret", allowed_hosts=["shop.example"]))
 
 Needs the ``dashboard`` extra (Starlette, Jinja2, uvicorn).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.applications import Starlette
 
 from arame import App
 from arame.dashboard.context import dashboard
-from arame.dashboard.routes import routes
+from arame.dashboard.routes import application
 from arame.dashboard.server import serve
 
 __all__ = ["asgi_app", "serve"]
 
 
-def asgi_app(app: App, *, token: str | None = None) -> Starlette:
+def asgi_app(app: App, *, token: str | None = None, allowed_hosts: Iterable[str] = ()) -> Starlette:
     """An ASGI application showing ``app``'s queues, tasks and workers.
 
     Args:
         app: the arame App whose broker and results database to show.
         token: a secret every request must carry (``Authorization: Bearer TOKEN``, or the
             cookie the login page sets); without one, anyone who reaches it may look and act.
+        allowed_hosts: the names it may be reached by (its ``Host`` header), besides the address
+            a request arrives on and localhost; ``["*"]``: any, when a proxy in front checks.
     """
-    return Starlette(routes=routes(dashboard(app, token)))
+    return application(dashboard(app, token), allowed_hosts)

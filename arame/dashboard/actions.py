@@ -8,6 +8,9 @@ from typing import Any
 from arame import App, ArameError, ResultStoreError, TransportError
 from arame.transport import dead_letter_queue, purge_queues
 
+#: How a form or a JSON body may spell a flag (JSON's true and false arrive as "True", "False").
+YES, NO = frozenset({"1", "true", "on", "yes"}), frozenset({"", "0", "false", "off", "no"})
+
 
 class ActionFailed(Exception):
     """An action that could not be done, with the HTTP status to answer."""
@@ -25,7 +28,7 @@ def retry(app: App, task_id: str, _form: dict[str, str]) -> dict[str, Any]:
 
 def revoke(app: App, task_id: str, form: dict[str, str]) -> dict[str, Any]:
     """Revoke a task not yet started; with ``terminate``, stop a running one too."""
-    terminate = form.get("terminate", "").lower() in {"1", "true", "on", "yes"}
+    terminate = _flag(form.get("terminate", ""), "terminate")
     handle = app.AsyncResult(task_id)
     if not _doing(lambda: handle.revoke(terminate=terminate)):
         raise ActionFailed(409, f"{task_id} was not revoked: it is {handle.state}")
@@ -66,6 +69,13 @@ QUEUE_ACTIONS: dict[str, Action] = {
     "dead/requeue": requeue_dead,
     "dead/purge": purge_dead,
 }
+
+
+def _flag(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value not in YES | NO:
+        raise ActionFailed(400, f"{name} must be true or false, not {text!r}")
+    return value in YES
 
 
 def _doing(action: Callable[[], Any]) -> Any:

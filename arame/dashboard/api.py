@@ -11,7 +11,15 @@ from starlette.responses import JSONResponse, Response
 
 from arame.dashboard import reads
 from arame.dashboard.actions import QUEUE_ACTIONS, TASK_ACTIONS, ActionFailed
-from arame.dashboard.context import BadRequest, Dashboard, cursor, limit, task_filter
+from arame.dashboard.context import (
+    LIST_PARAMETERS,
+    BadRequest,
+    Dashboard,
+    cursor,
+    known_parameters,
+    limit,
+    task_filter,
+)
 from arame.dashboard.security import Refused
 from arame.results.browse import list_tasks
 
@@ -69,9 +77,11 @@ class Api:
         if refused := self._refused(request):
             return refused
         try:
-            page = list_tasks(self.board.app.results, task_filter(request), cursor(request), limit(request))
+            known_parameters(request, LIST_PARAMETERS)
+            where, after, size = task_filter(request), cursor(request), limit(request)
         except BadRequest as exc:
             return error(400, str(exc))
+        page = list_tasks(self.board.app.results, where, after, size)
         return answer({"tasks": page.rows, "next": page.next.encode() if page.next else None})
 
     def task(self, request: Request) -> JSONResponse:

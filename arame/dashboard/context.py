@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,19 +12,21 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from arame import App
+from arame.dashboard.limits import FailedLogins
 from arame.dashboard.security import Guard
-from arame.results.browse import Cursor, TaskFilter
+from arame.results.browse import LISTED_STATES, MAX_PAGE, Cursor, TaskFilter
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 @dataclass(frozen=True)
 class Dashboard:
-    """The app a dashboard shows and the guard in front of it."""
+    """The app a dashboard shows, the guard in front of it and its count of failed logins."""
 
     app: App
     guard: Guard
     templates: Jinja2Templates
+    logins: FailedLogins = field(default_factory=FailedLogins)
 
 
 def dashboard(app: App, token: str | None) -> Dashboard:
@@ -38,19 +41,37 @@ class BadRequest(Exception):
     """A query parameter that cannot be read."""
 
 
+#: The query parameters of the task list (``msg`` is the page's note after an action).
+LIST_PARAMETERS = frozenset({"state", "task", "queue", "since", "until", "after", "limit"})
+
+
+def known_parameters(request: Request, known: Collection[str]) -> None:
+    """Refuse a parameter the endpoint does not read: a misspelt filter must not list everything.
+
+    Raises:
+        BadRequest: naming the first unknown parameter.
+    """
+    for name in request.query_params:
+        if name not in known:
+            raise BadRequest(f"unknown parameter {name!r} (known: {', '.join(sorted(known))})")
+
+
 def task_filter(request: Request) -> TaskFilter:
     """The list's filters from the query string (``state``, ``task``, ``queue``, ``since``, ``until``).
 
     Raises:
-        BadRequest: a time is not ISO 8601.
+        BadRequest: a state that does not exist, a time that is not ISO 8601 or out of range.
     """
     query = request.query_params
+    state = query.get("state") or None
+    if state is not None and state not in LISTED_STATES:
+        raise BadRequest(f"no state {state!r} (one of {', '.join(LISTED_STATES)})")
     return TaskFilter(
-        state=query.get("state") or None,
+        state=state,
         task_name=query.get("task") or None,
         queue=query.get("queue") or None,
-        since=_moment(query.get("since")),
-        until=_moment(query.get("until")),
+        since=_moment("since", query.get("since")),
+        until=_moment("until", query.get("until")),
     )
 
 
@@ -64,28 +85,37 @@ def cursor(request: Request) -> Cursor | None:
     if not text:
         return None
     try:
-        return Cursor.decode(text)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
+        found = Cursor.decode(text)
+        return Cursor(_utc(found.created_at), found.id)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"after is not a page cursor: {text!r}") from exc
 
 
 def limit(request: Request, default: int = 50) -> int:
-    """The page size from ``?limit=``.
+    """The page size from ``?limit=`` (above ``MAX_PAGE``, ``MAX_PAGE``).
 
     Raises:
-        BadRequest: it is not a number.
+        BadRequest: it is not a whole number of at least 1.
     """
+    text = request.query_params.get("limit")
     try:
-        return int(request.query_params.get("limit") or default)
-    except ValueError as exc:
-        raise BadRequest(f"limit must be a number, not {request.query_params.get('limit')!r}") from exc
+        size = default if not text else int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE}, not {text!r}")
+    return size
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(name: str, text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(f"not an ISO 8601 time: {text!r}") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return _utc(datetime.fromisoformat(text))
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name} is not an ISO 8601 time in range: {text!r}") from exc
+
+
+def _utc(moment: datetime) -> datetime:
+    # In UTC here, so a time that has none (year 1 at +14:00) fails now, not in the database.
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

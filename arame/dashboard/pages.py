@@ -11,8 +11,25 @@ from starlette.responses import RedirectResponse, Response
 
 from arame.dashboard import reads
 from arame.dashboard.actions import QUEUE_ACTIONS, TASK_ACTIONS, ActionFailed
-from arame.dashboard.context import BadRequest, Dashboard, cursor, limit, task_filter
-from arame.dashboard.security import CSRF_COOKIE, CSRF_FIELD, TOKEN_COOKIE, Refused, new_csrf_token
+from arame.dashboard.api import error
+from arame.dashboard.context import (
+    LIST_PARAMETERS,
+    BadRequest,
+    Dashboard,
+    cursor,
+    known_parameters,
+    limit,
+    task_filter,
+)
+from arame.dashboard.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    TOKEN_COOKIE,
+    Refused,
+    new_csrf_token,
+    safe_back,
+)
+from arame.dashboard.tracebacks import fold
 from arame.results.browse import LISTED_STATES, list_tasks
 
 
@@ -61,6 +78,7 @@ class Pages:
         if login := self._login_first(request):
             return login
         try:
+            known_parameters(request, LIST_PARAMETERS | {"msg"})
             where, after, size = task_filter(request), cursor(request), limit(request)
         except BadRequest as exc:
             return self.render(request, "error.html", {"error": str(exc)}, 400)
@@ -77,19 +95,29 @@ class Pages:
         found = reads.task(self.board.app, request.path_params["task_id"])
         if found is None:
             return self.render(request, "error.html", {"error": "no task with this id"}, 404)
-        return self.render(request, "task.html", {"task": found, "pretty": reads.pretty})
+        traceback = fold(found["traceback"]) if found["traceback"] else None
+        context = {"task": found, "pretty": reads.pretty, "traceback": traceback}
+        return self.render(request, "task.html", context)
 
     def login(self, request: Request) -> Response:
         """GET /login"""
         return self.render(request, "login.html", {})
 
     async def login_post(self, request: Request) -> Response:
-        """POST /login: check the token and keep it in a cookie."""
+        """POST /login: check the token and keep it in a cookie; after a few wrong ones, 429."""
+        client = request.client.host if request.client else ""
+        if wait := self.board.logins.wait(client):
+            reason = f"too many wrong tokens: try again in {wait} s"
+            response = self.render(request, "login.html", {"error": reason}, 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         form = await request.form()
         root = request.scope.get("root_path", "")
         offered = str(form.get("token", ""))
         if not self.board.guard.matches(offered):
+            self.board.logins.failed(client)
             return self.render(request, "login.html", {"error": "wrong token"}, 401)
+        self.board.logins.succeeded(client)
         response = RedirectResponse(f"{root}/", status_code=303)
         response.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="strict", path=root or "/")
         return response
@@ -98,7 +126,7 @@ class Pages:
         """POST /actions/{kind}/{target}/{action}: a form's action, then back where it came from."""
         form = {key: str(value) for key, value in (await request.form()).items()}
         params = request.path_params
-        back = form.get("back") or f"{request.scope.get('root_path', '')}/"
+        back = safe_back(form.get("back"), f"{request.scope.get('root_path', '')}/")
         try:
             self.board.guard.check_post(request, form.get(CSRF_FIELD, ""))
             table = {"task": TASK_ACTIONS, "queue": QUEUE_ACTIONS}.get(params["kind"], {})
@@ -112,3 +140,13 @@ class Pages:
         done = f"{params['action']} {params['target']}: done"
         separator = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{separator}{urlencode({'msg': done})}", status_code=303)
+
+    def unavailable(self, request: Request, exc: Exception) -> Response:
+        """503 when the broker or the results database does not answer: JSON under ``/api/``
+        and for ``/metrics``, a page elsewhere."""
+        path, root = request.scope["path"], request.scope.get("root_path", "")
+        path = path[len(root) :] if root and path.startswith(root) else path
+        reason = f"unavailable: {exc}"
+        if path.startswith("/api/") or path == "/metrics":
+            return error(503, reason)
+        return self.render(request, "error.html", {"error": reason}, 503)

@@ -82,6 +82,22 @@ def same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host", "")
 
 
+def safe_back(back: str | None, default: str) -> str:
+    """``back`` if it is a path on this site, else ``default``.
+
+    A form's ``back`` field says where the browser goes after the action (and the error page's
+    link): an absolute URL, ``//host`` or ``javascript:`` there would send the user, or run
+    script, elsewhere.
+    """
+    if not back or not back.startswith("/") or back.startswith("//"):
+        return default
+    # Browsers read a backslash as a slash ("/\host" is "//host") and drop tabs and newlines.
+    if "\\" in back or not back.isprintable() or any(char.isspace() for char in back):
+        return default
+    parts = urlsplit(back)
+    return default if parts.scheme or parts.netloc else back
+
+
 def new_csrf_token() -> str:
     """A fresh random value for the CSRF cookie."""
     return secrets.token_urlsafe(32)
