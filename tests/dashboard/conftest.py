@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,15 @@ from arame.dashboard.server import server
 from tests.integration.conftest import POSTGRES_URL, delete_queues, delete_result_rows
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @dataclass
@@ -104,18 +115,23 @@ def serve_dashboard(shop: arame.App, queue: str) -> Iterator[ServeDashboard]:
     """Start the dashboard of ``shop`` on a free loopback port; stop it at teardown."""
     running: list[tuple[Any, threading.Thread]] = []
 
-    def start(token: str | None = None) -> Served:
+    def start(
+        token: str | None = None, *, app: arame.App | None = None, allowed_hosts: tuple[str, ...] = ()
+    ) -> Served:
+        shown = app or shop
         port = free_port()
-        web = server(shop, "127.0.0.1", port, token)
+        options = {"allowed_hosts": allowed_hosts} if allowed_hosts else {}
+        web = server(shown, "127.0.0.1", port, token, **options)
         thread = threading.Thread(target=web.run, daemon=True)
         thread.start()
         running.append((web, thread))
-        shop.workers.list()  # the registry's tables exist before the first request reads them
+        if app is None:
+            shop.workers.list()  # the registry's tables exist before the first request reads them
         deadline = time.monotonic() + 10
         while not web.started:
             assert time.monotonic() < deadline, "the dashboard did not start"
             time.sleep(0.01)
-        return Served(f"http://127.0.0.1:{port}", shop, queue)
+        return Served(f"http://127.0.0.1:{port}", shown, queue)
 
     yield start
     for web, thread in running:
@@ -130,3 +146,35 @@ def worker(shop: arame.App, queue: str) -> Iterator[None]:
     running.start()
     yield
     running.stop(10)
+
+
+Browse = Callable[..., Any]
+
+
+@pytest.fixture
+def browse() -> Iterator[Browse]:
+    """``browse(*extra_args)``: a page of a fresh headless Chromium; skipped without Chromium or
+    Playwright, failed instead under ``ARAME_REQUIRE_SERVICES=1``."""
+    missing = None if CHROMIUM.exists() else f"{CHROMIUM} is not installed (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = missing or "playwright is not installed (pip install -e '.[dev]')"
+    if missing:
+        if os.environ.get("ARAME_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{missing} (ARAME_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(missing)
+    browsers: list[Any] = []
+    with sync_playwright() as playwright:
+
+        def open_page(*extra_args: str) -> Any:
+            args = [*CHROMIUM_ARGS, *extra_args]
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+            browsers.append(browser)
+            return browser.new_page(viewport={"width": 1100, "height": 760})
+
+        try:
+            yield open_page
+        finally:
+            for browser in browsers:
+                browser.close()

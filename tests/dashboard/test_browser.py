@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import arame
-from tests.dashboard.conftest import ServeDashboard
+from tests.dashboard.conftest import Browse, ServeDashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 #: Set to a folder to save the screenshots the docs show (overview, task list, task page).
 SCREENSHOTS = os.environ.get("ARAME_SCREENSHOTS")
 
@@ -28,23 +18,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    """A Chromium page; skipped without Chromium or Playwright, failed instead under CI."""
-    missing = None if CHROMIUM.exists() else f"{CHROMIUM} is not installed (apt-get install chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = missing or "playwright is not installed (pip install -e '.[dev]')"
-    if missing:
-        if os.environ.get("ARAME_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{missing} (ARAME_REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1100, "height": 760})
-        finally:
-            browser.close()
+def page(browse: Browse) -> Any:
+    """A page of headless Chromium."""
+    return browse()
 
 
 def _shot(page: Any, name: str, height: int = 600) -> None:
