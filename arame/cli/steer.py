@@ -96,16 +96,17 @@ def dashboard(
 ) -> None:
     """Serve the dashboard: queues, tasks, workers, and actions on them."""
     try:
-        from arame.dashboard.server import server
+        from arame.dashboard.server import refuse_exposure, server
     except ImportError as exc:
         raise click.ClickException(
             f"the dashboard needs its extra: pip install 'arame[dashboard]' ({exc})"
         ) from exc
     if token_file is not None:
         token = _read_token(token_file, given=token)
+    refuse_exposure(host, token)  # before anything else, and before it says it is on
     app = open_app(app_spec, broker=broker, results=results)
     require_results_database(app)
-    web = server(app, host, port, token, allowed_hosts)  # refuses an open address before saying "on"
+    web = server(app, host, port, token, allowed_hosts)
     click.echo(
         f"arame dashboard on http://{host}:{port}/ (token {'required' if token else 'not set'})", err=True
     )

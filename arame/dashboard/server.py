@@ -34,12 +34,7 @@ def server(
 
     from arame.dashboard import asgi_app
 
-    if not token and not is_loopback(host):
-        raise ConfigurationError(
-            f"the dashboard refuses to listen on {host} without a token: pass --token-file or set "
-            "ARAME_DASHBOARD_TOKEN (anyone who reaches it could retry, revoke and purge), "
-            "or bind to 127.0.0.1"
-        )
+    refuse_exposure(host, token)
     names = [*allowed_hosts, *([] if _any_address(host) else [host])]
     config = uvicorn.Config(
         asgi_app(app, token=token, allowed_hosts=names),
@@ -49,6 +44,20 @@ def server(
         access_log=False,
     )
     return uvicorn.Server(config)
+
+
+def refuse_exposure(host: str, token: str | None) -> None:
+    """Refuse to listen on an address off this machine without a token.
+
+    Raises:
+        ConfigurationError: ``host`` is not a loopback address and ``token`` is empty.
+    """
+    if not token and not is_loopback(host):
+        raise ConfigurationError(
+            f"the dashboard refuses to listen on {host} without a token: pass --token-file or set "
+            "ARAME_DASHBOARD_TOKEN (anyone who reaches it could retry, revoke and purge), "
+            "or bind to 127.0.0.1"
+        )
 
 
 def serve(
