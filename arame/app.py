@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Never, overload
 
@@ -21,6 +22,7 @@ from arame.dedup import send_deduplicated
 from arame.discovery import import_related
 from arame.errors import ConfigurationError
 from arame.message import TaskMessage
+from arame.outbox import CallerTransaction, TransactionSource, caller_transaction
 from arame.producers import Producer
 from arame.recovery import RecoveryVerbs
 from arame.results import AsyncResult, ResultStore, WorkerBoard
@@ -65,6 +67,9 @@ class App(RecoveryVerbs, CelerySpellings):
             ``arame.testing.immediate``).
         on_commit: registers a callback to run once the caller's database transaction commits
             (``django.db.transaction.on_commit``); used by ``Task.delay_on_commit``.
+        transaction_source: for framework integrations (Django): returns the DB-API connection
+            of the caller's open transaction on the results database and a function registering
+            a callback after its commit, or ``None``; publishes then go through the outbox.
         trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
             task's ``process`` span a child of the span that sent it, not only linked to it.
         backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).
@@ -96,6 +101,7 @@ class App(RecoveryVerbs, CelerySpellings):
         immediate: bool = False,
         on_commit: Callable[[Callable[[], None]], None] | None = None,
         trace_parent: bool = False,
+        transaction_source: TransactionSource | None = None,
         backend: str | None = None,
         include: Sequence[str] = (),
         **settings: Never,
@@ -108,6 +114,7 @@ class App(RecoveryVerbs, CelerySpellings):
         self.include, self._imported = list(include), set()
         self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
         self.immediate, self.on_commit = immediate, on_commit
+        self.transaction_source = transaction_source
         self.result_expires = result_expires
         self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
@@ -233,6 +240,18 @@ class App(RecoveryVerbs, CelerySpellings):
     ) -> AsyncResult:
         """Publish a task by name, with ``apply_async``'s options (see ``publishing.send_task``)."""
         return publishing.send_task(self, name, args, kwargs, **options)
+
+    def transaction(self, conn: Any) -> AbstractContextManager[CallerTransaction]:
+        """Enqueue the block's tasks in ``conn``'s transaction: their rows commit with it, and
+        they are published after the commit; a rollback publishes nothing (see docs/transactions.md).
+
+        Args:
+            conn: a SQLAlchemy ``Connection`` or ``Session`` on the results database.
+
+        Raises:
+            ConfigurationError: ``conn`` is on another database.
+        """
+        return caller_transaction(self, conn)
 
     def autodiscover_tasks(
         self, packages: Sequence[str] | Callable[[], Sequence[str]], related_name: str = "tasks"

@@ -12,6 +12,7 @@ from arame.canvas.publish import publish_canvas
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
+from arame.outbox import current
 from arame.results import AsyncResult
 from arame.task import Task, TaskOptions
 
@@ -33,6 +34,10 @@ def send(app: App, message: TaskMessage) -> AsyncResult:
     # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
     with tracing.sending((message,)) as (sent,):
         body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
+        caller = current(app)
+        if caller is not None:  # the outbox: published once the caller's transaction commits
+            caller.add([sent], [body])
+            return AsyncResult(sent.id, app.results)
         app.results.add_pending(sent, body)
         try:
             app.producer.publish(sent, body)
@@ -59,6 +64,10 @@ def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
     # Tracing hook: one PRODUCER span per message (see arame.tracing).
     with tracing.sending(messages) as sent:
         bodies = [message.to_body() for message in sent]  # encoded once, for the rows and the broker
+        caller = current(app)
+        if caller is not None:  # the outbox: published once the caller's transaction commits
+            caller.add(sent, bodies)
+            return [AsyncResult(message.id, app.results) for message in sent]
         app.results.add_pending_many(sent, bodies)
         try:
             app.producer.publish_many(sent, bodies)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from arame.consumers import Admission, Worker
 from arame.consumers.aiopool import DEFAULT_CONCURRENCY
+from arame.relay import OutboxRelay
 from arame.results.limits import LimitStore
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def build_worker(
         observer=observer,
         board=app.workers,
         limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
+        companions=[OutboxRelay(app)],  # publishes what callers committed but did not publish
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from arame.consumers.admission import Admission
+from arame.consumers.companions import Companion, alongside
 from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
 from arame.consumers.gate import Limiter
 from arame.consumers.heartbeat import WorkerBoard, registered
@@ -51,6 +52,7 @@ class Worker:
             in whichever process runs it (metrics; see ``WorkerObserver``).
         board: where the worker registers, beats, and reads paused queues (none: it does not).
         limiter: the shared counters of rate and concurrency limits.
+        companions: run beside the consumers in the main process (the outbox relay).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Worker:
         observer: WorkerObserver | None = None,
         board: WorkerBoard | None = None,
         limiter: Limiter | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         if pool not in POOLS:
             raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
@@ -89,13 +92,17 @@ class Worker:
         self._children: list[Any] = []
         self.observer = observer
         self._board = board
+        self._companions = list(companions)
 
     def run(self) -> int:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
         self._open_observer()
         try:
-            with registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids):
+            with (
+                registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids),
+                alongside(self._companions),
+            ):
                 if self.pool in ("thread", "asyncio"):
                     return self._run_consumer(self.concurrency)
                 return _Supervisor(self).run()
@@ -130,7 +137,10 @@ class Worker:
         return [child.pid for child in self._children]
 
     def _run_registered(self) -> int:
-        with registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids):
+        with (
+            registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids),
+            alongside(self._companions),
+        ):
             return self._run_consumer(self.concurrency)
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -83,6 +85,10 @@ class Project:
             options.update(dict.fromkeys(self._derived_keys, url))
         options.setdefault("name", "django")
         options.setdefault("on_commit", transaction.on_commit)
+        if "results" in self._derived_keys:
+            # The results are in Django's database: delay() inside atomic() writes its row in
+            # that transaction and publishes after the commit (the outbox).
+            options.setdefault("transaction_source", _open_transaction)
         try:
             app = DjangoApp(**options)
         except TypeError as exc:
@@ -101,6 +107,21 @@ class Project:
         self._derived = _identity(settings_dict)
         url = database_url(settings_dict)
         self._app.configure(**dict.fromkeys(self._derived_keys, url))
+
+
+def _open_transaction() -> tuple[Any, Callable[[Callable[[], None]], None]] | None:
+    """The DB-API connection of the open ``atomic()`` block on ``default``, with its on_commit."""
+    connection = connections["default"]
+    if not connection.in_atomic_block or _stands_in(connection.settings_dict):
+        return None
+    connection.ensure_connection()
+    return connection.connection, functools.partial(transaction.on_commit, using="default")
+
+
+def _stands_in(settings_dict: dict[str, Any]) -> bool:
+    """Whether the results live in a file standing in for an in-memory SQLite database."""
+    name = str(settings_dict.get("NAME") or "")
+    return settings_dict["ENGINE"].endswith("sqlite3") and (name in {"", ":memory:"} or "mode=memory" in name)
 
 
 def _identity(settings_dict: dict[str, Any]) -> tuple[str, ...]:

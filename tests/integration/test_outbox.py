@@ -1,0 +1,208 @@
+"""The outbox: tasks enqueued in the caller's transaction, on every broker.
+
+The caller's own table and the task rows live in the results database; a task is published
+after the caller's commit, never on a rollback, and a committed task whose publish did not
+happen (broker down, process killed) is published by a running worker's relay.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+import arame
+from arame.relay import OutboxRelay
+from arame.results.outbox import OutboxRows
+from arame.results.outbox_table import outbox
+from tests.helpers import running
+
+#: A broker no one listens on: a publish there fails at once.
+DEAD_BROKER = "redis://127.0.0.1:9/0"
+
+
+@pytest.fixture
+def orders(results_url: str) -> Iterator[tuple[sa.Engine, sa.Table]]:
+    """The caller's own table, in the results database."""
+    engine = sa.create_engine(results_url)
+    table = sa.Table(
+        f"orders_{uuid.uuid4().hex[:12]}",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("item", sa.String(50)),
+    )
+    table.create(engine)
+    yield engine, table
+    table.drop(engine)
+    engine.dispose()
+
+
+def shop(broker: str, results_url: str, queue: str, table: sa.Table, engine: sa.Engine) -> arame.App:
+    """An app whose task reads the order its caller saved in the same transaction."""
+    app = arame.App("shop", broker=broker, results=results_url, default_queue=queue)
+
+    @app.task(name="orders.confirm")
+    def confirm(order_id: int) -> str:
+        with engine.connect() as conn:
+            item = conn.execute(sa.select(table.c.item).where(table.c.id == order_id)).scalar_one()
+        return f"confirmed {item}"
+
+    return app
+
+
+def outbox_ids(app: arame.App) -> set[str]:
+    with app.results.connect() as conn:
+        return set(conn.execute(sa.select(outbox.c.id)).scalars())
+
+
+def test_a_task_enqueued_in_a_transaction_runs_after_the_commit_and_finds_the_callers_rows(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    with engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 1, "item": "tea"})
+        handle = app.tasks["orders.confirm"].delay(1)
+        assert app.AsyncResult(handle.id).state == "UNKNOWN"  # not committed: no one else sees it
+    with running(app.worker(concurrency=1)):
+        assert handle.get(timeout=20) == "confirmed tea"
+    assert handle.id not in outbox_ids(app)
+    app.close()
+
+
+def test_a_rollback_leaves_no_row_and_publishes_nothing(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    with pytest.raises(RuntimeError), engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 2, "item": "cake"})
+        handle = app.tasks["orders.confirm"].delay(2)
+        raise RuntimeError("the view failed")
+    arame.testing.run_until_empty(app)
+    assert app.AsyncResult(handle.id).state == "UNKNOWN"
+    assert handle.id not in outbox_ids(app)
+    app.close()
+
+
+def test_a_session_publishes_what_its_savepoints_kept(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    confirm = app.tasks["orders.confirm"]
+    with Session(engine) as session, app.transaction(session):
+        session.execute(table.insert(), {"id": 3, "item": "jam"})
+        kept = confirm.delay(3)
+        savepoint = session.begin_nested()
+        dropped = confirm.delay(3)
+        savepoint.rollback()
+        session.commit()
+    with running(app.worker(concurrency=1)):
+        assert kept.get(timeout=20) == "confirmed jam"
+    assert app.AsyncResult(dropped.id).state == "UNKNOWN"
+    app.close()
+
+
+def test_a_connection_on_another_database_is_refused(tmp_path: Path) -> None:
+    app = arame.App(broker="memory://", results=f"sqlite:///{tmp_path}/results.db")
+    other = sa.create_engine(f"sqlite:///{tmp_path}/other.db")
+    with other.connect() as conn, pytest.raises(arame.ConfigurationError, match="results database"):
+        app.transaction(conn).__enter__()
+    other.dispose()
+    app.close()
+
+
+def test_a_task_committed_while_the_broker_is_down_runs_once_the_relay_reaches_the_broker(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    queue = new_queue()
+    caller = shop(DEAD_BROKER, results_url, queue, table, engine)
+    with engine.begin() as conn, caller.transaction(conn):  # the delay() itself must not fail
+        conn.execute(table.insert(), {"id": 4, "item": "soup"})
+        handle = caller.tasks["orders.confirm"].delay(4)
+    assert handle.state == "PENDING"
+    assert handle.id in outbox_ids(caller)
+    worker_app = shop(broker_url, results_url, queue, table, engine)
+    started = time.monotonic()
+    with running(worker_app.worker(concurrency=1)):
+        assert worker_app.AsyncResult(handle.id).get(timeout=20) == "confirmed soup"
+    assert time.monotonic() - started < 10
+    assert handle.id not in outbox_ids(worker_app)
+    caller.close()
+    worker_app.close()
+
+
+KILLED_AFTER_COMMIT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import sqlalchemy as sa
+    import arame
+
+    broker, results, queue, table_name = sys.argv[1:5]
+    app = arame.App("shop", broker=broker, results=results, default_queue=queue)
+    confirm = app.task(name="orders.confirm")(lambda order_id: None)
+    # Die between the commit and the publish, as a process killed at that moment would.
+    app.producer.publish_many = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    engine = sa.create_engine(results)
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=engine)
+    with engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 5, "item": "bread"})
+        print(confirm.delay(5).id, flush=True)
+    """
+)
+
+
+def test_a_task_whose_publisher_is_killed_after_the_commit_runs_once(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    queue = new_queue()
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_COMMIT, broker_url, results_url, queue, table.name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -9, done.stderr
+    task_id = done.stdout.strip()
+    app = shop(broker_url, results_url, queue, table, engine)
+    with running(app.worker(concurrency=1)):
+        assert app.AsyncResult(task_id).get(timeout=20) == "confirmed bread"
+    assert task_id not in outbox_ids(app)
+    app.close()
+
+
+def test_two_relays_publish_each_row_once(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    queue = new_queue()
+    caller = shop(DEAD_BROKER, results_url, queue, table, engine)
+    confirm = caller.tasks["orders.confirm"]
+    with engine.begin() as conn, caller.transaction(conn):
+        handles = confirm.map((i,) for i in range(150))
+    OutboxRows(caller.results).release([h.id for h in handles])  # their publisher is gone
+    relay_apps = [shop(broker_url, results_url, queue, table, engine) for _ in range(2)]
+    relays = [OutboxRelay(app) for app in relay_apps]
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda r=relay: counts.append(r.relay())) for relay in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(counts) == 150
+    assert not outbox_ids(caller) & {h.id for h in handles}
+    for app in [caller, *relay_apps]:
+        app.close()
