@@ -6,6 +6,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -19,6 +20,7 @@ class ArameConfig(AppConfig):
     def ready(self) -> None:
         """Discover tasks, and follow Django's default database (the test runner swaps it)."""
         connection_created.connect(_follow_default_database, dispatch_uid="arame.django")
+        post_migrate.connect(_create_tables, dispatch_uid="arame.django.tables")
         autodiscover_modules("tasks")
 
 
@@ -27,3 +29,12 @@ def _follow_default_database(sender: Any, connection: Any, **kwargs: Any) -> Non
         from arame.django.config import project
 
         project.follow_database(connection.settings_dict)
+
+
+def _create_tables(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """``migrate`` creates arame's tables too, so the first ``delay()`` inside ``atomic()`` never
+    creates them from another connection while the caller's transaction holds SQLite's lock."""
+    if using == "default":
+        from arame.django.config import project
+
+        project.app.results.engine  # noqa: B018 - opening the store creates its tables

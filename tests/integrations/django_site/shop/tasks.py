@@ -40,3 +40,11 @@ async def add_async(x: int, y: int) -> int:
 @task(takes_context=True)
 def whoami(context: Any) -> str:
     return str(context.task_result.id)
+
+
+@shared_task
+def find_model(model: str) -> str:
+    """Read an object its caller saved in the transaction that published this task."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return str(ContentType.objects.get(app_label="outbox", model=model).model)
