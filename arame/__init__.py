@@ -1,6 +1,7 @@
 """arame: tasks, brokers, workers and a SQL results table, without Celery."""
 
 from arame.app import App, shared_task
+from arame.atomic import connection
 from arame.canvas.api import chain, chord, group, signature
 from arame.canvas.nodes import Signature
 from arame.errors import (
@@ -53,6 +54,7 @@ __all__ = [
     "TransportError",
     "chain",
     "chord",
+    "connection",
     "group",
     "shared_task",
     "signature",

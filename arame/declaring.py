@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,11 @@ def declare_task(app: App, function: Callable[..., Any], options: dict[str, Any]
         raise ConfigurationError(
             f"two functions are declared as task {name!r}: {_origin(existing.fn)} and "
             f"{_origin(function)}; give one of them another name="
+        )
+    if declared.atomic and inspect.iscoroutinefunction(function):
+        raise ConfigurationError(
+            f"task {name!r}: an async def task cannot be atomic (its awaits would share one "
+            "transaction across the event loop); declare it with def, or without atomic=True"
         )
     task: Task[Any, Any] = Task(app, function, declared)
     app.tasks[name] = task

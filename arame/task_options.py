@@ -41,6 +41,8 @@ class TaskOptions:
             each ``concurrency_limit`` applies to, e.g. ``"tenant_id"``.
         fair_key: the argument (its name, or a callable of the arguments) whose values share
             the queue fairly: each value gets a sub-queue, and workers take from them in turn.
+        atomic: run in a transaction on the results database that also commits the task's
+            SUCCESS row (``arame.connection()`` inside it), so its writes happen exactly once.
     """
 
     name: str
@@ -61,6 +63,7 @@ class TaskOptions:
     concurrency_limit: int | None = None
     concurrency_key: KeySpec | None = None
     fair_key: KeySpec | None = None
+    atomic: bool = False
 
     def __post_init__(self) -> None:
         check_priority(self.priority)

@@ -24,7 +24,7 @@ from arame.consumers.retry import RetryPublisher
 from arame.consumers.slots import Slots
 from arame.consumers.steering import Steering
 from arame.consumers.writer import OutcomeWriter
-from arame.errors import TransportError
+from arame.errors import ResultStoreError, TransportError
 from arame.message import TaskMessage
 from arame.states import RETRY, Outcome, Started
 from arame.transport import BrokerSpec, Delivery, Subscriber
@@ -215,7 +215,13 @@ class Consumer:
         if observer is not None:  # Metrics hook (see WorkerObserver)
             observer.task_started(message)
         began = time.perf_counter()
-        outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
+        try:
+            outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
+        except ResultStoreError as exc:
+            # An atomic task's transaction did not commit: its writes are undone; it runs again.
+            logger.error("task %s: its transaction did not commit, it will run again: %s", message.id, exc)
+            self._committed(delivery, False)
+            return
         self._ended(message, delivery, outcome, time.perf_counter() - began)
 
     def _ended(self, message: TaskMessage, delivery: Delivery, outcome: Outcome, ran: float) -> None:

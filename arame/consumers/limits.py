@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arame.consumers import outcomes
+from arame.consumers.atomic_tasks import execute_atomically
 from arame.consumers.execute import execute
 from arame.consumers.recorder import ResultRecorder
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
@@ -149,20 +150,25 @@ class TimeLimits:
         """Run ``task`` as ``message`` asks, within its limits; say how it ended (see ``execute``)."""
         options = task.options
         if options.time_limit is None and options.soft_time_limit is None and not self._kill_on_hard:
-            return execute(task, message, worker)
+            return self._execute(task, message, worker)
         watched = message.id
         outcome: Outcome | None = None
         try:
             self._watchdog.watch(
                 watched, options.soft_time_limit, options.time_limit, lambda: self._die(message, worker)
             )
-            outcome = execute(task, message, worker)
+            outcome = self._execute(task, message, worker)
             self._watchdog.release(watched)
         except (SoftTimeLimitExceeded, TimeLimitExceeded) as exc:
             # Raised in the instant between the task's return and the release: the task ran out.
             self._watchdog.release(watched)
             outcome = outcome or outcomes.over_limit(message, worker, type(exc))
         return outcome
+
+    def _execute(self, task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
+        if task.options.atomic:
+            return execute_atomically(self._recorder, task, message, worker)
+        return execute(task, message, worker)
 
     def _die(self, message: TaskMessage, worker: str) -> None:
         """Process pool, hard limit or terminate: record the failure, end this child (it is replaced).

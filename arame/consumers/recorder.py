@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from arame.states import Outcome, Started
+
+
+class TaskTransaction(Protocol):
+    """The open transaction of an atomic task (``ResultRecorder.task_transaction``)."""
+
+    def record(self, outcome: Outcome) -> bool:
+        """Write the outcome in the transaction; ``False`` if its row was finished already."""
 
 
 class ResultRecorder(Protocol):
@@ -23,3 +31,6 @@ class ResultRecorder(Protocol):
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the outcomes durably, or raise; writing one again changes nothing, so a retry
         after an error completes what was left."""
+
+    def task_transaction(self) -> AbstractContextManager[TaskTransaction]:
+        """A transaction for an atomic task: committed only once an outcome was recorded in it."""

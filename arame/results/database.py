@@ -72,6 +72,13 @@ class ResultDatabase:
             yield conn
 
     @contextmanager
+    def connect_for_writes(self) -> Iterator[sa.Connection]:
+        """A durable connection whose transactions the caller begins and ends; errors become
+        ResultStoreError."""
+        with self._reporting("could not write to"), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A connection for reads; errors become ResultStoreError."""
         with self._reporting("could not read from"), self.quick_engine.connect() as conn:

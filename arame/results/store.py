@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
@@ -37,6 +38,7 @@ from arame.results.statements import (
     UPDATE_OWN_ROW,
 )
 from arame.results.table import results
+from arame.results.task_transaction import TaskTransaction, task_transaction
 from arame.states import Outcome, Started
 
 __all__ = ["ResultRow", "ResultStore"]
@@ -97,6 +99,10 @@ class ResultStore(ResultReads):
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)
             conn.execute(self._insert_ignore_results, rows)
+
+    def task_transaction(self) -> AbstractContextManager[TaskTransaction]:
+        """The transaction an atomic task runs in (see task_transaction.py)."""
+        return task_transaction(self)
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
         """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""

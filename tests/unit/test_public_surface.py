@@ -39,6 +39,7 @@ PUBLIC_NAMES = [
     "TransportError",
     "chain",
     "chord",
+    "connection",
     "group",
     "shared_task",
     "signature",

@@ -1,0 +1,31 @@
+"""Running an atomic task: inside its transaction, committed with its SUCCESS row or not at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arame import states
+from arame.consumers.execute import execute
+from arame.consumers.recorder import ResultRecorder
+from arame.message import TaskMessage
+from arame.states import Outcome
+from arame.task import Task
+
+
+def execute_atomically(
+    recorder: ResultRecorder, task: Task[Any, Any], message: TaskMessage, worker: str
+) -> Outcome:
+    """Run ``task`` in a transaction on the results database and record a SUCCESS in it.
+
+    Any other ending (an exception, a retry, a time limit) rolls the transaction back, so the
+    task's writes are undone; its outcome is then recorded like any other task's.
+
+    Raises:
+        ResultStoreError: the transaction did not commit: nothing of the run stays, and the
+            message must be given back to run again.
+    """
+    with recorder.task_transaction() as transaction:
+        outcome = execute(task, message, worker)
+        if outcome.state == states.SUCCESS:
+            transaction.record(outcome)
+    return outcome
