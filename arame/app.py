@@ -26,6 +26,7 @@ from arame.outbox import CallerTransaction, TransactionSource, caller_transactio
 from arame.producers import Producer
 from arame.recovery import RecoveryVerbs
 from arame.results import AsyncResult, ResultStore, WorkerBoard
+from arame.results.task_transaction import TaskTransactionSource
 from arame.running import build_worker
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.shared import SharedTask, shared_task
@@ -70,6 +71,9 @@ class App(RecoveryVerbs, CelerySpellings):
         transaction_source: for framework integrations (Django): returns the DB-API connection
             of the caller's open transaction on the results database and a function registering
             a callback after its commit, or ``None``; publishes then go through the outbox.
+        task_transaction: for framework integrations (Django): opens the transaction an atomic
+            task runs in, on the results database, yielding its DB-API connection and a function
+            that marks it for rollback.
         trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
             task's ``process`` span a child of the span that sent it, not only linked to it.
         backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).
@@ -102,6 +106,7 @@ class App(RecoveryVerbs, CelerySpellings):
         on_commit: Callable[[Callable[[], None]], None] | None = None,
         trace_parent: bool = False,
         transaction_source: TransactionSource | None = None,
+        task_transaction: TaskTransactionSource | None = None,
         backend: str | None = None,
         include: Sequence[str] = (),
         **settings: Never,
@@ -114,7 +119,7 @@ class App(RecoveryVerbs, CelerySpellings):
         self.include, self._imported = list(include), set()
         self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
         self.immediate, self.on_commit = immediate, on_commit
-        self.transaction_source = transaction_source
+        self.transaction_source, self.task_transaction = transaction_source, task_transaction
         self.result_expires = result_expires
         self.periodic_entries: list[PeriodicEntry] = []
         self.lease_seconds = lease_seconds
@@ -286,6 +291,7 @@ class App(RecoveryVerbs, CelerySpellings):
             with self._lock:
                 if self._store is None:
                     self._store = ResultStore(self._results_db)
+                    self._store.task_transaction_source = self.task_transaction
                     # Workflows: the steps a committed outcome fired are published by this app.
                     self._store.publish_fired = lambda fired: self.producer.publish_many(fired)  # noqa: PLW0108 - the producer opens on first use
         return self._store

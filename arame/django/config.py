@@ -6,7 +6,8 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,17 @@ _DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlit
 
 class DjangoApp(App):
     """An App that also consumes the queues named by arame backends in Django's ``TASKS``."""
+
+    def worker(self, *args: Any, **kwargs: Any) -> Any:
+        """``App.worker``, refusing atomic tasks whose transaction could not hold the ORM's writes."""
+        atomic = sorted(name for name, task in self.tasks.items() if task.options.atomic)
+        if atomic and self.task_transaction is None:
+            raise ConfigurationError(
+                f"atomic task(s) {', '.join(atomic)}: their ORM writes and their results must be in one "
+                "database, but ARAME names results= outside Django's default database; drop results= "
+                "(or atomic=True)"
+            )
+        return super().worker(*args, **kwargs)
 
     def queues(self) -> list[str]:
         """The app's queues and the ``QUEUES`` of every ``arame.django.TaskBackend``."""
@@ -89,6 +101,7 @@ class Project:
             # The results are in Django's database: delay() inside atomic() writes its row in
             # that transaction and publishes after the commit (the outbox).
             options.setdefault("transaction_source", _open_transaction)
+            options.setdefault("task_transaction", _task_transaction)  # atomic tasks: the ORM's transaction
         try:
             app = DjangoApp(**options)
         except TypeError as exc:
@@ -116,6 +129,15 @@ def _open_transaction() -> tuple[Any, Callable[[Callable[[], None]], None]] | No
         return None
     connection.ensure_connection()
     return connection.connection, functools.partial(transaction.on_commit, using="default")
+
+
+@contextmanager
+def _task_transaction() -> Iterator[tuple[Any, Callable[[], None]]]:
+    """An atomic task's transaction: ``atomic()`` on ``default``, so the ORM writes in it."""
+    with transaction.atomic(using="default"):
+        connection = connections["default"]
+        connection.ensure_connection()
+        yield connection.connection, functools.partial(transaction.set_rollback, True, using="default")
 
 
 def _stands_in(settings_dict: dict[str, Any]) -> bool:

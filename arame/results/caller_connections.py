@@ -54,14 +54,14 @@ def attach(conn: Any, results_engine: sa.Engine, on_commit: OnCommit | None = No
             lambda statement, rows: _run(conn.execute, statement, rows), _after_connection_commit(conn), False
         )
     if on_commit is not None and hasattr(conn, "cursor"):
-        return CallerConnection(_dbapi_execute(conn, results_engine.dialect), on_commit, True)
+        return CallerConnection(dbapi_execute(conn, results_engine.dialect), on_commit, True)
     raise ConfigurationError(
         f"app.transaction() takes a SQLAlchemy Connection or Session on the results database, not {conn!r}"
     )
 
 
-def _run(execute: Callable[..., Any], statement: Any, rows: list[dict[str, Any]]) -> None:
-    execute(statement, rows)
+def _run(execute: Callable[..., Any], statement: Any, rows: list[dict[str, Any]]) -> int:
+    return int(execute(statement, rows).rowcount)
 
 
 def _after_session_commit(session: Session) -> OnCommit:
@@ -85,10 +85,10 @@ def _after_connection_commit(conn: sa.Connection) -> OnCommit:
     return register
 
 
-def _dbapi_execute(dbapi_connection: Any, dialect: sa.Dialect) -> Execute:
+def dbapi_execute(dbapi_connection: Any, dialect: sa.Dialect) -> Execute:
     """Run statements on a DB-API connection (a framework's own), compiled for ``dialect``."""
 
-    def execute(statement: Any, rows: list[dict[str, Any]]) -> None:
+    def execute(statement: Any, rows: list[dict[str, Any]]) -> int:
         compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
         processors = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -106,6 +106,7 @@ def _dbapi_execute(dbapi_connection: Any, dialect: sa.Dialect) -> Execute:
         cursor = dbapi_connection.cursor()
         try:
             cursor.executemany(compiled.string, params)
+            return int(cursor.rowcount)
         finally:
             cursor.close()
 

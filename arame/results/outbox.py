@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: How a write reaches the caller's transaction: ``execute(statement, rows)``.
-Execute = Callable[[Any, list[dict[str, Any]]], None]
+#: How a write reaches the caller's transaction: ``execute(statement, rows)`` -> rows changed.
+Execute = Callable[[Any, list[dict[str, Any]]], int]
 
 
 class OutboxRows:

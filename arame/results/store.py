@@ -38,7 +38,7 @@ from arame.results.statements import (
     UPDATE_OWN_ROW,
 )
 from arame.results.table import results
-from arame.results.task_transaction import TaskTransaction, task_transaction
+from arame.results.task_transaction import TaskTransaction, TaskTransactionSource, task_transaction
 from arame.states import Outcome, Started
 
 __all__ = ["ResultRow", "ResultStore"]
@@ -58,6 +58,8 @@ class ResultStore(ResultReads):
 
     #: Workflows: publishes the steps that fired in ``record()``; the App sets it (see joins.py).
     publish_fired: Callable[[Sequence[TaskMessage]], None] | None = None
+    #: Atomic tasks: a framework's own transaction (Django's); the App sets it.
+    task_transaction_source: TaskTransactionSource | None = None
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -102,7 +104,7 @@ class ResultStore(ResultReads):
 
     def task_transaction(self) -> AbstractContextManager[TaskTransaction]:
         """The transaction an atomic task runs in (see task_transaction.py)."""
-        return task_transaction(self)
+        return task_transaction(self, self.task_transaction_source)
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
         """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""

@@ -4,19 +4,26 @@ The worker opens it around the task (``ResultStore.task_transaction``), binds it
 ``arame.connection()``, and writes the outcome in it before the commit. A redelivered message
 whose row is already finished is never run (the claim refuses it), so the task's database
 effects happen exactly once.
+
+A framework that owns the connection (Django) gives the transaction instead: a context manager
+that opens it on the results database and yields its DB-API connection and a function that
+marks it for rollback (see ``TaskTransactionSource``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from arame import atomic
+from arame.errors import ResultStoreError
 from arame.message import TaskMessage
+from arame.results.caller_connections import dbapi_execute
 from arame.results.joins import publish_fired, record_with_joins
+from arame.results.outbox import Execute
 from arame.results.pg_outcomes import NOTIFY_IDS
 from arame.results.rows import outcome_params
 from arame.results.statements import UPDATE_OUTCOME
@@ -25,12 +32,22 @@ from arame.states import Outcome
 if TYPE_CHECKING:
     from arame.results.store import ResultStore
 
+#: Opens a framework's transaction: yields (DB-API connection, mark it for rollback).
+TaskTransactionSource = Callable[[], AbstractContextManager[tuple[Any, Callable[[], None]]]]
+
 
 class TaskTransaction:
-    """The open transaction of one atomic task; ``record()`` its outcome before the commit."""
+    """The open transaction of one atomic task; ``record()`` its outcome before the commit.
 
-    def __init__(self, store: ResultStore, conn: sa.Connection) -> None:
+    Args:
+        store: the results database.
+        execute: runs a statement in the transaction.
+        conn: the transaction's SQLAlchemy connection (``None`` on a framework's own).
+    """
+
+    def __init__(self, store: ResultStore, execute: Execute, conn: sa.Connection | None = None) -> None:
         self._store = store
+        self._execute = execute
         self._conn = conn
         self.recorded = False
         self.fired: list[TaskMessage] = []
@@ -40,42 +57,75 @@ class TaskTransaction:
         finished already, and the transaction must roll back)."""
         updated = 0
 
-        def write(conn: sa.Connection, outcomes: object) -> None:
+        def write(conn: object, outcomes: object) -> None:
             nonlocal updated
-            updated = conn.execute(UPDATE_OUTCOME, [outcome_params(outcome)]).rowcount
+            updated = self._execute(UPDATE_OUTCOME, [outcome_params(outcome)])
 
-        if outcome.joins:  # a workflow member completes its join in the same transaction
+        if outcome.joins and self._conn is not None:  # a chord member advances its join here too
             self.fired = record_with_joins(self._conn, [outcome], write)
         else:
             write(self._conn, [outcome])
         if updated and self._store.notices is not None:
-            self._conn.execute(NOTIFY_IDS, {"ids": [outcome.task_id]})
+            self._execute(NOTIFY_IDS, [{"ids": [outcome.task_id]}])
         self.recorded = bool(updated)
         return self.recorded
 
 
 @contextmanager
-def task_transaction(store: ResultStore) -> Iterator[TaskTransaction]:
+def task_transaction(
+    store: ResultStore, source: TaskTransactionSource | None = None
+) -> Iterator[TaskTransaction]:
     """Run the block in a transaction bound for ``arame.connection()``; commit it only if the
     block recorded an outcome, else roll it back (the task's writes are undone).
 
     Raises:
         ResultStoreError: the transaction could not begin or commit; nothing of it stays.
     """
-    with store.connect_for_writes() as conn:
-        transaction = conn.begin()
-        scope = TaskTransaction(store, conn)
-        token = atomic.bind(conn)
-        try:
+    if source is not None:
+        with _framework_transaction(store, source) as scope:
             yield scope
-        except BaseException:
-            transaction.rollback()
-            raise
-        finally:
-            atomic.unbind(token)
-        if scope.recorded:
-            transaction.commit()
-        else:
-            transaction.rollback()
+    else:
+        with store.connect_for_writes() as conn:
+            transaction = conn.begin()
+            scope = TaskTransaction(
+                store, lambda statement, rows: int(conn.execute(statement, rows).rowcount), conn
+            )
+            token = atomic.bind(conn)
+            try:
+                yield scope
+            except BaseException:
+                transaction.rollback()
+                raise
+            finally:
+                atomic.unbind(token)
+            if scope.recorded:
+                transaction.commit()
+            else:
+                transaction.rollback()
     if scope.fired:
         publish_fired(store.publish_fired, scope.fired)
+
+
+@contextmanager
+def _framework_transaction(store: ResultStore, source: TaskTransactionSource) -> Iterator[TaskTransaction]:
+    opened = source()
+    try:
+        dbapi_connection, set_rollback = opened.__enter__()
+    except Exception as exc:
+        raise ResultStoreError(f"could not begin the task's transaction: {exc}", url=store.safe_url) from exc
+    scope = TaskTransaction(store, dbapi_execute(dbapi_connection, store.engine.dialect))
+    token = atomic.bind(dbapi_connection)
+    try:
+        yield scope
+    except BaseException as exc:
+        atomic.unbind(token)
+        if not opened.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+        return
+    atomic.unbind(token)
+    if not scope.recorded:
+        set_rollback()
+    try:
+        opened.__exit__(None, None, None)
+    except Exception as exc:  # the commit failed: nothing of the run stays
+        raise ResultStoreError(f"could not commit the task's transaction: {exc}", url=store.safe_url) from exc

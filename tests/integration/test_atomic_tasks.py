@@ -1,0 +1,96 @@
+"""Atomic tasks on every broker: the task's writes and its outcome row commit together."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+import arame
+from tests.helpers import running
+
+
+@pytest.fixture
+def notes(results_url: str) -> Iterator[sa.Table]:
+    """A table of the user's own in the results database."""
+    engine = sa.create_engine(results_url)
+    table = sa.Table(f"notes_{uuid.uuid4().hex[:12]}", sa.MetaData(), sa.Column("text", sa.String(50)))
+    table.create(engine)
+    yield table
+    table.drop(engine)
+    engine.dispose()
+
+
+def written(app: arame.App, table: sa.Table) -> list[str]:
+    with app.results.connect() as conn:
+        return sorted(conn.execute(sa.select(table.c.text)).scalars())
+
+
+def notebook(broker_url: str, results_url: str, queue: str, table: sa.Table) -> arame.App:
+    app = arame.App("notes", broker=broker_url, results=results_url, default_queue=queue)
+
+    @app.task(name="notes.write", atomic=True)
+    def write(text: str) -> str:
+        arame.connection().execute(table.insert(), {"text": text})
+        return text
+
+    @app.task(name="notes.write_then_fail", atomic=True, max_retries=0)
+    def write_then_fail(text: str) -> None:
+        arame.connection().execute(table.insert(), {"text": text})
+        raise ValueError("after the write")
+
+    @app.task(name="notes.write_then_retry", atomic=True, bind=True, retry_delay=0.01, retry_jitter=False)
+    def write_then_retry(self: arame.Task, text: str) -> str:  # type: ignore[type-arg]
+        arame.connection().execute(table.insert(), {"text": f"{text} attempt {self.request.retries}"})
+        if self.request.retries == 0:
+            raise self.retry()
+        return text
+
+    @app.task(name="notes.total")
+    def total(values: list[str]) -> str:
+        return "+".join(sorted(values))
+
+    return app
+
+
+def test_an_atomic_tasks_writes_commit_with_its_success_and_a_failure_undoes_them(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], notes: sa.Table
+) -> None:
+    app = notebook(broker_url, results_url, new_queue(), notes)
+    kept = app.tasks["notes.write"].delay("kept")
+    failed = app.tasks["notes.write_then_fail"].delay("undone")
+    retried = app.tasks["notes.write_then_retry"].delay("retried")
+    with running(app.worker(concurrency=2)):
+        assert kept.get(timeout=20) == "kept"
+        assert retried.get(timeout=20) == "retried"
+        failed.get(timeout=20, propagate=False)
+    assert failed.state == arame.FAILURE
+    assert written(app, notes) == ["kept", "retried attempt 1"]  # the first attempt's write was undone
+    app.close()
+
+
+def test_an_atomic_chord_member_completes_its_join(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], notes: sa.Table
+) -> None:
+    app = notebook(broker_url, results_url, new_queue(), notes)
+    write, total = app.tasks["notes.write"], app.tasks["notes.total"]
+    handle = arame.chord(arame.group(write.s(text) for text in ("a", "b", "c")), total.s())()
+    with running(app.worker(concurrency=2)):
+        assert handle.get(timeout=30) == "a+b+c"
+    assert written(app, notes) == ["a", "b", "c"]
+    app.close()
+
+
+def test_connection_outside_an_atomic_task_says_where_it_works() -> None:
+    with pytest.raises(RuntimeError, match=r"atomic=True"):
+        arame.connection()
+
+
+def test_an_async_task_cannot_be_atomic() -> None:
+    app = arame.App(broker="memory://", results="sqlite://")
+    with pytest.raises(arame.ConfigurationError, match="async def task cannot be atomic"):
+
+        @app.task(atomic=True)
+        async def write() -> None: ...
