@@ -48,3 +48,14 @@ def find_model(model: str) -> str:
     from django.contrib.contenttypes.models import ContentType
 
     return str(ContentType.objects.get(app_label="outbox", model=model).model)
+
+
+@shared_task(atomic=True)
+def create_model(model: str, fail: bool = False) -> str:
+    """Save an object in the transaction that records this task's result; fail after it if told."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.create(app_label="atomic", model=model)
+    if fail:
+        raise ValueError("after the write")
+    return model
