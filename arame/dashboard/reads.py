@@ -10,6 +10,7 @@ from typing import Any
 from arame import App, states
 from arame.results import ResultRow, WorkerInfo
 from arame.results.browse import per_minute
+from arame.results.outbox import OutboxRows
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
 CHART_WIDTH, CHART_HEIGHT = 600, 120
@@ -24,11 +25,13 @@ def queue_names(app: App) -> list[str]:
 
 def queues(app: App) -> list[dict[str, Any]]:
     """Per queue: messages ready, delayed, in flight and dead (``None`` where the broker cannot
-    tell), and since when it is paused (``None``: it is not)."""
+    tell), tasks committed but not yet published (the outbox), and since when it is paused
+    (``None``: it is not)."""
     names = queue_names(app)
     ready, delayed = queue_sizes(app.broker, names), delayed_sizes(app.broker, names)
     in_flight, dead = in_flight_sizes(app.broker, names), dead_sizes(app.broker, names)
     paused = app.workers.pauses.paused(names)
+    unpublished = OutboxRows(app.results).waiting(names)
     return [
         {
             "name": name,
@@ -36,6 +39,7 @@ def queues(app: App) -> list[dict[str, Any]]:
             "delayed": delayed[name],
             "in_flight": in_flight[name],
             "dead": dead[name],
+            "unpublished": unpublished.get(name, 0),
             "paused_since": paused.get(name),
         }
         for name in names

@@ -115,13 +115,13 @@ class OutboxRows:
             self.published(done)
         return messages
 
-    def waiting(self, queues: Sequence[str] | None = None) -> int:
-        """How many tasks wait to be published (among ``queues`` when given)."""
-        query = sa.select(sa.func.count()).select_from(outbox)
+    def waiting(self, queues: Sequence[str] | None = None) -> dict[str, int]:
+        """Per queue, how many committed tasks wait to be published (among ``queues`` when given)."""
+        query = sa.select(outbox.c.queue, sa.func.count()).group_by(outbox.c.queue)
         if queues is not None:
             query = query.where(outbox.c.queue.in_(list(queues)))
         with self._store.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+            return {queue: int(count) for queue, count in conn.execute(query)}
 
 
 def _publishable(taken: list[str], found: Sequence[Any]) -> tuple[list[TaskMessage], list[str]]:

@@ -8,6 +8,7 @@ import pytest
 
 import arame
 from arame.dashboard.server import server
+from arame.results.outbox_table import outbox
 from tests.dashboard.conftest import POSTGRES_URL, REDIS_URL, ServeDashboard
 from tests.integration.conftest import delete_queues, delete_result_rows
 
@@ -62,7 +63,15 @@ def test_the_overview_counts_queues_states_workers_and_the_last_hour(serve_dashb
         time.sleep(0.05)
     mine = [q for q in overview["queues"] if q["name"] == served.queue]
     assert mine == [
-        {"name": served.queue, "ready": 0, "delayed": 0, "in_flight": 0, "dead": 0, "paused_since": None}
+        {
+            "name": served.queue,
+            "ready": 0,
+            "delayed": 0,
+            "in_flight": 0,
+            "dead": 0,
+            "unpublished": 0,
+            "paused_since": None,
+        }
     ]
     assert overview["states"]["FAILURE"] >= 1 and overview["states"]["SUCCESS"] >= 1
     # The last two minutes: the tasks may have finished just before the minute turned.
@@ -71,6 +80,22 @@ def test_the_overview_counts_queues_states_workers_and_the_last_hour(serve_dashb
     assert sum(m["tasks"] for m in recent) >= 2 and sum(m["failures"] for m in recent) >= 1
     _status, workers = served.get("/api/workers")
     assert any(served.queue in w["queues"] and not w["lost"] for w in workers)
+
+
+def test_tasks_committed_but_not_yet_published_show_on_their_queue(serve_dashboard: ServeDashboard) -> None:
+    served = serve_dashboard()
+    caller = arame.App(
+        "caller", broker="redis://127.0.0.1:9/0", results=POSTGRES_URL
+    )  # nothing listens there
+    send = caller.task(name=f"{served.queue}.add", queue=served.queue)(lambda x, y: x + y)
+    with caller.results.engine.begin() as conn, caller.transaction(conn):
+        send.delay(1, 2)
+        send.delay(3, 4)
+    caller.close()
+    queues = {q["name"]: q for q in served.get("/api/queues")[1]}
+    assert queues[served.queue]["unpublished"] == 2
+    with served.app.results.transaction() as conn:  # no worker's relay runs here: clear them
+        conn.execute(outbox.delete().where(outbox.c.queue == served.queue))
 
 
 def test_pause_and_resume_through_the_api_show_on_the_queue(serve_dashboard: ServeDashboard) -> None:

@@ -19,7 +19,7 @@ if (overview) {
       const row = document.querySelector(`tr[data-queue="${CSS.escape(q.name)}"]`);
       if (!row) continue;
       const cells = row.querySelectorAll("td.n");
-      [q.ready, q.delayed, q.in_flight, q.dead].forEach((v, i) => { cells[i].textContent = v === null ? "?" : v; });
+      [q.ready, q.delayed, q.in_flight, q.dead, q.unpublished].forEach((v, i) => { cells[i].textContent = v === null ? "?" : v; });
     }
     for (const [state, n] of Object.entries(data.states)) {
       const cell = document.querySelector(`td[data-state="${CSS.escape(state)}"]`);
