@@ -19,6 +19,10 @@ class DeliveredExchanges:
     transport_name: ClassVar[str] = "this"
     delivered_exchanges: ClassVar[frozenset[str]] = frozenset({"direct", "topic"})
 
+    def exchanges_delivered(self) -> frozenset[str]:
+        """The exchange types this channel delivers (``delivered_exchanges`` unless it depends)."""
+        return self.delivered_exchanges
+
     def exchange_declare(
         self,
         exchange: str | None = None,
@@ -32,10 +36,11 @@ class DeliveredExchanges:
             ConfigurationError: this transport would drop what is published to such an exchange.
         """
         kind = type or "direct"
-        if kind not in self.delivered_exchanges:
+        delivered = self.exchanges_delivered()
+        if kind not in delivered:
             raise ConfigurationError(
                 f"the {self.transport_name} transport does not deliver {kind!r} exchanges "
                 f"(exchange {exchange!r}): messages published to it would be lost; use "
-                f"{' or '.join(sorted(self.delivered_exchanges))}, or RabbitMQ (amqp://)"
+                f"{' or '.join(sorted(delivered))}, or RabbitMQ (amqp://)"
             )
         super().exchange_declare(exchange, kind, *args, **kwargs)  # type: ignore[misc]
