@@ -10,10 +10,11 @@ from arame.errors import ConfigurationError
 class DeliveredExchanges:
     """Channel mixin: declaring an exchange of a type the transport does not deliver fails.
 
-    Kombu's virtual fanout needs pub/sub the transport may not implement, and a headers exchange
-    has no virtual implementation at all; either declares fine and then loses every message
-    published to it. Direct and topic exchanges route through a binding table kept in the
-    declaring process, as on every Kombu virtual transport.
+    Kombu's virtual fanout needs pub/sub the transport may not implement (Redis does, see
+    ``redis_queue.fanout``; SQL does not), and a headers exchange has no virtual implementation
+    at all; either declares fine and then loses every message published to it. Direct and topic
+    exchanges route through a binding table kept on the declaring connection, as on Kombu's
+    virtual transports.
     """
 
     transport_name: ClassVar[str] = "this"
