@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kombu import Consumer, Producer, Queue
+from kombu import Consumer, Exchange, Producer, Queue
 from kombu.asynchronous import Hub
 
 import arame
@@ -106,5 +106,28 @@ def test_a_transport_without_an_event_loop_refuses_to_be_registered_with_one(kin
         with pytest.raises(arame.ConfigurationError, match=r"event loop.*drain_events"):
             connection.register_with_event_loop(hub)
         assert not connection.transport.implements.asynchronous
+    finally:
+        connection.release()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("broker_url", [REDIS], ids=["redis"])
+def test_a_hub_driven_consumer_on_redis_receives_a_fanout_message(broker_url, new_queue, hub):
+    exchange = Exchange(new_queue(), type="fanout", durable=False)
+    bound = Queue(new_queue(), exchange=exchange, durable=False)
+    connection = connect(parse_broker_url(broker_url))
+    got: list[Any] = []
+
+    def on_message(body: Any, message: Any) -> None:
+        got.append(body)
+        message.ack()
+
+    try:
+        with Consumer(connection, [bound], callbacks=[on_message], accept=["json"]):
+            connection.register_with_event_loop(hub)
+            with connection.clone() as publisher:
+                Producer(publisher).publish({"to": "all"}, exchange=exchange, declare=[exchange])
+            run_until(hub, lambda: bool(got))
+        assert got == [{"to": "all"}]
     finally:
         connection.release()
