@@ -17,6 +17,7 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from arame.transport.renewal import RENEWALS_PER_LEASE, LeaseRenewer
+from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 if TYPE_CHECKING:
     from arame.transport.redis_queue.transport import Transport
@@ -41,7 +42,7 @@ class LoopDriver:
         self._ready = True  # a fetch may find something: nothing told us otherwise yet
         self._watched: dict[int, socket.socket] = {}  # fd -> the socket it was registered for
         self._due: Any = None  # the timer of the next delayed message, if any
-        lease = max((channel.lease_seconds for channel in transport.channels), default=5.0)
+        lease = min((channel.lease_seconds for channel in transport.channels), default=DEFAULT_LEASE_SECONDS)
         self._renewer = LeaseRenewer(lease, lambda: list(transport.channels))
         self._timers = [
             loop.call_repeatedly(FALLBACK_POLL, self._wake),

@@ -67,7 +67,8 @@ class Waker:
             elif now - self._discarded >= DISCARD_EVERY:
                 # A consumer that never goes idle never reads its wake-ups; left there, they would
                 # grow until Redis cuts the connection (client-output-buffer-limit pubsub).
-                self._discard_pending()
+                # One read here is still news to a caller that polls only when woken (an event loop).
+                self._woken = self._discard_pending() or self._woken
         except (redis.RedisError, OSError) as exc:
             self._fail(exc)
             return False
@@ -143,14 +144,17 @@ class Waker:
                 self._woken = True
         self._discarded = time.monotonic()
 
-    def _discard_pending(self) -> None:
+    def _discard_pending(self) -> bool:
+        """Read every message already there (keeping fanout ones); return whether any was read."""
         assert self._pubsub is not None
+        taken = False
         for _ in range(MAX_DISCARD):
             message = self._pubsub.get_message(timeout=0.0)
             if message is None:
                 break
-            self._take(message)
+            taken = self._take(message) or taken
         self._discarded = time.monotonic()
+        return taken
 
     def _take(self, message: dict[str, Any]) -> bool:
         """Keep a fanout message; return whether ``message`` is one, or a wake-up."""
