@@ -45,6 +45,20 @@ traceback_option = click.option(
 )
 
 
+def refuse_undecodable(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8: no queue, task or database could hold it.
+
+    Raises:
+        click.UsageError: naming the argument, its bytes escaped.
+    """
+    for arg in args:
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            shown = repr(os.fsencode(arg))[1:]
+            raise click.UsageError(f"argument {shown} is not valid UTF-8") from None
+
+
 def app_option(*, positional: bool = False, required: bool = True) -> Callable[[F], F]:
     """Give a command ``-A/--app MODULE[:ATTR]`` (also ``$ARAME_APP``); it receives ``app_spec``.
 
