@@ -26,6 +26,7 @@ APP_ENV = "ARAME_APP"
 APP_METAVAR = "MODULE[:ATTR]"
 
 TRACEBACK_KEY = "arame.traceback"
+ANONYMOUS = "arame-cli"  # the name of the App a command opens when none was given
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +116,7 @@ def open_app(app_spec: str | None, *, broker: str | None = None, results: str | 
         ConfigurationError: the module does not import, holds no App, or a URL is not valid.
     """
     if app_spec is None:
-        return App("arame-cli", broker=broker, results=results)
+        return App(ANONYMOUS, broker=broker, results=results)
     app = load_app(app_spec)
     app.configure(broker=broker, results=results)
     return app
@@ -127,7 +128,7 @@ def require_results_database(app: App) -> None:
     Raises:
         ConfigurationError: the file is missing.
     """
-    _require_sqlite_file(app.results_url, "results database")
+    _require_sqlite_file(app, app.results_url, "results database")
 
 
 def require_broker_database(app: App) -> None:
@@ -137,16 +138,15 @@ def require_broker_database(app: App) -> None:
         ConfigurationError: the file is missing.
     """
     if app.broker.kind == "sql":
-        _require_sqlite_file(app.broker_url, "broker database")
+        _require_sqlite_file(app, app.broker_url, "broker database")
 
 
-def _require_sqlite_file(url: str, what: str) -> None:
+def _require_sqlite_file(app: App, url: str, what: str) -> None:
     path = sqlite_path(database_url(url))
     if path is not None and not os.path.exists(path):
-        raise ConfigurationError(
-            f"no {what} at {os.path.abspath(path)}: nothing was recorded there "
-            f"(give -A {APP_METAVAR} or the URL the app uses)"
-        )
+        # Without an app, the likelier mistake is a missing -A; with one, nothing happened yet.
+        hint = f" (give -A {APP_METAVAR} or the URL the app uses)" if app.name == ANONYMOUS else " yet"
+        raise ConfigurationError(f"no {what} at {os.path.abspath(path)}: nothing was recorded there{hint}")
 
 
 def sqlite_path(url: str) -> str | None:
