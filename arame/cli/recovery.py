@@ -6,6 +6,7 @@ import click
 
 from arame.cli.loading import app_option, open_app, require_results_database
 from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, queue_names
+from arame.cli.printing import printable
 from arame.recovery import RECONCILE_GRACE, RECONCILE_GRACE_BY_ID
 from arame.recovery import reconcile as reconcile_rows
 
@@ -49,7 +50,7 @@ def reconcile(
     finally:
         app.close()
     for task_id in done.republished:
-        click.echo(task_id)
+        click.echo(printable(task_id))  # an id comes from a message: anyone's text
     click.echo(f"{len(done.republished)} lost task(s) published again", err=True)
     # Said every time: rows left out silently would read as "nothing was lost".
     young = f"{done.too_young} PENDING row(s) younger than {done.grace:g} s not judged"

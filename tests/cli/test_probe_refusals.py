@@ -29,14 +29,13 @@ def add(x: int, y: int) -> int:
 """
 
 
-def _run(
-    tmp_path: Path, *args: str | bytes, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``arame ARGS`` in a fresh process in ``tmp_path`` (arguments may be raw bytes)."""
+def _run(tmp_path: Path, *args: str | bytes, embedded: bool = False) -> subprocess.CompletedProcess[str]:
+    """``arame ARGS`` in a fresh process in ``tmp_path`` (arguments may be raw bytes); with
+    ``embedded``, on the embedded default (no URL in the environment)."""
     (tmp_path / "probe_tasks.py").write_text(APP_SOURCE)
-    environment = {**os.environ, "ARAME_BROKER_URL": f"sqlite:///{tmp_path}/broker.db", **(env or {})}
-    environment.pop("ARAME_RESULTS_URL", None)
-    environment.pop("ARAME_APP", None)
+    environment = {**os.environ, "ARAME_BROKER_URL": f"sqlite:///{tmp_path}/broker.db"}
+    for name in ("ARAME_RESULTS_URL", "ARAME_APP", *(["ARAME_BROKER_URL"] if embedded else [])):
+        environment.pop(name, None)
     return subprocess.run(
         [ARAME, *args],
         check=False,
@@ -85,6 +84,14 @@ def test_a_port_that_is_not_a_number_is_one_line(tmp_path: Path, args: list[str]
 )
 def test_an_argument_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path, args: list[bytes]) -> None:
     _one_line(_run(tmp_path, *args), 2, "is not valid UTF-8")
+
+
+def test_status_on_the_embedded_default_before_any_publish_says_nothing_was_published(tmp_path: Path) -> None:
+    done = _run(tmp_path, "status", "probe_tasks", embedded=True)
+    assert done.returncode == 0, done.stderr
+    assert "nothing published yet" in done.stdout and "give -A" not in done.stdout + done.stderr
+    assert "default" in done.stdout and "nothing recorded yet" in done.stdout
+    assert not (tmp_path / "arame.db").exists()
 
 
 def test_result_escapes_control_characters_from_the_row(tmp_path: Path) -> None:
