@@ -63,7 +63,7 @@ def two_apps(shared_results: str, write_module: WriteModule) -> Iterator[tuple[s
     yield shop, shop_queue, other, other_queue
     for name in (shop, other):
         board = importlib.import_module(name).app.workers
-        for info in board.list(None):
+        for info in board.list():
             if {shop_queue, other_queue} & set(info.queues):
                 board.unregister(info.id)
     delete_result_rows(shared_results, [shop_queue, other_queue])
