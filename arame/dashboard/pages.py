@@ -72,6 +72,7 @@ class Pages:
             "data": data,
             "chart": reads.chart(data["per_minute"]),
             "workers": reads.workers(self.board.app, every),
+            "every": every,  # the page's refresh reads the same view
         }
         return self.render(request, "overview.html", context)
 

@@ -47,6 +47,7 @@ def test_pages_and_api_show_the_apps_own_view_unless_all(
         own, every = views(path)
         assert served.queue in own and queue not in own, path
         assert queue in every, path
+    assert "/api/overview?all=1" in every and "/api/overview?all=1" not in own  # the refresh of "/"
     own, every = views("/api/workers")
     assert "other-host" not in own and "other-host" in every
     own, every = views(f"/api/tasks?task={queue}.add")
