@@ -337,6 +337,11 @@ class App(RecoveryVerbs, CelerySpellings):
         self.import_included()
         return sorted({self.default_queue} | {task.queue for task in self.tasks.values()})
 
+    def own_queues(self) -> list[str]:
+        """``queues()`` and those given a queue type: what ``arame status``, ``arame workers`` and
+        the dashboard show of a results database shared with other apps (unless asked for all)."""
+        return sorted(set(self.queues()) | set(self.queue_types))
+
     def close(self) -> None:
         """Close the broker connection and the database pool."""
         self.close_broker()

@@ -7,6 +7,7 @@ Every error arame raises derives from one root, so ``except arame.ArameError`` c
     ├── TransportError          the broker cannot be reached or refused an operation
     │   └── PublishError        a message was not stored by the broker
     ├── ResultStoreError        the results database cannot be reached or refused a write
+    │   └── NoResultsTable      a reader found no results table: nothing was recorded there
     ├── MessageError            a message body that does not follow the protocol
     ├── TaskNotRegistered       a name no task of the app answers to
     ├── TimeoutError            a wait ran out (also a builtin ``TimeoutError``)
@@ -81,6 +82,10 @@ class ResultStoreError(ArameError):
         super().__init__(message)
         self.url = url
         self.unstorable = unstorable
+
+
+class NoResultsTable(ResultStoreError):
+    """A command that only reads found no results table (a reader creates none)."""
 
 
 class MessageError(ArameError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from arame.results import (
     AsyncResult,
     ResultRow,
     ResultStore,
+    count_pending_since,
     pending_before,
     reopen,
     still_pending,
@@ -31,8 +32,35 @@ from arame.transport import BrokerSpec, DeadLetter, held_task_ids, queue_idle, r
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a PENDING row must be past its creation (or eta) before reconcile calls it lost.
+#: Seconds a PENDING row must be past its creation (or eta) before reconcile calls it lost,
+#: where the broker can only tell that a queue is idle (RabbitMQ).
 RECONCILE_GRACE = 300.0
+#: The same where the broker lists the task ids it holds (Redis, SQL): the grace need only
+#: cover the moment between a row's commit and its publish (a batch, the publish's retries).
+RECONCILE_GRACE_BY_ID = 10.0
+
+
+def default_grace(spec: BrokerSpec) -> float:
+    """The grace reconcile gives a PENDING row on this broker (see the two constants above)."""
+    return RECONCILE_GRACE_BY_ID if spec.capabilities.leases else RECONCILE_GRACE
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What a reconcile did and did not judge.
+
+    Attributes:
+        republished: the ids published again.
+        too_young: PENDING rows (with their message) not judged: created, or due, within ``grace``.
+        unprovable: old enough, but the broker cannot tell whether it holds them (RabbitMQ with
+            a consumer or a message in the queue).
+        grace: the grace given, in seconds.
+    """
+
+    republished: list[str]
+    too_young: int
+    unprovable: int
+    grace: float
 
 
 def requeue_dead_letters(store: ResultStore, spec: BrokerSpec, queue: str, task_id: str | None) -> list[str]:
@@ -90,32 +118,39 @@ def reconcile(
     producer: Producer,
     spec: BrokerSpec,
     queues: Sequence[str],
-    older_than: float = RECONCILE_GRACE,
-) -> list[str]:
+    older_than: float | None = None,
+) -> Reconciled:
     """Publish again the PENDING tasks of ``queues`` whose message the broker no longer holds.
 
     Only those queues: a results database may be shared by apps on other brokers, whose rows
     this broker cannot speak for. Returns the ids published again.
 
     A row counts as lost when it is older than ``older_than`` seconds (counted from the later
-    of its creation and its eta) and the broker provably does not hold its message: by task id
-    on the Redis and SQL transports, or, on RabbitMQ, because the queue is idle (no message, no
-    consumer). Where the broker can tell neither, nothing is published.
+    of its creation and its eta; default: ``default_grace(spec)``) and the broker provably does
+    not hold its message: by task id on the Redis and SQL transports, or, on RabbitMQ, because
+    the queue is idle (no message, no consumer). Where the broker can tell neither, nothing is
+    published.
     """
+    grace = default_grace(spec) if older_than is None else older_than
     now = time.time()
-    cutoff = now - older_than
-    rows = [
-        row
-        for row in pending_before(store, datetime.fromtimestamp(cutoff, UTC), queues)
-        if row.message is not None and (row.message.eta or 0.0) < cutoff
-    ]
+    cutoff = now - grace
+    since = datetime.fromtimestamp(cutoff, UTC)
+    old = [(row, row.message.eta or 0.0) for row in pending_before(store, since, queues) if row.message]
+    rows = [row for row, eta in old if eta < cutoff]
+    due_lately = sum(cutoff <= eta <= now for _row, eta in old)  # created long ago, due only lately
     by_queue: dict[str, list[ResultRow]] = {}
     for row in rows:
         by_queue.setdefault(row.queue, []).append(row)
     republished: list[str] = []
+    unprovable = 0
     for queue, queued in by_queue.items():
-        republished += _reconcile_queue(store, producer, spec, queue, queued, now)
-    return republished
+        published = _reconcile_queue(store, producer, spec, queue, queued, now)
+        if published is None:
+            unprovable += len(queued)
+        else:
+            republished += published
+    too_young = count_pending_since(store, since, queues) + due_lately
+    return Reconciled(republished, too_young, unprovable, grace)
 
 
 def _reconcile_queue(
@@ -125,10 +160,11 @@ def _reconcile_queue(
     queue: str,
     rows: Sequence[ResultRow],
     now: float,
-) -> list[str]:
+) -> list[str] | None:
+    """The ids of ``rows`` published again; ``None``: the broker cannot tell which it lost."""
     held = held_task_ids(spec, queue)
     if held is None and not queue_idle(spec, queue):
-        return []  # the broker cannot prove it lost them
+        return None
     lost = [row for row in rows if held is None or row.id not in held]
     # Read again after the broker answered: a row finished meanwhile was not lost.
     pending = still_pending(store, [row.id for row in lost]) if lost else set()
@@ -178,12 +214,15 @@ class RecoveryVerbs:
         return requeue_dead_letters(self.results, self.broker, queue, task_id)
 
     def reconcile(
-        self: _Recoverable, older_than: float = RECONCILE_GRACE, queues: Sequence[str] | None = None
+        self: _Recoverable, older_than: float | None = None, queues: Sequence[str] | None = None
     ) -> list[str]:
         """Publish again the PENDING tasks the broker lost; return their ids.
 
         Args:
-            older_than: seconds a PENDING row must be past its creation (or eta) to count as lost.
+            older_than: seconds a PENDING row must be past its creation (or eta) to count as
+                lost; default: 10 on Redis and SQL brokers, which list the ids they hold, 300
+                elsewhere (``default_grace``).
             queues: the queues to look at; default: this app's (``queues()``).
         """
-        return reconcile(self.results, self.producer, self.broker, queues or self.queues(), older_than)
+        queues = queues or self.queues()
+        return reconcile(self.results, self.producer, self.broker, queues, older_than).republished

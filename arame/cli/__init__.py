@@ -13,13 +13,17 @@ from typing import Any
 import click
 
 from arame.cli import commands, dead, demo, queues, reading, recovery, steer
-from arame.cli.loading import TRACEBACK_KEY, traceback_option
+from arame.cli.loading import TRACEBACK_KEY, refuse_undecodable, traceback_option
 from arame.cli.options import GROUP_APP_OPTION, with_app_before
 from arame.errors import ArameError
 
 
 class _Group(click.Group):
     """Turns arame's own errors into one clear line instead of a traceback (unless --traceback)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        refuse_undecodable(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

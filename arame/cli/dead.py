@@ -9,6 +9,7 @@ import click
 from arame.app import App
 from arame.cli.loading import APP_ENV, app_from_command_line, app_option, open_app, require_broker_database
 from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, queue_names
+from arame.cli.printing import printable
 from arame.transport import dead_letter_queue, list_dead, purge_queues
 
 
@@ -35,7 +36,8 @@ def list_command(app_spec: str, queues: str | None, broker: str | None, limit: i
     for queue in names:
         for letter in list_dead(app.broker, queue, limit):
             total += 1
-            click.echo(f"{queue:<20} {letter.task_id or '-':<34} {letter.reason}")
+            shown = f"{printable(letter.task_id):<34} {printable(letter.reason)}"  # written by a publisher
+            click.echo(f"{queue:<20} {shown}")
     click.echo(f"{total} dead letter(s)", err=True)
 
 
@@ -56,10 +58,10 @@ def show(app_spec: str | None, words: tuple[str, ...], queues: str | None, broke
         for letter in list_dead(app.broker, queue, limit=10_000):
             if letter.task_id == task_id:
                 click.echo(f"queue:        {queue} (in {dead_letter_queue(queue)})")
-                click.echo(f"reason:       {letter.reason}")
-                click.echo(f"content type: {letter.content_type}")
+                click.echo(f"reason:       {printable(letter.reason)}")
+                click.echo(f"content type: {printable(letter.content_type)}")
                 click.echo(f"headers:      {json.dumps(letter.headers, default=str)}")
-                click.echo(f"body:         {letter.body.decode('utf-8', 'replace')}")
+                click.echo(f"body:         {printable(letter.body.decode('utf-8', 'replace'), lines=True)}")
                 return
     raise click.ClickException(f"no dead letter with task id {task_id} in {', '.join(names)}")
 

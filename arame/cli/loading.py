@@ -26,6 +26,7 @@ APP_ENV = "ARAME_APP"
 APP_METAVAR = "MODULE[:ATTR]"
 
 TRACEBACK_KEY = "arame.traceback"
+ANONYMOUS = "arame-cli"  # the name of the App a command opens when none was given
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +44,20 @@ traceback_option = click.option(
     callback=_remember_traceback,
     help="On an error, also print the whole chain of exceptions behind it.",
 )
+
+
+def refuse_undecodable(args: list[str]) -> None:
+    """Refuse an argument that is not UTF-8: no queue, task or database could hold it.
+
+    Raises:
+        click.UsageError: naming the argument, its bytes escaped.
+    """
+    for arg in args:
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            shown = repr(os.fsencode(arg))[1:]
+            raise click.UsageError(f"argument {shown} is not valid UTF-8") from None
 
 
 def app_option(*, positional: bool = False, required: bool = True) -> Callable[[F], F]:
@@ -101,7 +116,7 @@ def open_app(app_spec: str | None, *, broker: str | None = None, results: str | 
         ConfigurationError: the module does not import, holds no App, or a URL is not valid.
     """
     if app_spec is None:
-        return App("arame-cli", broker=broker, results=results)
+        return App(ANONYMOUS, broker=broker, results=results)
     app = load_app(app_spec)
     app.configure(broker=broker, results=results)
     return app
@@ -113,7 +128,7 @@ def require_results_database(app: App) -> None:
     Raises:
         ConfigurationError: the file is missing.
     """
-    _require_sqlite_file(app.results_url, "results database")
+    _require_sqlite_file(app, app.results_url, "results database")
 
 
 def require_broker_database(app: App) -> None:
@@ -123,16 +138,15 @@ def require_broker_database(app: App) -> None:
         ConfigurationError: the file is missing.
     """
     if app.broker.kind == "sql":
-        _require_sqlite_file(app.broker_url, "broker database")
+        _require_sqlite_file(app, app.broker_url, "broker database")
 
 
-def _require_sqlite_file(url: str, what: str) -> None:
+def _require_sqlite_file(app: App, url: str, what: str) -> None:
     path = sqlite_path(database_url(url))
     if path is not None and not os.path.exists(path):
-        raise ConfigurationError(
-            f"no {what} at {os.path.abspath(path)}: nothing was recorded there "
-            f"(give -A {APP_METAVAR} or the URL the app uses)"
-        )
+        # Without an app, the likelier mistake is a missing -A; with one, nothing happened yet.
+        hint = f" (give -A {APP_METAVAR} or the URL the app uses)" if app.name == ANONYMOUS else " yet"
+        raise ConfigurationError(f"no {what} at {os.path.abspath(path)}: nothing was recorded there{hint}")
 
 
 def sqlite_path(url: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 import click
@@ -12,14 +13,16 @@ from arame.app import App
 from arame.cli.commands import print_outcome
 from arame.cli.loading import app_option, open_app, require_broker_database, require_results_database
 from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, WAIT_TIMEOUT_OPTION, queue_names
-from arame.errors import ConfigurationError
+from arame.cli.printing import printable
+from arame.cli.scope import ALL_OPTION, every_queue, only_read
+from arame.errors import ConfigurationError, NoResultsTable
 from arame.results import ResultRow
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
 
 def _results_app(app_spec: str | None, results: str | None) -> App:
     """The app whose results table to read; without one, ``--results`` (or its env var)."""
-    app = open_app(app_spec, results=results)
+    app = only_read(open_app(app_spec, results=results))
     require_results_database(app)
     return app
 
@@ -41,14 +44,18 @@ def result(task_id: str, app_spec: str | None, wait: bool, timeout: float, resul
         raise click.ClickException(
             f"{task_id}: UNKNOWN (no task with this id was published to {app.results.safe_url})"
         )
-    click.echo(f"{row.id}: {row.state}  task={row.task_name} queue={row.queue} attempts={row.attempts}")
+    # Everything but the JSON (which escapes them itself) may hold control characters.
+    click.echo(
+        f"{printable(row.id)}: {printable(row.state)}  task={printable(row.task_name)} "
+        f"queue={printable(row.queue)} attempts={row.attempts}"
+    )
     click.echo(_timings(row))
     if row.state == states.SUCCESS:
         click.echo(json.dumps(row.result))
     elif row.error_type:
-        click.echo(f"{row.error_type}: {row.error_message}")
+        click.echo(f"{printable(row.error_type)}: {printable(row.error_message)}")
         if row.traceback:
-            click.echo(row.traceback.rstrip())
+            click.echo(printable(row.traceback.rstrip(), lines=True))
 
 
 def _timings(row: ResultRow) -> str:
@@ -59,7 +66,7 @@ def _timings(row: ResultRow) -> str:
         else "-"
     )
     return (
-        f"worker={row.worker or '-'} started={_moment(row.started_at)} "
+        f"worker={printable(row.worker)} started={_moment(row.started_at)} "
         f"finished={_moment(row.finished_at)} runtime={runtime}"
     )
 
@@ -85,39 +92,59 @@ def revoke(task_id: str, app_spec: str | None, terminate: bool, results: str | N
 @click.command()
 @app_option(positional=True)
 @QUEUES_OPTION
+@ALL_OPTION
 @BROKER_OPTION
 @RESULTS_OPTION
-def status(app_spec: str, queues: str | None, broker: str | None, results: str | None) -> None:
-    """Per queue: messages ready, delayed, in flight and dead; then tasks per state.
+def status(app_spec: str, queues: str | None, every: bool, broker: str | None, results: str | None) -> None:
+    """Per queue: messages ready, delayed, in flight and dead; then the tasks per state.
 
-    "?" where the broker cannot tell (RabbitMQ keeps delayed messages in per-delay queues and
-    counts unacknowledged ones only in its management API).
+    The app's own queues and their rows (``--all``: every queue and row of the results
+    database). "?" where the broker cannot tell (RabbitMQ keeps delayed messages in per-delay
+    queues and counts unacknowledged ones only in its management API).
     """
-    app = open_app(app_spec, broker=broker, results=results)
-    require_broker_database(app)
-    names = queue_names(app, queues)
-    ready, delayed = queue_sizes(app.broker, names), delayed_sizes(app.broker, names)
-    in_flight, dead = in_flight_sizes(app.broker, names), dead_sizes(app.broker, names)
-    paused = _paused(app, names)
+    app = only_read(open_app(app_spec, broker=broker, results=results))
+    unrecorded = _nothing_recorded(app)
+    names = queue_names(app, queues) if queues else app.own_queues()
+    if every and not queues and unrecorded is None:
+        names = every_queue(app)
+    _print_queues(app, names, set() if unrecorded else set(app.workers.pauses.paused(names)))
+    scope = "" if every else " (rows of these queues; --all: every row)"
+    click.echo(f"results {app.results.safe_url}{scope}")
+    if unrecorded is not None:
+        click.echo(f"  {unrecorded}")
+        return
+    for state, count in sorted(app.results.counts(None if every else names).items()):
+        click.echo(f"  {printable(state):<24} {count:>8}")
+
+
+def _print_queues(app: App, names: list[str], paused: set[str]) -> None:
     click.echo(f"broker  {app.broker.safe_url}")
+    try:
+        require_broker_database(app)
+    except ConfigurationError:
+        # The embedded database is created by the first publish: no file, no message.
+        click.echo("  nothing published yet: no broker database, every queue is empty")
+        sizes: list[Mapping[str, int | None]] = [dict.fromkeys(names, 0)] * 4
+    else:
+        sizes = [
+            size(app.broker, names) for size in (queue_sizes, delayed_sizes, in_flight_sizes, dead_sizes)
+        ]
     click.echo(f"  {'queue':<24} {'ready':>8} {'delayed':>8} {'in flight':>9} {'dead':>8}")
     for name in names:
-        counts = (_count(ready[name]), _count(delayed[name]), _count(in_flight[name]), _count(dead[name]))
+        counts = [_count(found[name]) for found in sizes]
         mark = "  paused" if name in paused else ""
-        click.echo(f"  {name:<24} {counts[0]:>8} {counts[1]:>8} {counts[2]:>9} {counts[3]:>8}{mark}")
-    click.echo(f"results {app.results.safe_url}")
-    require_results_database(app)
-    for state, count in sorted(app.results.counts().items()):
-        click.echo(f"  {state:<24} {count:>8}")
+        shown = f"{counts[0]:>8} {counts[1]:>8} {counts[2]:>9} {counts[3]:>8}{mark}"
+        click.echo(f"  {printable(name):<24} {shown}")
 
 
-def _paused(app: App, names: list[str]) -> set[str]:
-    """The paused queues among ``names``; none while the results database is not there yet."""
+def _nothing_recorded(app: App) -> str | None:
+    """Why there are no rows to read (no database, no table yet), or ``None``: there may be."""
     try:
         require_results_database(app)
-    except ConfigurationError:
-        return set()  # reported below, after the queues
-    return set(app.workers.pauses.paused(names))
+        app.results.engine  # noqa: B018 - opening it tells a reader whether the table is there
+    except (ConfigurationError, NoResultsTable):
+        return "nothing recorded yet: no results table"
+    return None
 
 
 def _count(value: int | None) -> str:

@@ -10,6 +10,8 @@ import click
 from arame.app import App
 from arame.cli.loading import app_option, open_app, require_results_database
 from arame.cli.options import BROKER_OPTION, RESULTS_OPTION
+from arame.cli.printing import printable
+from arame.cli.scope import ALL_OPTION, only_read
 
 
 def _steering_app(app_spec: str, results: str | None) -> App:
@@ -20,23 +22,27 @@ def _steering_app(app_spec: str, results: str | None) -> App:
 
 @click.command()
 @app_option()
+@ALL_OPTION
 @RESULTS_OPTION
-def workers(app_spec: str, results: str | None) -> None:
-    """List the registered workers, alive or lost, with the task ids each runs now."""
-    app = _steering_app(app_spec, results)
-    found = app.workers.list()
+def workers(app_spec: str, every: bool, results: str | None) -> None:
+    """List the workers consuming the app's queues (``--all``: every worker), alive or lost,
+    with the task ids each runs now."""
+    app = only_read(_steering_app(app_spec, results))
+    found = app.workers.list(None if every else app.own_queues())
     now = datetime.now(UTC)
     for info in found:
         status = "LOST" if info.lost else "alive"
+        # Written by the workers into a shared table: printed with control characters escaped.
         click.echo(
-            f"{info.host}:{info.pid}  {status}  pool={info.pool} concurrency={info.concurrency} "
-            f"queues={','.join(info.queues)} version={info.version} "
-            f"started={info.started_at.isoformat(timespec='seconds')} "
+            f"{printable(info.host)}:{info.pid}  {status}  pool={printable(info.pool)} "
+            f"concurrency={info.concurrency} queues={printable(','.join(info.queues))} "
+            f"version={printable(info.version)} started={info.started_at.isoformat(timespec='seconds')} "
             f"beat={(now - info.heartbeat_at).total_seconds():.0f}s ago"
         )
         for task_id in info.running:
-            click.echo(f"    running {task_id}")
-    click.echo(f"{sum(not i.lost for i in found)} alive, {sum(i.lost for i in found)} lost", err=True)
+            click.echo(f"    running {printable(task_id)}")
+    scope = "" if every else " (consuming this app's queues; --all: every worker)"
+    click.echo(f"{sum(not i.lost for i in found)} alive, {sum(i.lost for i in found)} lost{scope}", err=True)
 
 
 @click.command()

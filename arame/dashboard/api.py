@@ -18,7 +18,8 @@ from arame.dashboard.context import (
     cursor,
     known_parameters,
     limit,
-    task_filter,
+    scoped_filter,
+    show_all,
 )
 from arame.dashboard.security import Refused
 from arame.results.browse import list_tasks
@@ -62,23 +63,23 @@ class Api:
 
     def overview(self, request: Request) -> JSONResponse:
         """GET /api/overview"""
-        return self._refused(request) or answer(reads.overview(self.board.app))
+        return self._refused(request) or answer(reads.overview(self.board.app, show_all(request)))
 
     def queues(self, request: Request) -> JSONResponse:
         """GET /api/queues"""
-        return self._refused(request) or answer(reads.queues(self.board.app))
+        return self._refused(request) or answer(reads.queues(self.board.app, show_all(request)))
 
     def workers(self, request: Request) -> JSONResponse:
         """GET /api/workers"""
-        return self._refused(request) or answer(reads.workers(self.board.app))
+        return self._refused(request) or answer(reads.workers(self.board.app, show_all(request)))
 
     def tasks(self, request: Request) -> JSONResponse:
-        """GET /api/tasks?state=&task=&queue=&since=&until=&after=&limit="""
+        """GET /api/tasks?state=&task=&queue=&since=&until=&after=&limit=&all="""
         if refused := self._refused(request):
             return refused
         try:
             known_parameters(request, LIST_PARAMETERS)
-            where, after, size = task_filter(request), cursor(request), limit(request)
+            where, after, size = scoped_filter(request, self.board.app), cursor(request), limit(request)
         except BadRequest as exc:
             return error(400, str(exc))
         page = list_tasks(self.board.app.results, where, after, size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class BadRequest(Exception):
 
 
 #: The query parameters of the task list (``msg`` is the page's note after an action).
-LIST_PARAMETERS = frozenset({"state", "task", "queue", "since", "until", "after", "limit"})
+LIST_PARAMETERS = frozenset({"state", "task", "queue", "since", "until", "after", "limit", "all"})
 
 
 def known_parameters(request: Request, known: Collection[str]) -> None:
@@ -73,6 +73,23 @@ def task_filter(request: Request) -> TaskFilter:
         since=_moment("since", query.get("since")),
         until=_moment("until", query.get("until")),
     )
+
+
+def show_all(request: Request) -> bool:
+    """``?all=1``: every app's queues, rows and workers of the results database, not only this app's."""
+    return request.query_params.get("all", "") not in {"", "0", "false", "no"}
+
+
+def scoped_filter(request: Request, app: App) -> TaskFilter:
+    """``task_filter``, kept to the app's queues unless ``?all=1`` or ``?queue=`` names one.
+
+    Raises:
+        BadRequest: as ``task_filter``.
+    """
+    where = task_filter(request)
+    if show_all(request) or where.queue:
+        return where
+    return replace(where, queues=frozenset(app.own_queues()))
 
 
 def cursor(request: Request) -> Cursor | None:

@@ -19,7 +19,8 @@ from arame.dashboard.context import (
     cursor,
     known_parameters,
     limit,
-    task_filter,
+    scoped_filter,
+    show_all,
 )
 from arame.dashboard.security import (
     CSRF_COOKIE,
@@ -65,11 +66,13 @@ class Pages:
         """GET /"""
         if login := self._login_first(request):
             return login
-        data = reads.overview(self.board.app)
+        every = show_all(request)
+        data = reads.overview(self.board.app, every)
         context = {
             "data": data,
             "chart": reads.chart(data["per_minute"]),
-            "workers": reads.workers(self.board.app),
+            "workers": reads.workers(self.board.app, every),
+            "every": every,  # the page's refresh reads the same view
         }
         return self.render(request, "overview.html", context)
 
@@ -79,7 +82,7 @@ class Pages:
             return login
         try:
             known_parameters(request, LIST_PARAMETERS | {"msg"})
-            where, after, size = task_filter(request), cursor(request), limit(request)
+            where, after, size = scoped_filter(request, self.board.app), cursor(request), limit(request)
         except BadRequest as exc:
             return self.render(request, "error.html", {"error": str(exc)}, 400)
         page = list_tasks(self.board.app.results, where, after, size)

@@ -16,18 +16,27 @@ from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_si
 CHART_WIDTH, CHART_HEIGHT = 600, 120
 
 
-def queue_names(app: App) -> list[str]:
-    """The app's queues, every paused queue and every queue a live worker consumes."""
+def own_queues(app: App, every: bool) -> list[str] | None:
+    """The queues the view covers: the app's own (its default queue, its tasks', those given a
+    queue type), or ``None`` with ``every`` (a results database shared by several apps)."""
+    return None if every else app.own_queues()
+
+
+def queue_names(app: App, every: bool = False) -> list[str]:
+    """The app's queues; with ``every``, also every paused queue and every queue a live worker consumes."""
+    own = own_queues(app, every)
+    if own is not None:
+        return own
     names = set(app.queues()) | set(app.workers.pauses.paused())
     names |= {queue for worker in app.workers.list() if not worker.lost for queue in worker.queues}
     return sorted(names)
 
 
-def queues(app: App) -> list[dict[str, Any]]:
+def queues(app: App, every: bool = False) -> list[dict[str, Any]]:
     """Per queue: messages ready, delayed, in flight and dead (``None`` where the broker cannot
     tell), tasks committed but not yet published (the outbox), and since when it is paused
     (``None``: it is not)."""
-    names = queue_names(app)
+    names = queue_names(app, every)
     ready, delayed = queue_sizes(app.broker, names), delayed_sizes(app.broker, names)
     in_flight, dead = in_flight_sizes(app.broker, names), dead_sizes(app.broker, names)
     paused = app.workers.pauses.paused(names)
@@ -46,9 +55,10 @@ def queues(app: App) -> list[dict[str, Any]]:
     ]
 
 
-def workers(app: App) -> list[dict[str, Any]]:
-    """Every registered worker, alive or lost, with the ids of the tasks it runs."""
-    return [_worker(info) for info in app.workers.list()]
+def workers(app: App, every: bool = False) -> list[dict[str, Any]]:
+    """The workers consuming the app's queues (``every``: all), alive or lost, with the ids of
+    the tasks each runs."""
+    return [_worker(info) for info in app.workers.list(own_queues(app, every))]
 
 
 def _worker(info: WorkerInfo) -> dict[str, Any]:
@@ -57,14 +67,15 @@ def _worker(info: WorkerInfo) -> dict[str, Any]:
     return found
 
 
-def overview(app: App) -> dict[str, Any]:
-    """The overview page's data: queues, rows per state, workers and the last hour per minute."""
-    found = workers(app)
+def overview(app: App, every: bool = False) -> dict[str, Any]:
+    """The overview page's data: queues, rows per state, workers and the last hour per minute,
+    of the app's queues (``every``: of the whole results database)."""
+    found, own = workers(app, every), own_queues(app, every)
     return {
-        "queues": queues(app),
-        "states": app.results.counts(),
+        "queues": queues(app, every),
+        "states": app.results.counts(own),
         "workers": {"alive": sum(not w["lost"] for w in found), "lost": sum(w["lost"] for w in found)},
-        "per_minute": per_minute(app.results),
+        "per_minute": per_minute(app.results, queues=own),
     }
 
 

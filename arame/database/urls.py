@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from arame.errors import ConfigurationError
 
@@ -61,11 +62,24 @@ def database_url(url: str) -> str:
             f"{redact_url(url)!r} is not a database URL arame can store results in; "
             "use sqlite:///FILE, postgresql://HOST/DB or mysql://HOST/DB"
         )
+    check_port(url, "database URL")
     if "+" not in scheme and base in _DEFAULT_DRIVERS:
         url = _DEFAULT_DRIVERS[base] + url[len(scheme) :]
     elif base == "postgres":
         url = "postgresql" + url[len("postgres") :]
     return url
+
+
+def check_port(url: str, what: str) -> None:
+    """Refuse a port that is not a number at once, rather than in a driver's traceback later.
+
+    Raises:
+        ConfigurationError: the port is not a number from 0 to 65535.
+    """
+    try:
+        urlsplit(url).port  # noqa: B018 - reading it validates it
+    except ValueError as exc:
+        raise ConfigurationError(f"{what} {redact_url(url)!r}: {exc}") from exc
 
 
 def describe_error(exc: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 from arame.results.async_result import AsyncResult
 from arame.results.pauses import Pauses
-from arame.results.reopen import RETRYABLE, pending_before, reopen, still_pending
+from arame.results.reopen import RETRYABLE, count_pending_since, pending_before, reopen, still_pending
 from arame.results.store import ResultRow, ResultStore
 from arame.results.ticks import TickLedger
 from arame.results.workers import LOST_AFTER, WorkerBoard, WorkerInfo
@@ -17,6 +17,7 @@ __all__ = [
     "TickLedger",
     "WorkerBoard",
     "WorkerInfo",
+    "count_pending_since",
     "pending_before",
     "reopen",
     "still_pending",

@@ -7,12 +7,14 @@ only the short columns (never the message, result or traceback).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from arame import states
+from arame.results.scope import of_queues
 from arame.results.store import ResultStore
 from arame.results.table import results
 
@@ -44,6 +46,7 @@ class TaskFilter:
     queue: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    queues: frozenset[str] | None = None  # one app's queues (with their fair sub-queues); None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +104,14 @@ def list_tasks(
     return TaskPage(rows, Cursor(last["created_at"], str(last["id"])) if last else None)  # type: ignore[arg-type]
 
 
-def per_minute(store: ResultStore, minutes: int = 60, now: datetime | None = None) -> list[dict[str, object]]:
-    """Tasks finished, and of them failed, in each of the last ``minutes`` minutes (oldest first)."""
+def per_minute(
+    store: ResultStore,
+    minutes: int = 60,
+    now: datetime | None = None,
+    queues: Collection[str] | None = None,
+) -> list[dict[str, object]]:
+    """Tasks finished, and of them failed, in each of the last ``minutes`` minutes (oldest first):
+    of ``queues`` (and their fair sub-queues), or of every queue."""
     now = (now or datetime.now(UTC)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     since = now - timedelta(minutes=minutes)
     failed = sa.case((results.c.state == states.FAILURE, 1), else_=0)
@@ -110,6 +119,8 @@ def per_minute(store: ResultStore, minutes: int = 60, now: datetime | None = Non
         results.c.created_at >= _stored(store, since - CHART_LOOKBACK),
         results.c.finished_at >= _stored(store, since),
     )
+    if queues is not None:
+        query = query.where(of_queues(results.c.queue, queues))
     buckets = {since + timedelta(minutes=i): [0, 0] for i in range(minutes)}
     with store.connect() as conn:
         for finished_at, failure in conn.execute(query):
@@ -136,6 +147,8 @@ def _conditions(store: ResultStore, where: TaskFilter) -> list[sa.ColumnElement[
         found.append(results.c.created_at >= _stored(store, where.since))
     if where.until:
         found.append(results.c.created_at < _stored(store, where.until))
+    if where.queues is not None:
+        found.append(of_queues(results.c.queue, where.queues))
     return found
 
 

@@ -23,7 +23,7 @@ from arame.database import (
     redact_url,
     widen_mysql_text,
 )
-from arame.errors import ResultStoreError
+from arame.errors import NoResultsTable, ResultStoreError
 from arame.results.direct import DirectConnections
 from arame.results.joins_table import joins
 from arame.results.notices import Notices
@@ -50,6 +50,9 @@ class ResultDatabase:
         self._lock = threading.Lock()
         self._notices: Notices | None = None
         self._direct: tuple[DirectConnections, DirectConnections] | None = None  # (quick, durable)
+        #: ``False`` for a reader (``arame result``, ``arame workers``): a missing table is reported,
+        #: never created.
+        self.creates_tables = True
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -170,11 +173,18 @@ class ResultDatabase:
                 engine = ping_when_idle(sa.create_engine(url, isolation_level="READ COMMITTED"))
             else:
                 engine = ping_when_idle(sa.create_engine(url))
-            if not self._table_ready:
+            if not self._table_ready and self.creates_tables:
                 _create_table(engine)
                 self._table_ready = True
+            missing = not self._table_ready and not sa.inspect(engine).has_table(results.name)
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise self._error("could not open", exc) from exc
+        if missing:
+            engine.dispose()
+            raise NoResultsTable(
+                f"no results table ({results.name}) in {self.safe_url}: nothing was recorded there yet",
+                url=self.safe_url,
+            )
         return engine
 
     def insert_ignore(self, table: sa.Table) -> Any:

@@ -37,7 +37,9 @@ class Pauses:
 
     def paused(self, queues: Sequence[str] | None = None) -> dict[str, datetime]:
         """The paused queues (among ``queues`` when given) and since when."""
-        store = self._tables.ensure()
+        store = self._tables.readable()
+        if store is None:
+            return {}
         query = sa.select(pauses.c.queue, pauses.c.paused_at)
         if queues is not None:
             query = query.where(pauses.c.queue.in_(list(queues)))

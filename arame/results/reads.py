@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from arame import states
+from arame.flow.fair import fair_parent
 from arame.results.database import ResultDatabase
 from arame.results.pg_statements import READ_ROW, ROW_COLUMNS
 from arame.results.rows import ResultRow, read_on, to_row
+from arame.results.scope import of_queues
 from arame.results.statements import STATE_OF
 from arame.results.table import results
 
@@ -137,11 +139,19 @@ class ResultReads(ResultDatabase):
             if len(ids) < batch:
                 return deleted
 
-    def counts(self) -> dict[str, int]:
-        """How many rows are in each state."""
+    def counts(self, queues: Collection[str] | None = None) -> dict[str, int]:
+        """How many rows are in each state: of ``queues`` (and their fair sub-queues), or all."""
+        query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
+        if queues is not None:
+            query = query.where(of_queues(results.c.queue, queues))
         with self.connect() as conn:
-            query = sa.select(results.c.state, sa.func.count()).group_by(results.c.state)
             return {state: count for state, count in conn.execute(query)}
+
+    def queue_names(self) -> set[str]:
+        """Every queue a row names (fair sub-queues as their queue), whichever app wrote it."""
+        with self.connect() as conn:
+            found = conn.execute(sa.select(results.c.queue).distinct()).scalars()
+            return {fair_parent(name) or name for name in found if name}
 
     def count_states(self, task_ids: Sequence[str]) -> dict[str, int]:
         """How many of ``task_ids`` are in each state (ids without a row are not counted)."""

@@ -73,6 +73,18 @@ def pending_before(
         return [to_row(found._mapping) for found in conn.execute(query)]
 
 
+def count_pending_since(store: ResultStore, since: datetime, queues: Collection[str]) -> int:
+    """How many PENDING rows of ``queues`` that carry their message were created at or after ``since``."""
+    query = sa.select(sa.func.count()).where(
+        results.c.state == states.PENDING,
+        results.c.created_at >= since,
+        results.c.queue.in_(list(queues)),
+        results.c.message.is_not(None),
+    )
+    with store.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def still_pending(store: ResultStore, task_ids: Collection[str]) -> set[str]:
     """Which of ``task_ids`` read PENDING now.
 

@@ -58,6 +58,17 @@ class SteeringTables:
                     self._ready = True
         return self.store
 
+    def readable(self) -> ResultStore | None:
+        """The store for a read: ``None`` when a reader's store finds the tables missing (nothing
+        to read, and a reader creates none)."""
+        if self.store.creates_tables:
+            return self.ensure()
+        with self.store.connect() as conn:
+            inspector = sa.inspect(conn)
+            if all(inspector.has_table(table.name) for table in metadata.tables.values()):
+                return self.store
+        return None
+
 
 def _create(engine: sa.Engine) -> None:
     try:

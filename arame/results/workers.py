@@ -9,7 +9,7 @@ The task ids a worker runs now are read from the results table: the rows it clai
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata as package_metadata
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from arame import states
 from arame.results.pauses import Pauses
+from arame.results.scope import covers
 from arame.results.steering_tables import SteeringTables, workers
 from arame.results.store import ResultStore
 from arame.results.table import results
@@ -106,14 +107,22 @@ class WorkerBoard:
         with store.transaction() as conn:
             return int(conn.execute(workers.delete().where(workers.c.heartbeat_at < cutoff)).rowcount)
 
-    def list(self) -> list[WorkerInfo]:
-        """Every registered worker (alive or lost), with the task ids it runs now."""
-        store = self._tables.ensure()
+    def list(self, queues: Collection[str] | None = None) -> list[WorkerInfo]:
+        """The registered workers (alive or lost), with the task ids each runs now.
+
+        Args:
+            queues: only the workers consuming one of these (or a fair sub-queue of one);
+                ``None``: every worker.
+        """
+        store = self._tables.readable()
+        if store is None:
+            return []
         now = datetime.now(UTC)
         with store.connect() as conn:
-            found = [
+            every = [
                 _info(row, now) for row in conn.execute(sa.select(workers).order_by(workers.c.started_at))
             ]
+            found = [info for info in every if queues is None or any(covers(queues, q) for q in info.queues)]
             owners = {name: info for info in found for name in info.names}
             if owners:
                 running = sa.select(results.c.id, results.c.worker).where(

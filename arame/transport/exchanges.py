@@ -10,14 +10,19 @@ from arame.errors import ConfigurationError
 class DeliveredExchanges:
     """Channel mixin: declaring an exchange of a type the transport does not deliver fails.
 
-    Kombu's virtual fanout needs pub/sub the transport may not implement, and a headers exchange
-    has no virtual implementation at all; either declares fine and then loses every message
-    published to it. Direct and topic exchanges route through a binding table kept in the
-    declaring process, as on every Kombu virtual transport.
+    Kombu's virtual fanout needs pub/sub the transport may not implement (Redis does, see
+    ``redis_queue.fanout``; SQL does not), and a headers exchange has no virtual implementation
+    at all; either declares fine and then loses every message published to it. Direct and topic
+    exchanges route through a binding table kept on the declaring connection, as on Kombu's
+    virtual transports.
     """
 
     transport_name: ClassVar[str] = "this"
     delivered_exchanges: ClassVar[frozenset[str]] = frozenset({"direct", "topic"})
+
+    def exchanges_delivered(self) -> frozenset[str]:
+        """The exchange types this channel delivers (``delivered_exchanges`` unless it depends)."""
+        return self.delivered_exchanges
 
     def exchange_declare(
         self,
@@ -32,10 +37,11 @@ class DeliveredExchanges:
             ConfigurationError: this transport would drop what is published to such an exchange.
         """
         kind = type or "direct"
-        if kind not in self.delivered_exchanges:
+        delivered = self.exchanges_delivered()
+        if kind not in delivered:
             raise ConfigurationError(
                 f"the {self.transport_name} transport does not deliver {kind!r} exchanges "
                 f"(exchange {exchange!r}): messages published to it would be lost; use "
-                f"{' or '.join(sorted(self.delivered_exchanges))}, or RabbitMQ (amqp://)"
+                f"{' or '.join(sorted(delivered))}, or RabbitMQ (amqp://)"
             )
         super().exchange_declare(exchange, kind, *args, **kwargs)  # type: ignore[misc]

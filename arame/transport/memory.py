@@ -19,6 +19,7 @@ from kombu.transport import memory
 from arame.transport.delivery import not_before_of
 from arame.transport.draining import drain_one
 from arame.transport.exchanges import DeliveredExchanges
+from arame.transport.without_loop import WithoutEventLoop
 
 POLL_INTERVAL = 1.0  # seconds: the longest idle wait, in case a wake-up was missed
 
@@ -77,10 +78,11 @@ class Channel(DeliveredExchanges, memory.Channel):
         _drop_delayed(queue)
 
 
-class Transport(memory.Transport):
+class Transport(WithoutEventLoop, memory.Transport):
     """Kombu's memory transport with delayed messages and wake-ups."""
 
     Channel = Channel
+    loop_name = "memory"
 
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> None:
         """Deliver one message; when there is none, sleep until one is put or comes due."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from arame.database.urls import (
     DEFAULT_DATABASE_FILE,
+    check_port,
     database_url,
     default_database_url,
     describe_error,
@@ -149,6 +150,7 @@ def parse_broker_url(url: str, options: Mapping[str, Any] | None = None) -> Brok
         return BrokerSpec("sql", "sqla+" + database_url(url), redact_url(url), options)
     if kind == "redis" and scheme not in {"redis", "rediss"}:
         raise redis_urls.refuse_unknown(url)  # Kombu would take it to its own transport on localhost
+    check_port(url, "broker URL")
     if kind == "amqp":
         # Without confirms, a message RabbitMQ refuses is lost without a word.
         return BrokerSpec("amqp", url, redact_url(url), {"confirm_publish": True, **options})

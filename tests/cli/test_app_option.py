@@ -64,10 +64,14 @@ def test_status_dead_list_and_prune_on_a_fresh_sqlite_app_create_no_file(
     module = write_module()
     monkeypatch.setenv("ARAME_BROKER_URL", f"sqlite:///{tmp_path}/broker.db")
     monkeypatch.setenv(RESULTS_ENV, f"sqlite:///{tmp_path}/fresh.db")
-    for command in (["status"], ["dead", "list"], ["results", "prune"], ["purge", "-Q", "default", "--yes"]):
+    for command in (["dead", "list"], ["results", "prune"], ["purge", "-Q", "default", "--yes"]):
         result = _invoke(runner, *command, "-A", module)
         assert result.exit_code == 1, (command, result.output)
         assert "no broker database at" in result.stderr or "no results database at" in result.stderr
+        assert "nothing was recorded there yet" in result.stderr, result.stderr  # the app was given
+    status = _invoke(runner, "status", "-A", module)
+    assert status.exit_code == 0, status.output
+    assert "nothing published yet" in status.stdout
     assert sorted(os.listdir(tmp_path)) == [f"{module}.py"] or not list(tmp_path.glob("*.db"))
 
 

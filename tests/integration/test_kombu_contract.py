@@ -6,8 +6,9 @@ import contextlib
 import time
 from collections.abc import Callable
 
+import kombu
 import pytest
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, pidbox
 
 import arame
 from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url
@@ -97,10 +98,11 @@ def test_an_exchange_type_is_either_delivered_or_refused_at_declaration(broker_u
             assert broker_kind != "amqp"
             assert kind in str(exc) and "lost" in str(exc)
             return
-        connection.Producer().publish({"via": kind}, exchange=exchange, routing_key=queue)
         with connection.Consumer(bound, accept=["json"]) as consumer:
             got: list[object] = []
             consumer.register_callback(lambda body, message: (got.append(body), message.ack()))
+            # Consuming first: on Redis a fanout message reaches only the queues consumed then.
+            connection.Producer().publish({"via": kind}, exchange=exchange, routing_key=queue)
             deadline = time.monotonic() + 5
             while not got and time.monotonic() < deadline:
                 with contextlib.suppress(TimeoutError):
@@ -110,4 +112,63 @@ def test_an_exchange_type_is_either_delivered_or_refused_at_declaration(broker_u
         try:
             bound(connection.default_channel).delete()
         finally:
+            connection.release()
+
+
+def drain_until(connections: list[kombu.Connection], done: Callable[[], bool], within: float = 5.0) -> None:
+    """Drain each of ``connections`` in turn until ``done()`` or ``within`` seconds passed."""
+    deadline = time.monotonic() + within
+    while not done() and time.monotonic() < deadline:
+        for connection in connections:
+            with contextlib.suppress(TimeoutError):
+                connection.drain_events(timeout=0.05)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("broker_url", [REDIS], ids=["redis"])
+def test_one_publish_to_a_fanout_exchange_on_redis_reaches_every_queue_consumed(broker_url, new_queue):
+    spec = parse_broker_url(broker_url)
+    exchange = Exchange(new_queue(), type="fanout", durable=False)
+    queues = [Queue(new_queue(), exchange=exchange, durable=False) for _ in range(2)]
+    consumers = [connect(spec) for _ in queues]  # two consumers, as two processes would be
+    got: dict[str, list[object]] = {bound.name: [] for bound in queues}
+    try:
+        with contextlib.ExitStack() as stack:
+            for connection, bound in zip(consumers, queues, strict=True):
+                consumer = stack.enter_context(connection.Consumer(bound, accept=["json"]))
+                consumer.register_callback(
+                    lambda body, message, name=bound.name: (got[name].append(body), message.ack())
+                )
+            with connect(spec) as publisher:
+                publisher.Producer().publish(
+                    {"to": "all"}, exchange=exchange, routing_key="any", declare=[exchange]
+                )
+            drain_until(consumers, lambda: all(got.values()))
+            drain_until(consumers, lambda: False, within=0.3)  # and no second copy comes
+        assert got == {bound.name: [{"to": "all"}] for bound in queues}
+    finally:
+        for connection in consumers:
+            connection.release()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("broker_url", [REDIS], ids=["redis"])
+def test_a_kombu_pidbox_broadcast_on_redis_reaches_every_listening_node(broker_url, new_queue):
+    spec = parse_broker_url(broker_url)
+    mailbox = pidbox.Mailbox(new_queue(), type="fanout", accept=["json"])
+    nodes = {name: connect(spec) for name in ("node-1", "node-2")}
+    pinged: list[tuple[str, object]] = []
+    try:
+        for name, connection in nodes.items():
+            handler = lambda state, name=name, **kwargs: pinged.append((name, kwargs))  # noqa: E731
+            node = mailbox(connection).Node(
+                name, channel=connection.default_channel, handlers={"ping": handler}
+            )
+            node.listen()
+        with connect(spec) as caller:
+            mailbox(caller)._broadcast("ping", arguments={"n": 1})
+        drain_until(list(nodes.values()), lambda: len(pinged) == 2)
+        assert sorted(pinged) == [("node-1", {"n": 1}), ("node-2", {"n": 1})]
+    finally:
+        for connection in nodes.values():
             connection.release()

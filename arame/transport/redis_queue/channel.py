@@ -12,7 +12,6 @@ from queue import Empty
 from typing import Any
 
 import redis
-from kombu.transport import virtual
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
@@ -20,6 +19,8 @@ from arame.transport.delay import delay_ms
 from arame.transport.delivery import DELIVERIES
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
+from arame.transport.redis_queue.client import database_number
+from arame.transport.redis_queue.fanout import FanoutChannel, topic_prefix
 from arame.transport.redis_queue.store import Fetched, Idle, QueueStore, new_tag
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
@@ -46,11 +47,12 @@ class QoS(BatchedQoS):
             self._quick_ack(delivery_tag)
 
 
-class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
+class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
     """One consumer's or producer's view of arame's queues in one Redis database."""
 
     QoS = QoS
     transport_name = "Redis"
+    delivered_exchanges = frozenset({"direct", "topic", "fanout"})
     lease_seconds = LEASE_SECONDS
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
@@ -60,6 +62,9 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
         self.lease_seconds = float(options.get("lease_seconds", self.lease_seconds))
         if self.lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be positive, not {self.lease_seconds}")
+        self._cluster = bool(options.get("cluster_nodes"))
+        db = 0 if self._cluster else database_number(connection.client.virtual_host)
+        self.fanout_prefix = topic_prefix(options.get("fanout_prefix", True), db)
         self._held: dict[str, tuple[str, int]] = {}  # tag -> (queue, delivery count when fetched)
         # Fetched in a batch and leased (so also held), not yet handed to Kombu.
         self._fetched: dict[str, deque[Fetched]] = defaultdict(deque)
@@ -124,12 +129,21 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
                 self._held[each.tag] = (queue, each.deliveries)
         return found
 
+    def exchanges_delivered(self) -> frozenset[str]:
+        # Fanout needs PUBLISH/SUBSCRIBE across the whole server, which the sharded pub/sub of
+        # a cluster's wake-ups does not give.
+        return self.delivered_exchanges - {"fanout"} if self._cluster else self.delivered_exchanges
+
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         if no_ack:
             self._no_ack.add(queue)
         else:
             self._no_ack.discard(queue)
-        return super().basic_consume(queue, no_ack, *args, **kwargs)
+        consumer_tag = super().basic_consume(queue, no_ack, *args, **kwargs)
+        if self.fanout_topics(queue):
+            # Subscribed before returning: a fanout message published from now on reaches us.
+            self.connection.watch()
+        return consumer_tag
 
     def basic_cancel(self, consumer_tag: Any) -> Any:
         self._no_ack.discard(self._tag_to_queue.get(consumer_tag, ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import selectors
+import socket
 import time
 from collections import defaultdict
 from typing import Any
@@ -95,11 +96,15 @@ class ShardedPubSub:
             self._leaving.discard(channel)
         return {**message, "type": kind}
 
-    def _wait_readable(self, timeout: float) -> None:
-        """Sleep until a subscription's socket has something to read, or ``timeout`` passes."""
+    def sockets(self) -> list[socket.socket]:
+        """The connected sockets of the subscriptions, one per node."""
         # redis-py offers no selectable handle of a PubSub: its connection's socket is the one.
         connections = [getattr(pubsub, "connection", None) for pubsub in self._nodes.values()]
-        sockets = [sock for conn in connections if (sock := getattr(conn, "_sock", None)) is not None]
+        return [sock for conn in connections if (sock := getattr(conn, "_sock", None)) is not None]
+
+    def _wait_readable(self, timeout: float) -> None:
+        """Sleep until a subscription's socket has something to read, or ``timeout`` passes."""
+        sockets = self.sockets()
         if len(sockets) < len(self._nodes) or not sockets:
             time.sleep(min(timeout, 0.05))  # a node not connected yet: look again shortly
             return

@@ -14,6 +14,8 @@ expired leases are reclaimed. Priorities run 9 first, like everywhere else in ar
 A delayed message waits in a sorted set by due time; the fetch script moves it to its ready list
 once due. An empty fetch says how long until the next one is due (or a lease runs out), and the
 idle consumer sleeps exactly that long, so it is fetched within milliseconds of its time.
+
+Fanout exchanges go through pub/sub (see ``fanout``); Kombu's event loop is served too (see ``loop``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import time
 from typing import Any
 
@@ -30,6 +33,8 @@ from kombu.transport import virtual
 from arame.transport.draining import Backoff, drain_one
 from arame.transport.redis_queue.channel import Channel
 from arame.transport.redis_queue.client import DEFAULT_PORT, create_client
+from arame.transport.redis_queue.fanout import fanout_copy
+from arame.transport.redis_queue.loop import LoopDriver
 from arame.transport.redis_queue.store import QueueStore
 from arame.transport.redis_queue.waker import Waker
 
@@ -59,11 +64,15 @@ class Transport(virtual.Transport):
         redis.exceptions.RedisClusterException,
     )
     channel_errors: Any = (*virtual.Transport.channel_errors, redis.ResponseError, redis.DataError)
+    implements = virtual.Transport.implements.extend(
+        asynchronous=True, exchange_type=frozenset({"direct", "topic", "fanout"})
+    )
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._store: QueueStore | None = None
         self._waker: Waker | None = None
+        self._loop_driver: LoopDriver | None = None
         self._pid = os.getpid()
 
     @property
@@ -91,7 +100,7 @@ class Transport(virtual.Transport):
         backoff = Backoff()
 
         def wait(subscribed: bool, remaining: float | None) -> None:
-            step = min(FALLBACK_POLL, self._until_due())
+            step = min(FALLBACK_POLL, self.until_due())
             step = step if remaining is None else min(remaining, step)
             if subscribed:
                 self._waker_for().wait(step)
@@ -99,9 +108,51 @@ class Transport(virtual.Transport):
                 backoff.sleep(step)
 
         # Subscribed before each poll: a message published after it wakes us.
-        drain_one(self.cycle, self._deliver, timeout, self._watch, wait)
+        drain_one(_FanoutFirst(self), self._deliver, timeout, self.watch, wait)
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        """Deliver through Kombu's event loop ``loop`` from now on (see ``LoopDriver``)."""
+        self.unregister_from_event_loop(connection, loop)
+        self._loop_driver = LoopDriver(self, loop)
+
+    def unregister_from_event_loop(self, connection: Any, loop: Any) -> None:
+        driver, self._loop_driver = self._loop_driver, None
+        if driver is not None:
+            driver.stop()
+
+    def deliver_fanout(self) -> bool:
+        """Deliver the next fanout message received to the queues consumed here that it is for.
+
+        Returns:
+            whether one was delivered (``False``: none was waiting).
+        """
+        received = self._waker.received if self._waker is not None else None
+        while received:
+            topic, raw = received.popleft()
+            queues = [
+                queue
+                for channel in self.channels
+                for queue in channel._active_queues
+                if topic in channel.fanout_topics(queue)
+            ]
+            for queue in queues:
+                self._deliver(fanout_copy(raw, queue), queue)
+            if queues:
+                return True
+        return False
+
+    def take_wakeups(self) -> bool:
+        """Read what the subscription received, without waiting; return whether anything came."""
+        return self._waker is not None and self._waker.wait(0.0)
+
+    def subscription_sockets(self) -> list[socket.socket]:
+        """The sockets of the wake-up subscription, for an event loop to watch."""
+        return self._waker.sockets() if self._waker is not None else []
 
     def close_connection(self, connection: Any) -> None:
+        if self._loop_driver is not None:
+            self._loop_driver.stop()
+            self._loop_driver = None
         super().close_connection(connection)  # closing the channels gives held messages back
         waker, store, self._waker, self._store = self._waker, self._store, None, None
         if self._pid != os.getpid():
@@ -111,7 +162,7 @@ class Transport(virtual.Transport):
         if store is not None:
             store.client.close()
 
-    def _until_due(self) -> float:
+    def until_due(self) -> float:
         """Seconds until a message of a consumed queue comes due or its lease runs out."""
         soonest = min(
             (
@@ -125,13 +176,33 @@ class Transport(virtual.Transport):
         )
         return max(0.0, soonest - time.monotonic()) + WAKE_MARGIN
 
-    def _watch(self) -> bool:
+    def watch(self) -> bool:
+        """Subscribe to the wake-ups and fanout topics of the consumed queues; return whether it holds."""
         store = self.store
         queues = {queue for channel in self.channels for queue in channel._active_queues}
-        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues))
+        topics = frozenset(
+            topic
+            for channel in self.channels
+            for queue in channel._active_queues
+            for topic in channel.fanout_topics(queue)
+        )
+        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues), topics)
 
     def _waker_for(self) -> Waker:
         store = self.store  # first: resets the waker in a forked child
         if self._waker is None:
             self._waker = Waker(store.client)
         return self._waker
+
+
+class _FanoutFirst:
+    """What ``drain_events`` polls: a fanout message already received, else the queues."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def get(self, callback: Any, timeout: float | None = None) -> None:
+        transport = self._transport
+        if not transport.deliver_fanout():
+            assert transport.cycle is not None
+            transport.cycle.get(callback, timeout=timeout)

@@ -1,9 +1,14 @@
-"""Pub/sub wake-ups: an idle consumer hears of a new message the moment it is published."""
+"""Pub/sub wake-ups: an idle consumer hears of a new message the moment it is published.
+
+The same subscription receives the messages of fanout exchanges (see ``fanout``).
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
+from collections import deque
 from typing import Any
 
 import redis
@@ -18,6 +23,7 @@ RETRY_AFTER = 1.0  # seconds before subscribing again after a failure (meanwhile
 CONFIRM_WITHIN = 1.0  # seconds to wait for the server to confirm a SUBSCRIBE
 DISCARD_EVERY = 1.0  # seconds between emptying the wake-ups a busy consumer never waited for
 MAX_DISCARD = 10_000  # wake-ups read in one go, so that a publishing storm cannot hold us here
+MAX_RECEIVED = 10_000  # fanout messages kept until delivered; beyond, the oldest are dropped
 
 
 class Waker:
@@ -31,6 +37,8 @@ class Waker:
     On a Redis Cluster the subscriptions are sharded (SSUBSCRIBE on the master of each queue's
     slot), as the scripts send their wake-ups there.
 
+    Messages on fanout topics are kept in ``received`` (topic, payload) until delivered.
+
     Args:
         client: the client whose connection pool lends the subscription its connection.
     """
@@ -39,14 +47,18 @@ class Waker:
         self._client = client
         self._pubsub: Any = None  # a PubSub, or a ShardedPubSub on a cluster
         self._channels: frozenset[str] = frozenset()
+        self._topics: frozenset[str] = frozenset()
+        self.received: deque[tuple[str, str]] = deque(maxlen=MAX_RECEIVED)
         self._woken = False  # a wake-up arrived while confirming a subscription
         self._retry_at = 0.0
         self._failing = False
         self._discarded = time.monotonic()
 
-    def watch(self, channels: frozenset[str]) -> bool:
-        """Be subscribed to exactly ``channels``; return whether ``wait`` can be used."""
+    def watch(self, channels: frozenset[str], topics: frozenset[str] = frozenset()) -> bool:
+        """Be subscribed to exactly ``channels`` and fanout ``topics``; return whether ``wait`` works."""
         now = time.monotonic()
+        self._topics = topics
+        channels = channels | topics
         if not channels or (self._pubsub is None and now < self._retry_at):
             return False
         try:
@@ -55,7 +67,8 @@ class Waker:
             elif now - self._discarded >= DISCARD_EVERY:
                 # A consumer that never goes idle never reads its wake-ups; left there, they would
                 # grow until Redis cuts the connection (client-output-buffer-limit pubsub).
-                self._discard_pending()
+                # One read here is still news to a caller that polls only when woken (an event loop).
+                self._woken = self._discard_pending() or self._woken
         except (redis.RedisError, OSError) as exc:
             self._fail(exc)
             return False
@@ -75,7 +88,7 @@ class Waker:
         try:
             while True:
                 message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-                if message is not None and message["type"] == "message":
+                if message is not None and self._take(message):
                     self._discard_pending()  # one poll answers all the wake-ups queued so far
                     return True
                 if time.monotonic() >= deadline:
@@ -83,6 +96,16 @@ class Waker:
         except (redis.RedisError, OSError) as exc:
             self._fail(exc)
             return False
+
+    def sockets(self) -> list[socket.socket]:
+        """The sockets the subscription reads from (for an event loop to watch)."""
+        if self._pubsub is None:
+            return []
+        if isinstance(self._pubsub, ShardedPubSub):
+            return self._pubsub.sockets()
+        # redis-py offers no selectable handle of a PubSub: its connection's socket is the one.
+        sock = getattr(getattr(self._pubsub, "connection", None), "_sock", None)
+        return [] if sock is None else [sock]
 
     def close(self) -> None:
         """Drop the subscription and give its connection back."""
@@ -117,16 +140,29 @@ class Waker:
                 continue
             if message["type"] == "subscribe":
                 count -= 1
-            elif message["type"] == "message":
+            elif self._take(message):
                 self._woken = True
         self._discarded = time.monotonic()
 
-    def _discard_pending(self) -> None:
+    def _discard_pending(self) -> bool:
+        """Read every message already there (keeping fanout ones); return whether any was read."""
         assert self._pubsub is not None
+        taken = False
         for _ in range(MAX_DISCARD):
-            if self._pubsub.get_message(timeout=0.0) is None:
+            message = self._pubsub.get_message(timeout=0.0)
+            if message is None:
                 break
+            taken = self._take(message) or taken
         self._discarded = time.monotonic()
+        return taken
+
+    def _take(self, message: dict[str, Any]) -> bool:
+        """Keep a fanout message; return whether ``message`` is one, or a wake-up."""
+        if message["type"] != "message":
+            return False
+        if message["channel"] in self._topics:
+            self.received.append((message["channel"], message["data"]))
+        return True
 
     def _fail(self, exc: BaseException) -> None:
         log = logger.debug if self._failing else logger.warning

@@ -24,16 +24,18 @@ from arame.transport.draining import MAX_IDLE_POLL, Backoff, drain_one, nothing
 from arame.transport.sql.channel import NOTIFY_CHANNEL, Channel
 from arame.transport.sql.due import DueTimes
 from arame.transport.sql.listener import Listener
+from arame.transport.without_loop import WithoutEventLoop
 
 logger = logging.getLogger(__name__)
 
 LISTEN_FALLBACK_POLL = 1.0
 
 
-class Transport(virtual.Transport):
+class Transport(WithoutEventLoop, virtual.Transport):
     """Kombu transport class for ``sqla+`` and bare database URLs."""
 
     Channel = Channel
+    loop_name = "SQL"
     driver_type = "sql"
     driver_name = "sqlalchemy"
     # A lost or restarted database is a connection error: Kombu reconnects and retries.
