@@ -15,8 +15,9 @@ from arame.cli.loading import app_option, open_app, require_broker_database, req
 from arame.cli.options import BROKER_OPTION, QUEUES_OPTION, RESULTS_OPTION, WAIT_TIMEOUT_OPTION, queue_names
 from arame.cli.printing import printable
 from arame.cli.scope import ALL_OPTION, every_queue, only_read
-from arame.errors import ConfigurationError, NoResultsTable
+from arame.errors import ConfigurationError, NoResultsTable, ResultStoreError
 from arame.results import ResultRow
+from arame.results.outbox import OutboxRows
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
 
@@ -115,6 +116,17 @@ def status(app_spec: str, queues: str | None, every: bool, broker: str | None, r
         return
     for state, count in sorted(app.results.counts(None if every else names).items()):
         click.echo(f"  {printable(state):<24} {count:>8}")
+    _print_unpublished(app, None if every else names)
+
+
+def _print_unpublished(app: App, names: list[str] | None) -> None:
+    """The tasks committed in a caller's transaction whose publish has not happened yet."""
+    try:
+        waiting = sum(OutboxRows(app.results).waiting(names).values())
+    except ResultStoreError:
+        return  # a results table made before the outbox, never written through it
+    # Lower case beside the states: committed rows (PENDING) whose message is not in the broker yet.
+    click.echo(f"  {'unpublished':<24} {waiting:>8}")
 
 
 def _print_queues(app: App, names: list[str], paused: set[str]) -> None:

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 import arame
 from arame.app import RESULTS_ENV
 from arame.cli import cli
+from arame.results.outbox_table import outbox
 from tests.cli.conftest import WriteModule
 from tests.integration.conftest import POSTGRES_URL, delete_result_rows
 
@@ -107,3 +108,22 @@ def test_workers_lists_only_the_workers_of_the_apps_queues_unless_all(
 
     every = _invoke(runner, "workers", "-A", shop, "--all").stdout
     assert "shop-host:1" in every and "other-host:1" in every
+
+
+def test_status_counts_the_tasks_committed_but_not_yet_published(
+    shared_results: str, write_module: WriteModule
+) -> None:
+    queue = f"shop-{uuid.uuid4().hex}"
+    module = write_module(APP_SOURCE.format(name="shop", queue=queue))
+    app = importlib.import_module(module).app
+    caller = arame.App("caller", broker="redis://127.0.0.1:9/0", results=shared_results)  # nothing listens
+    add = caller.task(name=app.tasks[next(iter(app.tasks))].name, queue=queue)(lambda x, y: x + y)
+    with caller.results.engine.begin() as conn, caller.transaction(conn):
+        add.delay(1, 2)
+    caller.close()
+    shown = _invoke(CliRunner(), "status", module, "--results", shared_results).output
+    assert "unpublished" in shown and shown.split("unpublished")[1].split()[0] == "1"
+    delete_result_rows(shared_results, [queue])
+    with app.results.transaction() as conn:
+        conn.execute(outbox.delete().where(outbox.c.queue == queue))
+    app.close()
