@@ -82,14 +82,23 @@ class ResultStore(ResultReads):
 
         ``bodies``, when given, are the messages' ``to_body()``, in order.
         """
+        write = self.pending_writer(messages, bodies)
+        with self.transaction() as conn:
+            write(conn)
+
+    def pending_writer(
+        self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None
+    ) -> Callable[[sa.Connection], None]:
+        """What ``add_pending_many`` writes, to run in a transaction of the caller's (deduplication)."""
         if bodies is None:
             rows = [pending_row(message) for message in messages]
         else:
             rows = [pending_row(message, body) for message, body in zip(messages, bodies, strict=True)]
         subqueues = fair_queues_of(messages)  # fair shares: registered with the rows, durably
         if subqueues:
-            self.fair.prepare()
-        with self.transaction() as conn:
+            self.fair.prepare()  # before the caller's transaction: it may create a table
+
+        def write(conn: sa.Connection) -> None:
             if subqueues:
                 self.fair.touch(conn, subqueues)
             elif conn.dialect.name == "postgresql":
@@ -97,6 +106,8 @@ class ResultStore(ResultReads):
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)
             conn.execute(self._insert_ignore_results, rows)
+
+        return write
 
     def forget_pending_many(self, task_ids: Sequence[str]) -> None:
         """Delete the rows among ``task_ids`` still PENDING (their messages never reached the broker)."""
