@@ -19,7 +19,7 @@ from arame.results.pg_statements import INSERT_PENDING
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
-    by_attempts,
+    claim_groups,
     claim_params,
     from_epoch,
     outcome_params,
@@ -172,8 +172,10 @@ class ResultStore(ResultReads):
     def claim(self, starts: Sequence[Started]) -> set[str]:
         """Mark tasks STARTED, in one transaction, and return the ids this worker may run.
 
-        A task is claimed when its row is not terminal and records no later attempt; a revoke
-        and a claim of the same row are ordered by the database, so exactly one of them wins.
+        A task is claimed when its row is not terminal, records no later attempt, and is not
+        running for another copy of its message (only the copy that claimed a running row, come
+        back after its worker died, claims it again); a revoke and a claim of the same row, or
+        two copies' claims, are ordered by the database, so exactly one of them wins.
         An id without a row (its message was published without one) gets a STARTED row.
 
         Raises:
@@ -188,8 +190,8 @@ class ResultStore(ResultReads):
             # message is unacknowledged and comes back. A revoke committed after it cannot
             # survive the crash without it (the log is flushed in order).
             claimed: set[str] = set()
-            for attempts, group in by_attempts(starts).items():
-                claimed |= {row[0] for row in direct.rows(CLAIM_SQL, claim_params(group, attempts))}
+            for group in claim_groups(starts):
+                claimed |= {row[0] for row in direct.rows(CLAIM_SQL, claim_params(group))}
             unclaimed = [s for s in starts if s.task_id not in claimed]
             if unclaimed:
                 with self.quick() as conn:
@@ -200,15 +202,15 @@ class ResultStore(ResultReads):
 
     def _claim_on(self, conn: sa.Connection, starts: Sequence[Started]) -> set[str]:
         claimed: set[str] = set()
-        for attempts, group in by_attempts(starts).items():
-            claimed |= self._mark_started(conn, group, attempts)
+        for group in claim_groups(starts):
+            claimed |= self._mark_started(conn, group)
         unclaimed = [s for s in starts if s.task_id not in claimed]
         if unclaimed:
             claimed |= self._start_missing(conn, unclaimed)
         return claimed
 
-    def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
-        params = claim_params(starts, attempts)
+    def _mark_started(self, conn: sa.Connection, starts: list[Started]) -> set[str]:
+        params = claim_params(starts)
         if conn.dialect.update_returning:
             return set(conn.execute(CLAIM_RETURNING, params).scalars())
         # MySQL/MariaDB: no UPDATE ... RETURNING; lock the rows first, so no revoke slips between.
