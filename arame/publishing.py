@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from arame import tracing
 from arame.canvas.nodes import Canvas
 from arame.canvas.publish import publish_canvas
+from arame.dedup import KeyReservation
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def send(app: App, message: TaskMessage) -> AsyncResult:
+def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> AsyncResult:
     """Record ``message`` as PENDING, publish it, and return its handle.
+
+    With a deduplication ``key`` held by another task, nothing is published: that task's handle.
 
     Raises:
         ResultStoreError: the PENDING row could not be written; nothing was published.
@@ -33,12 +36,17 @@ def send(app: App, message: TaskMessage) -> AsyncResult:
     # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
     with tracing.sending((message,)) as (sent,):
         body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
-        app.results.add_pending(sent, body)
+        if key is None:
+            app.results.add_pending(sent, body)
+        elif (holder := key.reserve(sent, body)) != sent.id:
+            return AsyncResult(holder, app.results)
         try:
             app.producer.publish(sent, body)
         except PublishError:
             try:
                 app.results.forget_pending(sent.id)
+                if key is not None:
+                    key.release(sent.id)
             except ResultStoreError:
                 logger.warning("could not remove the row of unpublished task %s", sent.id)
             raise
