@@ -18,7 +18,7 @@ from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAG
 from arame.current import registry
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
-from arame.dedup import send_deduplicated
+from arame.dedup import KeyReservation
 from arame.discovery import import_related
 from arame.errors import ConfigurationError
 from arame.message import TaskMessage
@@ -234,7 +234,7 @@ class App(RecoveryVerbs, CelerySpellings):
 
     def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult:
         """``send``, unless another task holds ``key``: then that task's handle (deduplication)."""
-        return send_deduplicated(self, message, key, seconds)
+        return publishing.send(self, message, KeyReservation(self, key, seconds))
 
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         """Record ``messages`` as PENDING, publish them, return handles (see ``publishing.send_many``)."""

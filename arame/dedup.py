@@ -5,35 +5,46 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from arame.errors import ConfigurationError, PublishError, ResultStoreError
+from arame.errors import ConfigurationError
 from arame.message import TaskMessage
-from arame.results import AsyncResult
 from arame.results.dedup import DedupStore
 
 if TYPE_CHECKING:
     from arame.app import App
 
 
-def send_deduplicated(app: App, message: TaskMessage, key: str, seconds: float) -> AsyncResult:
-    """Publish ``message`` unless ``key`` is held by another task; return the holder's handle.
+class KeyReservation:
+    """What ``publishing.send`` does instead of writing the PENDING row when a key is given.
+
+    Args:
+        app: the publishing app (the key lives in its results database).
+        key: the deduplication key.
+        seconds: the window after publishing during which the key stays held (``dedup_for``).
 
     Raises:
         ConfigurationError: a negative window or an empty key.
-        ResultStoreError: the key or the PENDING row could not be written.
-        PublishError: the broker did not store the message; the key is given up again.
     """
-    if not key or seconds < 0:
-        raise ConfigurationError(
-            f"dedup_key must be a non-empty text and dedup_for >= 0 s, not {key!r}, {seconds!r}"
-        )
-    if app.immediate:
-        return app.send(message)
-    store = DedupStore(app.results)
-    holder = store.reserve(key, message.id, seconds, time.time())
-    if holder != message.id:
-        return AsyncResult(holder, app.results)
-    try:
-        return app.send(message)
-    except (PublishError, ResultStoreError):
-        store.release(key, message.id)
-        raise
+
+    def __init__(self, app: App, key: str, seconds: float) -> None:
+        if not key or seconds < 0:
+            raise ConfigurationError(
+                f"dedup_key must be a non-empty text and dedup_for >= 0 s, not {key!r}, {seconds!r}"
+            )
+        self._app, self._key, self._seconds = app, key, seconds
+
+    def reserve(self, message: TaskMessage, body: str) -> str:
+        """Take the key and write the PENDING row together, unless another task holds the key.
+
+        Returns:
+            The id of the task that holds the key: ``message.id``, or another's (publish nothing).
+
+        Raises:
+            ResultStoreError: neither the key nor the row was written.
+        """
+        results = self._app.results
+        write = results.pending_writer([message], [body])
+        return DedupStore(results).reserve(self._key, message.id, self._seconds, time.time(), write)
+
+    def release(self, task_id: str) -> None:
+        """Give the key up: its task's message could not be published (its row is removed)."""
+        DedupStore(self._app.results).release(self._key, task_id)

@@ -79,6 +79,15 @@ def decode_json(raw: bytes | str) -> Any:
 MAX_NAME_LENGTH = 255
 
 
+#: The longest copy id a message may carry: the results table's ``claim`` column holds this many.
+COPY_LENGTH = 32
+
+
+def new_copy_id() -> str:
+    """Return a fresh copy id (see ``TaskMessage.copy``)."""
+    return uuid.uuid4().hex
+
+
 def new_task_id() -> str:
     """Return a fresh task id (uuid4, hex)."""
     return uuid.uuid4().hex
@@ -103,6 +112,9 @@ class TaskMessage:
         trace: the W3C trace context (``traceparent``, ``tracestate``) of the span that sent it,
             when tracing is on (see ``arame.tracing``); a retry keeps it.
         joins: ids of the workflow steps waiting on this task's outcome (see ``arame.canvas``).
+        copy: which publish of the task this is: ``None`` for the first, a fresh id for each
+            publish again from its row (retry, reconcile). Of two copies in the broker at once,
+            the one whose claim wins runs, and only its own redelivery may claim again.
     """
 
     id: str
@@ -118,6 +130,7 @@ class TaskMessage:
     version: int = PROTOCOL_VERSION
     trace: dict[str, str] | None = None
     joins: tuple[str, ...] = ()  # workflows (arame.canvas): written only when set
+    copy: str | None = None
 
     @property
     def trace_id(self) -> str | None:
@@ -163,6 +176,8 @@ class TaskMessage:
             body["trace"] = self.trace
         if self.joins:
             body["joins"] = list(self.joins)
+        if self.copy is not None:
+            body["copy"] = self.copy
         try:
             return encode_json(body)
         except (TypeError, ValueError) as exc:
@@ -201,6 +216,7 @@ class TaskMessage:
                 version=int(data.get("v", PROTOCOL_VERSION)),
                 trace=_trace_context(data.get("trace")),
                 joins=_joins(data.get("joins")),
+                copy=_copy(data.get("copy")),
             )
         except MessageError:
             raise
@@ -237,6 +253,11 @@ def _joins(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     return tuple(item for item in value if isinstance(item, str))
+
+
+def _copy(value: Any) -> str | None:
+    # Tolerant: only a short text is a copy id (it is compared with the row's, never run).
+    return value if isinstance(value, str) and 0 < len(value) <= COPY_LENGTH else None
 
 
 def _optional_float(value: Any) -> float | None:

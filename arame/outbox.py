@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from arame.errors import ArameError
 from arame.message import TaskMessage
 from arame.results.caller_connections import CallerConnection, OnCommit, attach
+from arame.results.fair import fair_queues_of
 from arame.results.outbox import OutboxRows
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ class CallerTransaction:
         self._connection = connection
         self._rows = OutboxRows(app.results)
         self._waiting: list[tuple[TaskMessage, str]] = []
+
+    def takes(self, messages: Sequence[TaskMessage]) -> bool:
+        """Whether these go through the outbox: not tasks of fair sub-queues, which must register
+        their sub-queue outside the caller's transaction first (they are published at once)."""
+        return not fair_queues_of(messages)
 
     def add(self, messages: Sequence[TaskMessage], bodies: Sequence[str]) -> None:
         """Write the rows of ``messages`` in the caller's transaction; publish them after its commit."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from arame import tracing
 from arame.canvas.nodes import Canvas
 from arame.canvas.publish import publish_canvas
+from arame.dedup import KeyReservation
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def send(app: App, message: TaskMessage) -> AsyncResult:
+def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> AsyncResult:
     """Record ``message`` as PENDING, publish it, and return its handle.
+
+    With a deduplication ``key`` held by another task, nothing is published: that task's handle.
 
     Raises:
         ResultStoreError: the PENDING row could not be written; nothing was published.
@@ -34,16 +37,21 @@ def send(app: App, message: TaskMessage) -> AsyncResult:
     # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
     with tracing.sending((message,)) as (sent,):
         body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
-        caller = current(app)
-        if caller is not None:  # the outbox: published once the caller's transaction commits
+        caller = current(app) if key is None else None  # a deduplicated task is published at once
+        if caller is not None and caller.takes([sent]):  # the outbox: published after the commit
             caller.add([sent], [body])
             return AsyncResult(sent.id, app.results)
-        app.results.add_pending(sent, body)
+        if key is None:
+            app.results.add_pending(sent, body)
+        elif (holder := key.reserve(sent, body)) != sent.id:
+            return AsyncResult(holder, app.results)
         try:
             app.producer.publish(sent, body)
         except PublishError:
             try:
                 app.results.forget_pending(sent.id)
+                if key is not None:
+                    key.release(sent.id)
             except ResultStoreError:
                 logger.warning("could not remove the row of unpublished task %s", sent.id)
             raise
@@ -65,7 +73,7 @@ def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
     with tracing.sending(messages) as sent:
         bodies = [message.to_body() for message in sent]  # encoded once, for the rows and the broker
         caller = current(app)
-        if caller is not None:  # the outbox: published once the caller's transaction commits
+        if caller is not None and caller.takes(sent):  # the outbox: published after the commit
             caller.add(sent, bodies)
             return [AsyncResult(message.id, app.results) for message in sent]
         app.results.add_pending_many(sent, bodies)

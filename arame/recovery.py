@@ -16,7 +16,7 @@ from typing import Protocol
 from arame import states
 from arame.canvas.retry import reopen_followers, retry_workflow
 from arame.errors import TaskStateError
-from arame.message import TaskMessage
+from arame.message import TaskMessage, new_copy_id
 from arame.producers import Producer
 from arame.results import (
     RETRYABLE,
@@ -109,7 +109,10 @@ def _retry_one(store: ResultStore, producer: Producer, task_id: str) -> None:
         )
     now = time.time()
     expires = row.message.expires if row.message.expires is not None and row.message.expires > now else None
-    producer.publish(replace(row.message, attempt=row.attempts, eta=None, expires=expires))
+    # A copy of its own: the first may still wait in the broker (a revoked task), and of the
+    # two only the one whose claim wins runs.
+    again = replace(row.message, attempt=row.attempts, eta=None, expires=expires, copy=new_copy_id())
+    producer.publish(again)
     logger.info("task %s (%s) published again for attempt %d", task_id, row.task_name, row.attempts + 1)
 
 
@@ -178,7 +181,8 @@ def _reconcile_queue(
 def _again(row: ResultRow, now: float) -> TaskMessage:
     assert row.message is not None
     eta = row.message.eta if row.message.eta is not None and row.message.eta > now else None
-    return replace(row.message, attempt=row.attempts, eta=eta)
+    # A copy of its own: should the broker still hold the first after all, only one of them runs.
+    return replace(row.message, attempt=row.attempts, eta=eta, copy=new_copy_id())
 
 
 class _Recoverable(Protocol):

@@ -76,6 +76,7 @@ class Started:
         at: epoch seconds.
         task_name: the task's registered name (for a row that does not exist yet).
         queue: the queue it came from (likewise).
+        copy: the message's copy id, ``""`` for the first publish (see ``TaskMessage.copy``).
     """
 
     task_id: str
@@ -84,3 +85,4 @@ class Started:
     at: float
     task_name: str
     queue: str
+    copy: str = ""

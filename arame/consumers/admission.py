@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,3 +139,23 @@ def _refused_unread(kind: str, reason: str, delivery: Delivery) -> Poison:
     return Poison(
         kind, reason, task_id, name, created=None if created is None else float(created), attempt=attempt
     )
+
+
+def one_copy_each(
+    batch: list[tuple[TaskMessage, Delivery]], settle: Callable[[Delivery, bool], None]
+) -> list[tuple[TaskMessage, Delivery]]:
+    """``batch`` with one message per task id: another copy of a task goes back to the broker.
+
+    A claim tells the ids that may run, so two copies of one task (a retry published while the
+    first still waited) must not be claimed together: the one put back comes again later and
+    its claim decides then (it runs only if the row is free, or running for that same copy).
+    """
+    seen: set[str] = set()
+    kept = []
+    for held in batch:
+        if held[0].id in seen:
+            settle(held[1], False)
+        else:
+            seen.add(held[0].id)
+            kept.append(held)
+    return kept

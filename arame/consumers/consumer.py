@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from arame.consumers import outcomes, tasklog
-from arame.consumers.admission import Admission, Poison
+from arame.consumers.admission import Admission, Poison, one_copy_each
 from arame.consumers.aiopool import AsyncPool
 from arame.consumers.aiorun import PoolCalls
 from arame.consumers.dead_letters import dead_letter
@@ -192,7 +192,10 @@ class Consumer:
 
     def _claim(self, batch: list[tuple[TaskMessage, Delivery]]) -> set[str]:
         now = time.time()
-        starts = [Started(m.id, m.attempt + 1, self._worker_id, now, m.task, m.queue) for m, _ in batch]
+        starts = [
+            Started(m.id, m.attempt + 1, self._worker_id, now, m.task, m.queue, m.copy or "")
+            for m, _ in batch
+        ]
         try:
             return self._recorder.claim(starts)
         except Exception as exc:  # noqa: BLE001 - unknown: run them (at least once beats at most once)
@@ -238,6 +241,7 @@ class Consumer:
 
     def _admit(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
         """Flow control: the tasks of a batch that may run now (the others wait in the broker)."""
+        batch = one_copy_each(batch, self._committed)
         if not self._gate.limits(batch):
             return batch
         return defer_over_limit(self._gate, self._retries, batch, self._committed)

@@ -58,6 +58,8 @@ def revoked(task_name: str, task_id: str, why: str) -> None:
 
 
 def skipped(message: TaskMessage) -> None:
-    """The row says the task may not run (revoked, or finished by an earlier delivery)."""
+    """The row says the task may not run (revoked, finished, or running for another copy)."""
     if logger.isEnabledFor(logging.INFO):
-        logger.info("task %s[%s] not run: already finished or revoked", message.task, message.id)
+        logger.info(
+            "task %s[%s] not run: already finished, revoked or run by another copy", message.task, message.id
+        )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from arame import states
-from arame.flow.gcra import Decision, decide
+from arame.flow.gcra import Decision, decide, given_back
 from arame.flow.keys import SlotRequest
 from arame.results.limit_tables import FlowTables, hashed, limits, slots
 from arame.results.table import results
@@ -49,7 +49,8 @@ class LimitStore(FlowTables):
         name = hashed("rate", task_name)
         with self._store.transaction() as conn:
             tat, _ = self._locked(conn, name)
-            conn.execute(limits.update().where(limits.c.name == name).values(tat=tat - count / rate))
+            returned = given_back(tat, rate, count)
+            conn.execute(limits.update().where(limits.c.name == name).values(tat=returned))
 
     def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
         """Fair shares: the registered sub-queues of ``parents`` (see ``arame.results.fair``)."""

@@ -39,6 +39,7 @@ class ResultRow:
     finished_at: datetime | None
     message: TaskMessage | None = None  # None for rows written before the column, or unreadable
     trace_id: str | None = None  # the trace it was sent in, when tracing was on
+    claim: str | None = None  # the copy of the message that claimed it ("" the first publish)
 
     @property
     def ready(self) -> bool:
@@ -56,21 +57,25 @@ class ResultRow:
         return {} if self.message is None else dict(self.message.kwargs)
 
 
-def by_attempts(starts: Sequence[Started]) -> dict[int, list[Started]]:
-    groups: dict[int, list[Started]] = {}
+def claim_groups(starts: Sequence[Started]) -> list[list[Started]]:
+    """``starts`` in groups that one claim statement takes: the same attempt and copy id."""
+    groups: dict[tuple[int, str], list[Started]] = {}
     for start in starts:
-        groups.setdefault(start.attempts, []).append(start)
-    return groups
+        groups.setdefault((start.attempts, start.copy), []).append(start)
+    return list(groups.values())
 
 
-def claim_params(starts: Sequence[Started], attempts: int) -> dict[str, Any]:
-    """The parameters of a claim of ``starts``, all at attempt ``attempts`` (see ``by_attempts``)."""
+def claim_params(starts: Sequence[Started]) -> dict[str, Any]:
+    """The parameters of a claim of ``starts``, one group of ``claim_groups``."""
+    first = starts[0]
     return {
         "ids": [s.task_id for s in starts],
-        "b_attempts": attempts,
-        "v_attempts": attempts,
-        "v_worker": starts[0].worker,
-        "v_started_at": from_epoch(starts[0].at),
+        "b_attempts": first.attempts,
+        "v_attempts": first.attempts,
+        "v_worker": first.worker,
+        "v_started_at": from_epoch(first.at),
+        "b_claim": first.copy,
+        "v_claim": first.copy,
     }
 
 
@@ -99,6 +104,7 @@ def started_row(start: Started) -> dict[str, Any]:
         "worker": start.worker,
         "created_at": at,
         "started_at": at,
+        "claim": start.copy,
     }
 
 

@@ -11,16 +11,26 @@ from arame.results.table import results
 ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"  # PostgreSQL: commit without waiting for the disk
 NOT_TERMINAL = sa.and_(*(results.c.state != state for state in sorted(states.TERMINAL_STATES)))
 # Built once: a claim runs for every batch of tasks, and building a statement costs more than it.
+# A running row (STARTED, or a state of progress) is claimed again only by a redelivery of the
+# copy that claimed it (its worker died): another copy of the message (a retry published while
+# the first still waited in the broker) must not run it a second time at once.
 CLAIMABLE = (
     results.c.id.in_(sa.bindparam("ids", expanding=True)),
     NOT_TERMINAL,
     results.c.attempts <= sa.bindparam("b_attempts"),
+    sa.or_(
+        results.c.state == states.PENDING,
+        results.c.state == states.RETRY,
+        results.c.claim == sa.bindparam("b_claim"),
+        results.c.claim.is_(None),
+    ),
 )
 CLAIM = results.update().values(
     state=states.STARTED,
     attempts=sa.bindparam("v_attempts"),
     worker=sa.bindparam("v_worker"),
     started_at=sa.bindparam("v_started_at"),
+    claim=sa.bindparam("v_claim"),
 )
 READ = sa.select(results).where(results.c.id == sa.bindparam("id"))
 STATE_OF = sa.select(results.c.state).where(results.c.id == sa.bindparam("id"))

@@ -20,7 +20,7 @@ from arame.results.pg_statements import INSERT_PENDING
 from arame.results.reads import ResultReads
 from arame.results.rows import (
     ResultRow,
-    by_attempts,
+    claim_groups,
     claim_params,
     from_epoch,
     outcome_params,
@@ -86,14 +86,23 @@ class ResultStore(ResultReads):
 
         ``bodies``, when given, are the messages' ``to_body()``, in order.
         """
+        write = self.pending_writer(messages, bodies)
+        with self.transaction() as conn:
+            write(conn)
+
+    def pending_writer(
+        self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None
+    ) -> Callable[[sa.Connection], None]:
+        """What ``add_pending_many`` writes, to run in a transaction of the caller's (deduplication)."""
         if bodies is None:
             rows = [pending_row(message) for message in messages]
         else:
             rows = [pending_row(message, body) for message, body in zip(messages, bodies, strict=True)]
         subqueues = fair_queues_of(messages)  # fair shares: registered with the rows, durably
         if subqueues:
-            self.fair.prepare()
-        with self.transaction() as conn:
+            self.fair.prepare()  # before the caller's transaction: it may create a table
+
+        def write(conn: sa.Connection) -> None:
             if subqueues:
                 self.fair.touch(conn, subqueues)
             elif conn.dialect.name == "postgresql":
@@ -101,6 +110,8 @@ class ResultStore(ResultReads):
                 # flush, a worker that claims the task writes the row again (see claim()).
                 conn.exec_driver_sql(ASYNC_COMMIT)
             conn.execute(self._insert_ignore_results, rows)
+
+        return write
 
     def task_transaction(self) -> AbstractContextManager[TaskTransaction]:
         """The transaction an atomic task runs in (see task_transaction.py)."""
@@ -169,8 +180,10 @@ class ResultStore(ResultReads):
     def claim(self, starts: Sequence[Started]) -> set[str]:
         """Mark tasks STARTED, in one transaction, and return the ids this worker may run.
 
-        A task is claimed when its row is not terminal and records no later attempt; a revoke
-        and a claim of the same row are ordered by the database, so exactly one of them wins.
+        A task is claimed when its row is not terminal, records no later attempt, and is not
+        running for another copy of its message (only the copy that claimed a running row, come
+        back after its worker died, claims it again); a revoke and a claim of the same row, or
+        two copies' claims, are ordered by the database, so exactly one of them wins.
         An id without a row (its message was published without one) gets a STARTED row.
 
         Raises:
@@ -185,8 +198,8 @@ class ResultStore(ResultReads):
             # message is unacknowledged and comes back. A revoke committed after it cannot
             # survive the crash without it (the log is flushed in order).
             claimed: set[str] = set()
-            for attempts, group in by_attempts(starts).items():
-                claimed |= {row[0] for row in direct.rows(CLAIM_SQL, claim_params(group, attempts))}
+            for group in claim_groups(starts):
+                claimed |= {row[0] for row in direct.rows(CLAIM_SQL, claim_params(group))}
             unclaimed = [s for s in starts if s.task_id not in claimed]
             if unclaimed:
                 with self.quick() as conn:
@@ -197,15 +210,15 @@ class ResultStore(ResultReads):
 
     def _claim_on(self, conn: sa.Connection, starts: Sequence[Started]) -> set[str]:
         claimed: set[str] = set()
-        for attempts, group in by_attempts(starts).items():
-            claimed |= self._mark_started(conn, group, attempts)
+        for group in claim_groups(starts):
+            claimed |= self._mark_started(conn, group)
         unclaimed = [s for s in starts if s.task_id not in claimed]
         if unclaimed:
             claimed |= self._start_missing(conn, unclaimed)
         return claimed
 
-    def _mark_started(self, conn: sa.Connection, starts: list[Started], attempts: int) -> set[str]:
-        params = claim_params(starts, attempts)
+    def _mark_started(self, conn: sa.Connection, starts: list[Started]) -> set[str]:
+        params = claim_params(starts)
         if conn.dialect.update_returning:
             return set(conn.execute(CLAIM_RETURNING, params).scalars())
         # MySQL/MariaDB: no UPDATE ... RETURNING; lock the rows first, so no revoke slips between.

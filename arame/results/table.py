@@ -33,6 +33,8 @@ results = sa.Table(
     # Added after the first release: a table made before it gains the column when a store opens.
     sa.Column("message", LongText, comment="the task message's JSON wire body, unsigned"),
     sa.Column("trace_id", sa.String(32), comment="OpenTelemetry trace id (hex) it was sent in"),
+    # Added with copy ids: a row claimed before it (NULL) may be claimed by any copy.
+    sa.Column("claim", sa.String(32), comment="copy id of the message that claimed it, '' the first"),
     sa.Index("ix_arame_results_state_created", "state", "created_at"),
     # Added with the dashboard: its task list pages by (created_at, id), newest first, filtered
     # by at most one of state, task name or queue; a table made before them gains them in place.

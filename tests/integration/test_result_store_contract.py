@@ -7,6 +7,7 @@ the store under test.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -183,6 +184,21 @@ def test_a_claim_for_an_earlier_attempt_than_the_row_records_is_refused(store):
 
     assert store.claim([started(task_id, attempts=2)]) == set()
     assert store.read(task_id).attempts == 3
+
+
+def test_a_running_task_is_claimed_again_by_its_own_copy_and_never_by_another(store):
+    task_id, other = published(store), published(store)
+    first = dataclasses.replace(started(task_id), copy="")
+    store.claim([first])
+
+    # A second copy of the message (a retry published while the first still waited) is refused,
+    assert store.claim([dataclasses.replace(first, copy="retried")]) == set()
+    # the first copy, back after its worker died, runs again,
+    assert store.claim([first]) == {task_id}
+    # and a copy that claims a row not yet running wins it from the first one.
+    assert store.claim([dataclasses.replace(started(other), copy="retried")]) == {other}
+    assert store.claim([dataclasses.replace(started(other), copy="")]) == set()
+    assert store.read(other).claim == "retried"
 
 
 def test_a_claim_of_a_batch_returns_only_the_runnable_ids(store):
