@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from arame import states
 from arame.errors import MessageError
-from arame.message import TaskMessage
+from arame.message import TaskMessage, new_copy_id
 from arame.results.outbox_table import outbox
 from arame.results.rows import from_epoch, pending_row
 from arame.results.table import results
@@ -135,7 +136,9 @@ def _publishable(taken: list[str], found: Sequence[Any]) -> tuple[list[TaskMessa
             done.append(task_id)
             continue
         try:
-            messages.append(TaskMessage.from_body(row.message))
+            # A copy of its own: should the committing process have published it after all, the
+            # claim lets only one of the two run.
+            messages.append(replace(TaskMessage.from_body(row.message), copy=new_copy_id()))
         except MessageError as exc:
             logger.error("task %s cannot be published from its row: %s", task_id, exc)
             done.append(task_id)
