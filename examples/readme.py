@@ -72,7 +72,11 @@ class ReadmeSession:
 
     def request(self, line: str) -> Any:
         """Run a ``curl`` line; return the JSON it printed (and remember a ``task_id`` in it)."""
-        body = json.loads(self.run(line))
+        printed = self.run(line)
+        try:
+            body = json.loads(printed)
+        except ValueError:
+            raise AssertionError(f"{line} printed no JSON: {printed[:2000]}") from None
         if isinstance(body, dict) and isinstance(body.get("task_id"), str):
             self.task_id = body["task_id"]
         return body
