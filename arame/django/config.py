@@ -68,7 +68,7 @@ class Project:
     @property
     def app(self) -> DjangoApp:
         """The App (created here when the ``arame.django`` app is not installed yet)."""
-        return self._app or self.create()
+        return self._app if self._app is not None else self.create()
 
     def create(self) -> DjangoApp:
         """Create the App from the settings, once; return it."""

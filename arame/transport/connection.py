@@ -20,7 +20,7 @@ CONNECT_TIMEOUT = 5.0
 
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``redis+cluster://`` reaches Kombu as ``redis://`` with the cluster's nodes in the options.
-REDIS_TRANSPORTS = frozenset({"redis", "rediss", "sentinel"})
+_REDIS_TRANSPORTS = frozenset({"redis", "rediss", "sentinel"})
 _OTHER_TRANSPORTS: dict[str, type[Any]] = {"sqla": sql.Transport, "memory": memory.Transport}
 
 
@@ -33,7 +33,7 @@ def arame_transport(name: str) -> type[Any] | None:
         ConfigurationError: a Redis URL without the redis package installed.
     """
     name = name.lower()
-    if name in REDIS_TRANSPORTS:
+    if name in _REDIS_TRANSPORTS:
         require_extra("redis", "redis", f"the {name}:// broker")
         from arame.transport import redis_queue
 
