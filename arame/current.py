@@ -1,6 +1,7 @@
 """The registry of the apps alive in this process and the current one (the one hidden module state).
 
-``shared_task``, ``signature`` and ``AsyncResult(task_id)`` without an app use the app made last.
+``shared_task``, ``signature`` and ``AsyncResult(task_id)`` without an app use the app made last
+of those still alive.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ class AppRegistry:
 
     def __init__(self) -> None:
         self.apps: weakref.WeakSet[App] = weakref.WeakSet()
-        self.current: weakref.ReferenceType[App] | None = None
+        self.made: list[weakref.ReferenceType[App]] = []  # in the order they were made
         self.shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
 
     def add(self, app: App) -> None:
         self.apps.add(app)
-        self.current = weakref.ref(app)
+        self.made = [*(ref for ref in self.made if ref() is not None), weakref.ref(app)]
         for fn, options in self.shared:
             app.task(**options)(fn)
+
+    def make_current(self, app: App) -> None:
+        """Make ``app`` the current one again, as if it were made last."""
+        self.made = [*(ref for ref in self.made if ref() not in (None, app)), weakref.ref(app)]
 
     def share(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
         self.shared.append((fn, options))
@@ -35,15 +40,18 @@ class AppRegistry:
             app.task(**options)(fn)
 
     def current_app(self, purpose: str = "calling a shared task") -> App:
-        """The app made last.
+        """The app made last of those still alive.
+
+        An app made later and dropped since (by a test, a command, a library) does not hide the
+        one the project keeps, such as Django's.
 
         Raises:
             ConfigurationError: no app exists (any more); the message names ``purpose``.
         """
-        app = self.current() if self.current is not None else None
-        if app is None:
-            raise ConfigurationError(f"no arame.App exists yet: create one before {purpose}")
-        return app
+        for ref in reversed(self.made):
+            if (app := ref()) is not None:
+                return app
+        raise ConfigurationError(f"no arame.App exists yet: create one before {purpose}")
 
 
 registry = AppRegistry()

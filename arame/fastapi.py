@@ -22,9 +22,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from starlette.requests import Request
+from arame.extras import require_extra
 
-from arame import App
+require_extra("starlette", "fastapi", "arame.fastapi")  # one clear line rather than "No module named ..."
+
+from starlette.requests import Request  # noqa: E402
+
+from arame import App  # noqa: E402
 
 
 def lifespan(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import os
 import sys
 import traceback
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 import click
@@ -159,20 +161,39 @@ def sqlite_path(url: str) -> str | None:
 
 
 def load_app(spec: str) -> App:
-    """Import ``MODULE`` and return its App (attribute ``app`` unless ``:ATTR`` names another).
+    """Import ``MODULE`` and return the App that ``ATTR`` (default ``app``) names.
 
-    The working directory is importable, as it is for ``python -m``.
+    ``ATTR`` may name an App, or a function that returns one (a factory, called with no
+    arguments). In a Flask project it may also name the ``arame.flask.Arame`` extension, the
+    Flask app, or the app factory (``create_app``, as ``flask --app`` takes it); see
+    ``arame.flask.app_of``. The working directory is importable, as it is for ``python -m``.
 
     Raises:
-        ConfigurationError: the module does not import (the message says where it failed) or
-            holds no App under that name.
+        ConfigurationError: the module does not import (the message says where it failed),
+            its factory fails, or it holds no App under that name.
     """
     module_name, _, attribute = spec.partition(":")
     attribute = attribute or DEFAULT_ATTRIBUTE
+    module = _import(module_name)
+    target = getattr(module, attribute, None)
+    if inspect.isfunction(target):
+        target = _call_factory(target, f"{module_name}:{attribute}")
+    if isinstance(target, App):
+        return target
+    flask = sys.modules.get("arame.flask")  # imported by the user's module: a Flask project
+    app = flask.app_of(target, module) if flask is not None else None
+    if isinstance(app, App):
+        return app
+    found = [name for name, value in vars(module).items() if isinstance(value, App)]
+    hint = f"; it has {', '.join(found)} (use {module_name}:{found[0]})" if found else ""
+    raise ConfigurationError(f"{module_name!r} has no arame.App named {attribute!r}{hint}")
+
+
+def _import(module_name: str) -> ModuleType:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ConfigurationError(
@@ -183,12 +204,15 @@ def load_app(spec: str) -> App:
         raise ConfigurationError(
             f"could not import {module_name!r}: {type(exc).__name__}: {exc}{_where(exc)}"
         ) from exc
-    app = getattr(module, attribute, None)
-    if not isinstance(app, App):
-        found = [name for name, value in vars(module).items() if isinstance(value, App)]
-        hint = f"; it has {', '.join(found)} (use {module_name}:{found[0]})" if found else ""
-        raise ConfigurationError(f"{module_name!r} has no arame.App named {attribute!r}{hint}")
-    return app
+
+
+def _call_factory(factory: Callable[[], Any], name: str) -> Any:
+    try:
+        return factory()
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(f"{name}() failed: {type(exc).__name__}: {exc}{_where(exc)}") from exc
 
 
 def _where(exc: BaseException) -> str:

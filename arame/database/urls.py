@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from arame.errors import ConfigurationError
+from arame.extras import require_extra
 
 DEFAULT_DATABASE_FILE = "arame.db"
 
@@ -17,6 +18,8 @@ _DEFAULT_DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
 }
+# The drivers arame's extras bring: driver -> (its package, the extra).
+_EXTRA_DRIVERS = {"psycopg": ("psycopg", "postgres"), "pymysql": ("pymysql", "mysql")}
 # user:password@ after an optional scheme; greedy up to the last "@", since a raw "@" may sit in
 # the password (over-masking a path is harmless, showing a password is not).
 _PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>.*)@")
@@ -51,7 +54,8 @@ def database_url(url: str) -> str:
     installs (psycopg 3, PyMySQL).
 
     Raises:
-        ConfigurationError: the URL names no database arame knows.
+        ConfigurationError: the URL names no database arame knows, or its driver is one of
+            arame's extras and is not installed.
     """
     if url.lower().startswith("sqla+"):
         url = url[len("sqla+") :]
@@ -67,6 +71,10 @@ def database_url(url: str) -> str:
         url = _DEFAULT_DRIVERS[base] + url[len(scheme) :]
     elif base == "postgres":
         url = "postgresql" + url[len("postgres") :]
+    driver = scheme_of(url).partition("+")[2]
+    if driver in _EXTRA_DRIVERS:
+        package, extra = _EXTRA_DRIVERS[driver]
+        require_extra(package, extra, f"the {base}:// database")
     return url
 
 

@@ -2,10 +2,10 @@
 
 - ``ARAME = {...}`` in settings: any ``App`` option (``broker``, ``results``, ``default_queue``,
   ...). With neither ``broker`` nor ``results``, both live in Django's ``default`` database.
-- ``arame.django.app``: the project's App, created on first access.
+- ``arame.django.app``: the project's App, created once Django's apps are ready.
 - The ``tasks`` module of every installed app is imported at start-up, so ``@shared_task`` and
-  ``@app.task`` in them are declared; ``task.delay_on_commit(...)`` publishes after the
-  surrounding transaction commits.
+  ``@app.task`` in them are declared (a shared task's first ``delay()`` finds the App);
+  ``task.delay_on_commit(...)`` publishes after the surrounding transaction commits.
 - ``python manage.py arame worker`` (and every other ``arame`` command) with that app.
 - ``TASKS = {"default": {"BACKEND": "arame.django.TaskBackend"}}`` for Django's task framework.
 """

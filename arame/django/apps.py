@@ -1,4 +1,4 @@
-"""The Django app ``arame.django``: autodiscovery of ``tasks`` modules at start-up."""
+"""The Django app ``arame.django``: at start-up, the ``tasks`` modules and the project's App."""
 
 from __future__ import annotations
 
@@ -11,17 +11,24 @@ from django.utils.module_loading import autodiscover_modules
 
 
 class ArameConfig(AppConfig):
-    """Imports every installed app's ``tasks`` module once the apps are ready."""
+    """Imports every installed app's ``tasks`` module, then creates the project's App."""
 
     name = "arame.django"
     label = "arame"
     verbose_name = "arame"
 
     def ready(self) -> None:
-        """Discover tasks, and follow Django's default database (the test runner swaps it)."""
+        """Discover tasks, create the App, and follow Django's default database (tests swap it).
+
+        The App exists before any request: a ``@shared_task``'s first ``delay()`` publishes
+        through it (a shared task binds to the App current when it is called).
+        """
+        from arame.django.config import project
+
         connection_created.connect(_follow_default_database, dispatch_uid="arame.django")
         post_migrate.connect(_create_tables, dispatch_uid="arame.django.tables")
         autodiscover_modules("tasks")
+        project.create()
 
 
 def _follow_default_database(sender: Any, connection: Any, **kwargs: Any) -> None:

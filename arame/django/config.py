@@ -71,7 +71,7 @@ def database_url(settings_dict: dict[str, Any]) -> str:
 
 
 class Project:
-    """The project's one App, created on first use from the settings."""
+    """The project's one App, created from the settings once Django's apps are ready."""
 
     def __init__(self) -> None:
         self._app: DjangoApp | None = None
@@ -81,12 +81,15 @@ class Project:
 
     @property
     def app(self) -> DjangoApp:
-        """The App, created on first access (settings must be ready)."""
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    self._app = self._create()
-        return self._app
+        """The App (created here when the ``arame.django`` app is not installed yet)."""
+        return self._app if self._app is not None else self.create()
+
+    def create(self) -> DjangoApp:
+        """Create the App from the settings, once; return it."""
+        with self._lock:
+            if self._app is None:
+                self._app = self._create()
+            return self._app
 
     def _create(self) -> DjangoApp:
         options = {key.lower(): value for key, value in getattr(settings, "ARAME", {}).items()}

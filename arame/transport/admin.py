@@ -8,11 +8,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from arame.transport.connection import connect, kombu_queue
+from arame.transport.connection import connect, kombu_queue, redis_channel
 from arame.transport.delivery import dead_letter_queue
 from arame.transport.failures import broker_error
-from arame.transport.redis_queue.channel import Channel as RedisChannel
-from arame.transport.redis_queue.store import queue_keys
 from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
 from arame.transport.urls import BrokerSpec
@@ -35,8 +33,8 @@ def check_broker(spec: BrokerSpec) -> None:
         if isinstance(channel, SqlChannel):
             with channel.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
-        elif isinstance(channel, RedisChannel):
-            channel.store.ping()
+        elif (redis := redis_channel(channel)) is not None:
+            redis.store.ping()
     except Exception as exc:
         raise broker_error("cannot reach the broker", spec.safe_url, exc) from exc
     finally:
@@ -97,8 +95,10 @@ def _in_flight(channel: Any, name: str) -> int | None:
                 messages.c.queue == name, messages.c.lease_until >= time.time()
             )
             return int(conn.execute(query).scalar_one())
-    if isinstance(channel, RedisChannel):
-        client = channel.store.client
+    if (redis := redis_channel(channel)) is not None:
+        from arame.transport.redis_queue.store import queue_keys  # the redis extra is there
+
+        client = redis.store.client
         seconds, micros = client.time()  # leases run on the server's clock
         return int(client.zcount(queue_keys(name)[0], f"({seconds * 1000 + micros // 1000}", "+inf"))
     return None

@@ -2,26 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import kombu.connection
 from kombu.entity import Exchange, Queue
 
-from arame.transport import memory, redis_queue, sql
+from arame.extras import require_extra
+from arame.transport import memory, sql
 from arame.transport.queue_types import QUEUE_TYPES, TypedQueue, queue_arguments
 from arame.transport.urls import BrokerSpec
+
+if TYPE_CHECKING:
+    from arame.transport.redis_queue.channel import Channel as RedisChannel
 
 CONNECT_TIMEOUT = 5.0
 
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``redis+cluster://`` reaches Kombu as ``redis://`` with the cluster's nodes in the options.
-ARAME_TRANSPORTS: dict[str, type[Any]] = {
-    "redis": redis_queue.Transport,
-    "rediss": redis_queue.Transport,
-    "sentinel": redis_queue.Transport,
-    "sqla": sql.Transport,
-    "memory": memory.Transport,
-}
+_REDIS_TRANSPORTS = frozenset({"redis", "rediss", "sentinel"})
+_OTHER_TRANSPORTS: dict[str, type[Any]] = {"sqla": sql.Transport, "memory": memory.Transport}
+
+
+def arame_transport(name: str) -> type[Any] | None:
+    """arame's transport class for Kombu's transport ``name``, or ``None`` where Kombu's own serves.
+
+    The Redis one is imported only here, when a Redis URL is used: it needs the redis extra.
+
+    Raises:
+        ConfigurationError: a Redis URL without the redis package installed.
+    """
+    name = name.lower()
+    if name in _REDIS_TRANSPORTS:
+        require_extra("redis", "redis", f"the {name}:// broker")
+        from arame.transport import redis_queue
+
+        return redis_queue.Transport
+    return _OTHER_TRANSPORTS.get(name)
+
+
+def redis_channel(channel: Any) -> RedisChannel | None:
+    """``channel`` when it is arame's Redis channel, else ``None`` (never imports redis to tell)."""
+    module = sys.modules.get("arame.transport.redis_queue.channel")  # loaded if such a channel exists
+    return channel if module is not None and isinstance(channel, module.Channel) else None
 
 
 class Connection(kombu.connection.Connection):
@@ -36,7 +59,7 @@ class Connection(kombu.connection.Connection):
     def _init_params(self, **params: Any) -> None:  # type: ignore[override]  # Kombu passes keywords
         super()._init_params(**params)
         if isinstance(self.transport_cls, str):
-            self.transport_cls = ARAME_TRANSPORTS.get(self.transport_cls.lower(), self.transport_cls)
+            self.transport_cls = arame_transport(self.transport_cls) or self.transport_cls
 
     def Pool(self, limit: int | None = None, **kwargs: Any) -> Any:  # noqa: N802 - Kombu's name
         """A pool of connections that keep arame's transports (Kombu's pools build stock ones)."""

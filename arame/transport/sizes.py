@@ -10,9 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from kombu.connection import Connection
 
-from arame.transport.connection import connect, kombu_queue
+from arame.transport.connection import connect, kombu_queue, redis_channel
 from arame.transport.failures import broker_error
-from arame.transport.redis_queue.channel import Channel as RedisChannel
 from arame.transport.sql.channel import Channel as SqlChannel
 from arame.transport.sql.table import messages
 from arame.transport.urls import BrokerSpec
@@ -46,8 +45,8 @@ class SizeReader:
             channel = self._connection.default_channel
             if isinstance(channel, SqlChannel):
                 return _sql_sizes(channel, names)
-            if isinstance(channel, RedisChannel):
-                return dict(zip(names, channel.store.sizes(names), strict=True))
+            if (redis := redis_channel(channel)) is not None:
+                return dict(zip(names, redis.store.sizes(names), strict=True))
             return {
                 name: kombu_queue(self.spec, name)(channel).queue_declare().message_count for name in names
             }

@@ -18,6 +18,7 @@ from arame.database.urls import (
     scheme_of,
 )
 from arame.errors import ConfigurationError
+from arame.extras import require_extra
 from arame.transport import redis_urls
 from arame.transport.capabilities import Capabilities, capabilities_of
 from arame.transport.queue_types import DELIVERY_LIMIT, QUORUM, QueueTypes
@@ -130,9 +131,16 @@ def parse_broker_url(url: str, options: Mapping[str, Any] | None = None) -> Brok
     Raises:
         ConfigurationError: the scheme is not one arame supports, a ``redis+...`` scheme other
             than ``redis+cluster``, a failover list that mixes transports or names a database or
-            ``memory://``, or options a Redis Cluster or Sentinel URL cannot take.
+            ``memory://``, options a Redis Cluster or Sentinel URL cannot take, or a Redis URL
+            without the redis extra installed.
     """
-    options = dict(options or {})
+    spec = _parse(url, dict(options or {}))
+    if spec.kind == "redis":
+        require_extra("redis", "redis", f"the {scheme_of(url)}:// broker")
+    return spec
+
+
+def _parse(url: str, options: dict[str, Any]) -> BrokerSpec:
     scheme = scheme_of(url)
     if scheme == "sentinel":
         kombu_url, settings = redis_urls.parse_sentinel(url, options)

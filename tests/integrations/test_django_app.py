@@ -23,11 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str) -> subprocess.CompletedProcess[str]:
+    return django_admin("arame", *args)
+
+
+def django_admin(*args: str) -> subprocess.CompletedProcess[str]:
+    """``django-admin ARGS`` on the test site, in a fresh process."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.integrations.django_site.settings_module"}
     env.pop("ARAME_BROKER_URL", None)
     env.pop("ARAME_RESULTS_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "django", "arame", *args],
+        [sys.executable, "-m", "django", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -45,6 +50,14 @@ def test_the_project_app_keeps_its_queue_and_results_in_djangos_database() -> No
 
 def test_shared_tasks_of_installed_apps_are_discovered_and_bound_to_the_project_app() -> None:
     assert "tests.integrations.django_site.shop.tasks.remember" in get_app().tasks
+
+
+def test_a_shared_tasks_delay_may_be_the_first_thing_a_fresh_process_does() -> None:
+    # As a web process's first request: nothing touched arame.django.app before.
+    first = "from tests.integrations.django_site.shop.tasks import remember; print(remember.delay(1).id)"
+    done = django_admin("shell", "-c", first)
+    assert done.returncode == 0, done.stderr
+    assert get_app().AsyncResult(done.stdout.split()[-1]).state == arame.PENDING
 
 
 def test_manage_py_arame_worker_burst_runs_what_was_published_and_result_prints_it() -> None:

@@ -94,6 +94,26 @@ def test_delay_on_a_shared_task_publishes_through_the_most_recently_created_app(
         reset_memory_transport()
 
 
+def test_when_the_app_made_last_is_gone_a_shared_task_publishes_through_the_one_made_before(
+    tmp_path: Path,
+) -> None:
+    # A project keeps its App (Django's); a test, a command or a library makes one and drops it.
+    kept = _app(tmp_path, "kept")
+
+    @arame.shared_task(name=_unique_name())
+    def ping() -> str:
+        return "pong"
+
+    dropped = _app(tmp_path, "dropped")
+    dropped.close()
+    del dropped
+    gc.collect()
+    try:
+        assert kept.AsyncResult(ping.delay().id).state == arame.PENDING
+    finally:
+        kept.close()
+
+
 def test_calling_a_shared_task_runs_it_in_process(tmp_path: Path) -> None:
     @arame.shared_task(name=_unique_name())
     def double(x: int) -> int:
