@@ -8,16 +8,19 @@ an older worker reads a newer message and a newer worker reads an older one.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from arame.errors import MessageError
+
+T = TypeVar("T")
 
 #: arame's one priority scale, the same on every transport: 0 lowest .. 9 highest.
 MIN_PRIORITY, MAX_PRIORITY = 0, 9
@@ -77,6 +80,11 @@ def decode_json(raw: bytes | str) -> Any:
 
 #: The longest id, task name and queue name: the results table's columns hold this many characters.
 MAX_NAME_LENGTH = 255
+#: The most attempts a message may count: its next one must fit the results table's 32-bit column.
+MAX_ATTEMPT = 2**31 - 2
+#: Epoch seconds a message's times may hold: what a datetime holds (years 1 to 9999), a day inside.
+MIN_EPOCH = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+MAX_EPOCH = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 #: The longest copy id a message may carry: the results table's ``claim`` column holds this many.
@@ -188,7 +196,9 @@ class TaskMessage:
         """Decode a wire body, ignoring unknown fields and defaulting missing optional ones.
 
         Raises:
-            MessageError: the body is not JSON, not an object, or lacks a valid ``id`` or ``task``.
+            MessageError: the body is not JSON, not an object, lacks a valid ``id`` or ``task``,
+                or has a field of the wrong type or out of its range (an attempt count or a
+                time no results row can hold, a priority off the 0-9 scale).
         """
         data = body if isinstance(body, dict) else _loads(body)
         if not isinstance(data, dict):
@@ -201,27 +211,22 @@ class TaskMessage:
         args, kwargs = data.get("args", []), data.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise MessageError("'args' must be a list and 'kwargs' an object")
-        try:
-            return cls(
-                id=task_id,
-                task=name,
-                args=tuple(args),
-                kwargs=kwargs,
-                queue=str(data.get("queue", "default")),
-                attempt=int(data.get("attempt", 0)),
-                eta=_optional_float(data.get("eta")),
-                expires=_optional_float(data.get("expires")),
-                priority=None if data.get("priority") is None else int(data["priority"]),
-                created=float(data.get("created", 0.0)),
-                version=int(data.get("v", PROTOCOL_VERSION)),
-                trace=_trace_context(data.get("trace")),
-                joins=_joins(data.get("joins")),
-                copy=_copy(data.get("copy")),
-            )
-        except MessageError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise MessageError(f"a field has the wrong type: {exc}") from exc
+        return cls(
+            id=task_id,
+            task=name,
+            args=tuple(args),
+            kwargs=kwargs,
+            queue=_field(data, "queue", str, "default"),
+            attempt=_field(data, "attempt", _attempt, 0),
+            eta=_field(data, "eta", _optional_epoch, None),
+            expires=_field(data, "expires", _optional_epoch, None),
+            priority=_field(data, "priority", _priority, None),
+            created=_field(data, "created", _epoch, 0.0),
+            version=_field(data, "v", int, PROTOCOL_VERSION),
+            trace=_trace_context(data.get("trace")),
+            joins=_joins(data.get("joins")),
+            copy=_copy(data.get("copy")),
+        )
 
 
 def _refuse_long_names(message: TaskMessage) -> None:
@@ -260,5 +265,50 @@ def _copy(value: Any) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= COPY_LENGTH else None
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _field(data: dict[str, Any], name: str, read: Callable[[Any], T], default: Any) -> T:
+    """``data[name]`` read by ``read``; any failure refuses the message, naming the field."""
+    value = data.get(name, default)
+    try:
+        return read(value)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise MessageError(
+            f"the field {name!r} has the wrong type or is out of range: {shown} ({exc})"
+        ) from exc
+
+
+def _attempt(value: Any) -> int:
+    count = int(value)
+    if not 0 <= count <= MAX_ATTEMPT:
+        raise ValueError(f"an attempt count is between 0 and {MAX_ATTEMPT}")
+    return count
+
+
+def _priority(value: Any) -> int | None:
+    if value is None:
+        return None
+    priority = int(value)
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ValueError(f"a priority is between {MIN_PRIORITY} and {MAX_PRIORITY}")
+    return priority
+
+
+def is_epoch(value: Any) -> TypeGuard[float]:
+    """Whether ``value`` is a number of epoch seconds a datetime (and so a results row) can hold."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and MIN_EPOCH <= value <= MAX_EPOCH
+    )
+
+
+def _epoch(value: Any) -> float:
+    seconds = float(value)
+    if not is_epoch(seconds):
+        raise ValueError("a time is epoch seconds within the years 1 to 9999")
+    return seconds
+
+
+def _optional_epoch(value: Any) -> float | None:
+    return None if value is None else _epoch(value)

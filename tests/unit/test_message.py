@@ -87,6 +87,17 @@ def test_a_decoded_dict_body_is_read_like_its_json_text() -> None:
         ('{"id": "a", "task": "t", "kwargs": [1]}', "'kwargs' an object"),
         ('{"id": "a", "task": "t", "attempt": "first"}', "wrong type"),
         ('{"id": "a", "task": "t", "eta": "tomorrow"}', "wrong type"),
+        # Well-formed JSON, out of range: no results row could hold it, or no scale has it.
+        ('{"id": "a", "task": "t", "attempt": 1e400}', "'attempt' .* out of range: inf"),
+        ('{"id": "a", "task": "t", "attempt": -1}', "'attempt' .* out of range"),
+        (f'{{"id": "a", "task": "t", "attempt": {2**70}}}', "'attempt' .* out of range"),
+        ('{"id": "a", "task": "t", "priority": Infinity}', "'priority' .* out of range"),
+        ('{"id": "a", "task": "t", "priority": 10}', "'priority' .* out of range"),
+        ('{"id": "a", "task": "t", "created": NaN}', "'created' .* out of range: nan"),
+        ('{"id": "a", "task": "t", "created": 1e300}', "'created' .* out of range"),
+        ('{"id": "a", "task": "t", "eta": -Infinity}', "'eta' .* out of range"),
+        ('{"id": "a", "task": "t", "expires": 1e20}', "'expires' .* out of range"),
+        ('{"id": "a", "task": "t", "v": 1e400}', "'v' .* out of range"),
     ],
 )
 def test_a_body_that_breaks_the_protocol_raises_message_error(body: str | bytes, reason: str) -> None:
