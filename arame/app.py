@@ -55,6 +55,9 @@ class App(RecoveryVerbs, CelerySpellings):
         signing_keys: key id -> secret. When given, messages are signed (HMAC-SHA256) and
             workers refuse unsigned or altered ones.
         signing_key_id: the id to sign with (default: the only key, or the first one).
+        accept_compressed: workers accept messages another producer compressed (Kombu's
+            ``compression`` header: zlib, bzip2, lzma), decompressed no further than
+            ``max_message_size``; by default such a message is dead-lettered unread.
         timezone: the time zone cron schedules are read in (UTC by default).
         result_expires: how long finished rows are kept (a timedelta, or seconds as a number);
             the scheduler prunes older ones.
@@ -97,6 +100,7 @@ class App(RecoveryVerbs, CelerySpellings):
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         signing_keys: Mapping[str, bytes | str] | None = None,
         signing_key_id: str | None = None,
+        accept_compressed: bool = False,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         queue_type: str = "classic",
         queue_types: Mapping[str, str] | None = None,
@@ -128,6 +132,7 @@ class App(RecoveryVerbs, CelerySpellings):
         self.default_queue = default_queue
         self.max_message_size = max_message_size
         self.max_deliveries = max_deliveries
+        self.accept_compressed = accept_compressed
         self.signer = (
             Signer(signing_keys, signing_key_id or next(iter(signing_keys))) if signing_keys else None
         )

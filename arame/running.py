@@ -31,7 +31,13 @@ def build_worker(
         from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
 
         observer = WorkerMetrics(metrics_port, metrics_host)
-    admission = Admission(app.tasks, app.max_message_size, app.max_deliveries, app.signer)
+    admission = Admission(
+        app.tasks,
+        app.max_message_size,
+        app.max_deliveries,
+        app.signer,
+        accept_compressed=app.accept_compressed,
+    )
     return Worker(
         app.broker,
         list(queues) if queues else app.queues(),

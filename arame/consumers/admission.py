@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from arame.errors import MessageError
-from arame.message import MAX_NAME_LENGTH, TaskMessage
+from arame.message import MAX_ATTEMPT, MAX_NAME_LENGTH, TaskMessage, is_epoch
 from arame.signing import SIGNATURE_HEADER, Signer
 from arame.task import Task
 from arame.transport import Delivery
+from arame.transport.compressed import decompressed
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 DEFAULT_MAX_DELIVERIES = 5
@@ -63,12 +64,15 @@ class Admission:
         max_deliveries: a message delivered more often than this is refused (it keeps killing
             the workers that run it, or keeps failing to be recorded).
         signer: when set, unsigned or altered messages are refused before they are decoded.
+        accept_compressed: decompress a body compressed the way Kombu does (``compression``
+            header), up to ``max_message_size``; otherwise such a message is refused unread.
     """
 
     tasks: Mapping[str, Task[Any, Any]]
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     signer: Signer | None = None
+    accept_compressed: bool = False
 
     def admit(self, delivery: Delivery) -> TaskMessage:
         """Return the task message a delivery carries, if it may run.
@@ -83,17 +87,23 @@ class Admission:
             # stays as the producer left it; the letter says why.
             try:
                 self.signer.verify(body, delivery.headers.get(SIGNATURE_HEADER))
-            except MessageError as exc:
-                raise Poison("BadSignature", exc.reason) from exc
+            except Exception as exc:
+                raise Poison("BadSignature", _reason_of(exc)) from exc
         if len(body) > self.max_message_size:
             # Parsed for its id only, so its row can say why; it never runs.
             reason = f"{len(body)} bytes is over the limit of {self.max_message_size}"
             raise _refused_unread("MessageTooLarge", reason, delivery)
+        plain = None  # the body decompressed, when it came compressed
         try:
-            message = TaskMessage.from_body(delivery.decode())
-        except MessageError as exc:
-            raise _refused_unread("MalformedMessage", exc.reason, delivery) from exc
-        deliveries = delivery.deliveries
+            plain = self._decompressed(delivery, body)
+            message = TaskMessage.from_body(delivery.decode(plain))
+            deliveries = delivery.deliveries
+        except Poison:
+            raise
+        except Exception as exc:
+            # Raised out of here, it would look like a lost connection: the consumer would
+            # reconnect and receive the same message again, forever.
+            raise _refused_unread("MalformedMessage", _reason_of(exc), delivery, plain) from exc
         if deliveries is not None and deliveries > self.max_deliveries:
             raise Poison.of(
                 "TooManyDeliveries", f"delivered {deliveries} times (limit {self.max_deliveries})", message
@@ -113,18 +123,47 @@ class Admission:
             ) from exc
         return message
 
+    def _decompressed(self, delivery: Delivery, body: bytes) -> bytes | None:
+        """The body decompressed if it is compressed (``None`` if it is not).
 
-def _refused_unread(kind: str, reason: str, delivery: Delivery) -> Poison:
+        Raises:
+            Poison: compressed while the app does not accept it, or larger than
+                ``max_message_size`` once decompressed (found out before it is all in memory).
+        """
+        method = delivery.compression
+        if method is None:
+            return None
+        if not self.accept_compressed:
+            reason = (
+                f"the body is compressed ({method[:40]}) and this app does not accept compressed "
+                "messages (App(accept_compressed=True))"
+            )
+            raise Poison("MalformedMessage", reason)
+        plain = decompressed(body, method, self.max_message_size)
+        if plain is None:
+            reason = f"decompressed, it is over the limit of {self.max_message_size} bytes"
+            raise Poison("MessageTooLarge", reason)
+        return plain
+
+
+def _reason_of(error: Exception) -> str:
+    if isinstance(error, MessageError):
+        return error.reason
+    return f"{type(error).__name__}: {error}"
+
+
+def _refused_unread(kind: str, reason: str, delivery: Delivery, plain: bytes | None = None) -> Poison:
     """A verdict on a body that was not read as a task message, with what it names of itself.
 
     Only an id the results table can hold is taken. With a task name and a ``created`` time
     as well (a task message too large to run, or one whose other fields are broken), its
     outcome may update the row its own publish wrote, which must match all three; with less,
-    it names no row but a new one of its own.
+    it names no row but a new one of its own. A ``created`` time or an attempt count that
+    no row can hold is left out (the outcome must be storable).
     """
     try:
-        body = delivery.decode()
-    except MessageError:
+        body = delivery.decode(plain)
+    except Exception:  # noqa: BLE001 - unreadable in any way: it names nothing
         return Poison(kind, reason)
     if not isinstance(body, dict):
         return Poison(kind, reason)
@@ -133,11 +172,15 @@ def _refused_unread(kind: str, reason: str, delivery: Delivery) -> Poison:
         return Poison(kind, reason)
     if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
         return Poison(kind, reason, task_id)
-    created = created if isinstance(created, (int, float)) and not isinstance(created, bool) else None
     attempt = body.get("attempt")
-    attempt = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 0 else 0
+    attempt = attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 0
     return Poison(
-        kind, reason, task_id, name, created=None if created is None else float(created), attempt=attempt
+        kind,
+        reason,
+        task_id,
+        name,
+        created=float(created) if is_epoch(created) else None,
+        attempt=attempt if 0 <= attempt <= MAX_ATTEMPT else 0,
     )
 
 

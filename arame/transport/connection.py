@@ -10,6 +10,7 @@ from kombu.entity import Exchange, Queue
 
 from arame.extras import require_extra
 from arame.transport import memory, sql
+from arame.transport.compressed import AmqpSSLTransport, AmqpTransport
 from arame.transport.queue_types import QUEUE_TYPES, TypedQueue, queue_arguments
 from arame.transport.urls import BrokerSpec
 
@@ -21,7 +22,14 @@ CONNECT_TIMEOUT = 5.0
 #: Kombu's transport names (a URL's scheme, or ``sqla`` for ``sqla+``) that arame serves itself.
 #: ``redis+cluster://`` reaches Kombu as ``redis://`` with the cluster's nodes in the options.
 _REDIS_TRANSPORTS = frozenset({"redis", "rediss", "sentinel"})
-_OTHER_TRANSPORTS: dict[str, type[Any]] = {"sqla": sql.Transport, "memory": memory.Transport}
+_OTHER_TRANSPORTS: dict[str, type[Any]] = {
+    "sqla": sql.Transport,
+    "memory": memory.Transport,
+    # Kombu's own, with messages that keep a compressed body as it arrived (see compressed.py).
+    "amqp": AmqpTransport,
+    "pyamqp": AmqpTransport,
+    "amqps": AmqpSSLTransport,
+}
 
 
 def arame_transport(name: str) -> type[Any] | None:

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 from kombu.exceptions import ContentDisallowed, DecodeError
+from kombu.serialization import loads
 
 from arame.errors import MessageError
+from arame.transport.compressed import COMPRESSION
 
 #: Epoch seconds before which the message must not be delivered (the publisher's clock).
 NOT_BEFORE = "x-arame-not-before"
@@ -70,9 +72,12 @@ class Delivery:
         """
         counted = self._message.properties.get(DELIVERIES) or self.headers.get(DELIVERIES)
         returned = self.headers.get(BROKER_DELIVERIES)
-        if is_number(returned):
-            return int(counted or 1) + int(returned)
-        return None if counted is None else int(counted)
+        try:
+            if is_number(returned):
+                return int(counted or 1) + int(returned)
+            return None if counted is None else int(counted)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise MessageError(f"the header {DELIVERIES} is not a delivery count: {counted!r:.40}") from exc
 
     @property
     def not_before(self) -> float | None:
@@ -86,12 +91,19 @@ class Delivery:
 
     @property
     def raw_body(self) -> bytes:
-        """The body as received, for diagnostics."""
+        """The body as received (still compressed, if it is; see ``compression``)."""
         body = self._message.body
         return body if isinstance(body, bytes) else str(body).encode()
 
-    def decode(self) -> Any:
-        """Decode the JSON body; any other content type is refused unread.
+    @property
+    def compression(self) -> str | None:
+        """How the body is compressed (Kombu's ``compression`` header), if it is."""
+        method = self.headers.get(COMPRESSION)
+        return None if method is None else str(method)
+
+    def decode(self, body: bytes | None = None) -> Any:
+        """Decode the JSON body (or ``body``: the body decompressed); any other content type is
+        refused unread.
 
         Raises:
             MessageError: the content type is not JSON or the body does not parse, or the
@@ -100,8 +112,11 @@ class Delivery:
         unreadable = self.headers.get(UNREADABLE)
         if unreadable is not None:
             raise MessageError(str(unreadable))
+        message = self._message
         try:
-            return self._message.decode()
+            if body is None:
+                return message.decode()
+            return loads(body, message.content_type, message.content_encoding, accept=message.accept)
         except ContentDisallowed as exc:
             raise MessageError(
                 f"refused content type {self._message.content_type!r}: only JSON is accepted"

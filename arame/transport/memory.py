@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from kombu.transport import memory
 
+from arame.transport.compressed import VirtualMessage
 from arame.transport.delivery import not_before_of
 from arame.transport.draining import drain_one
 from arame.transport.exchanges import DeliveredExchanges
@@ -34,6 +35,7 @@ class Channel(DeliveredExchanges, memory.Channel):
     #: Unacknowledged messages go back to their queue when the channel closes, as on a real
     #: broker (Kombu's memory channel drops them), so tests see the redelivery users will.
     do_restore = True
+    Message = VirtualMessage  # a compressed body stays as it arrived (see compressed.py)
     transport_name = "memory"
     delivered_exchanges = frozenset({"direct", "topic", "fanout"})
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from arame.transport.connection import kombu_queue
-from arame.transport.delivery import DEAD_REASON, DELIVERIES
+from arame.transport.delivery import DEAD_REASON, DELIVERIES, is_number
 from arame.transport.routing import route
 from arame.transport.urls import BrokerSpec
 
@@ -20,7 +20,10 @@ def count_redelivery(producer: Any, message: Any, queue: str) -> None:
     kills every worker that runs it would come back forever. The copy goes to the tail of
     the queue and the original is acknowledged once the copy is confirmed.
     """
-    count = int((message.headers or {}).get(DELIVERIES) or 1) + 1
+    counted = (message.headers or {}).get(DELIVERIES)
+    # Anyone who can publish writes this header: a count that is not a number in range counts
+    # as one delivery (raising here would drop the connection, and it would come back forever).
+    count = (int(counted) if is_number(counted) and 1 <= counted < 2**31 else 1) + 1
     producer.publish(
         message.body,
         exchange="",

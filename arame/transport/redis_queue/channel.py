@@ -15,6 +15,7 @@ import redis
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
+from arame.transport.compressed import VirtualMessage
 from arame.transport.delay import delay_ms
 from arame.transport.delivery import DELIVERIES
 from arame.transport.envelope import read_envelope
@@ -51,6 +52,7 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
     """One consumer's or producer's view of arame's queues in one Redis database."""
 
     QoS = QoS
+    Message = VirtualMessage  # a compressed body stays as it arrived (see compressed.py)
     transport_name = "Redis"
     delivered_exchanges = frozenset({"direct", "topic", "fanout"})
     lease_seconds = LEASE_SECONDS

@@ -15,6 +15,7 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
+from arame.transport.compressed import VirtualMessage
 from arame.transport.delivery import DELIVERIES, not_before_of
 from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
@@ -74,6 +75,7 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
     """One consumer's or producer's view of the queue table."""
 
     QoS = QoS
+    Message = VirtualMessage  # a compressed body stays as it arrived (see compressed.py)
     transport_name = "SQL"
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
