@@ -117,8 +117,9 @@ class OutcomeWriter:
         """Record, retrying while the database is down; whether it committed in time.
 
         Raises:
-            ResultStoreError: the database refused the data itself (``unstorable``): retrying
-                the same write cannot help.
+            ResultStoreError: the database refused the data itself (``unstorable``), or a value
+                could not be converted for it (a time or a count out of its column's range):
+                retrying the same write cannot help.
         """
         delay, deadline = 0.05, time.monotonic() + self._retry_for
         while True:
@@ -129,6 +130,10 @@ class OutcomeWriter:
                 if exc.unstorable:
                     raise
                 error: Exception = exc
+            except (ValueError, ArithmeticError, TypeError) as exc:
+                # A value its column cannot hold (a time past year 9999, NaN, a count over 64
+                # bits for SQLite), refused before the database saw it: it would fail forever.
+                raise ResultStoreError(f"a value cannot be stored: {exc}", unstorable=True) from exc
             except Exception as exc:  # noqa: BLE001 - any other failure: retry, then give the messages back
                 error = exc
             if time.monotonic() + delay > deadline:

@@ -1,8 +1,10 @@
 """An outcome the database refuses is stored sanitised; the rest of its batch is committed once.
 
 PostgreSQL refuses a NUL byte in text; PostgreSQL and MariaDB (strict mode) refuse a value longer
-than its column. The writer must tell that from a database that is down: no retrying for a
-minute, no giving the whole batch back (its other tasks would run again).
+than its column; no database holds a time past the year 9999, a NaN time or a 70-bit attempt
+count (SQLite's driver refuses the count before the database sees it). The writer must tell
+that from a database that is down: no retrying for a minute, no giving the whole batch back
+(its other tasks would run again).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,11 +35,20 @@ DATABASES = [
 
 @pytest.fixture(params=DATABASES)
 def store(request: pytest.FixtureRequest) -> Iterator[tuple[ResultStore, str]]:
+    yield from _store(request.param)
+
+
+@pytest.fixture(params=[pytest.param("sqlite:///{tmp}/results.db", id="sqlite"), *DATABASES])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ResultStore, str]]:
+    yield from _store(request.param.format(tmp=tmp_path))
+
+
+def _store(url: str) -> Iterator[tuple[ResultStore, str]]:
     queue = f"arame-test-{uuid.uuid4().hex}"
-    made = ResultStore(request.param)
+    made = ResultStore(url)
     yield made, queue
     made.close()
-    delete_result_rows(request.param, [queue])
+    delete_result_rows(url, [queue])
 
 
 def _outcome(queue: str, **fields: Any) -> Outcome:
@@ -90,6 +102,37 @@ def test_a_refused_outcome_is_stored_sanitised_and_the_rest_of_its_batch_once(
     if "error_message" in bad_fields:
         assert row.error_message.startswith("before\\x00after")
         assert row.traceback == "Traceback\\x00"
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        {"started_at": float("nan")},
+        {"finished_at": 1e300},
+        {"attempts": 2**70},
+        {"own_row_only": True, "created": 1e300},  # a refused message's outcome
+    ],
+    ids=["started-nan", "finished-1e300", "attempts-2**70", "created-1e300"],
+)
+def test_an_outcome_with_a_number_no_column_holds_is_stored_sanitised_and_the_rest_of_its_batch_once(
+    any_store: tuple[ResultStore, str], numbers: dict[str, Any]
+) -> None:
+    results, queue = any_store
+    good_before, good_after = _outcome(queue), _outcome(queue)
+    bad = _outcome(queue, state=states.FAILURE, result_json=None, error_type="Refused", **numbers)
+
+    reported = _commit_one_batch(results, [good_before, bad, good_after])
+
+    assert sorted(reported) == [(0, True), (1, True), (2, True)]
+    for good in (good_before, good_after):
+        assert results.read(good.task_id).state == states.SUCCESS
+    row = results.read(bad.task_id)
+    if bad.own_row_only:  # its creation time dropped, it names no row: the one there stays
+        assert row.state == states.PENDING
+        return
+    assert (row.state, row.error_type) == (states.FAILURE, "Refused")
+    assert "stored sanitised" in row.error_message
+    assert row.attempts == min(bad.attempts, 2**31 - 1)
 
 
 def test_the_store_tells_a_refused_row_from_a_database_that_is_down(store: tuple[ResultStore, str]) -> None:
