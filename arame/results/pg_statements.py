@@ -18,14 +18,14 @@ INSERT_PENDING = (
     f"VALUES ({', '.join(f'%({name})s' for name in PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
 )
 
-# A row is claimed when it is not terminal, records no later attempt, and is not running for
-# another copy of the message (as CLAIMABLE).
+# A row is claimed when it is not terminal, records no later attempt, is not running for
+# another copy of the message, and the message counts no more attempts than it does (as CLAIMABLE).
 CLAIM = (
     f"UPDATE {TABLE_NAME} SET state = '{states.STARTED}', attempts = %(v_attempts)s, "
     "worker = %(v_worker)s, started_at = %(v_started_at)s, claim = %(v_claim)s "
     f"WHERE id = ANY(%(ids)s) AND state NOT IN ({_TERMINAL}) AND attempts <= %(b_attempts)s "
     f"AND (state IN ('{states.PENDING}', '{states.RETRY}') OR claim = %(b_claim)s OR claim IS NULL) "
-    "RETURNING id"
+    "AND attempts >= %(b_attempt)s RETURNING id"
 )
 
 ROW_COLUMNS = tuple(column.name for column in results.columns)

@@ -71,6 +71,7 @@ def claim_params(starts: Sequence[Started]) -> dict[str, Any]:
     return {
         "ids": [s.task_id for s in starts],
         "b_attempts": first.attempts,
+        "b_attempt": first.attempts - 1,  # the attempts the message counts before this one
         "v_attempts": first.attempts,
         "v_worker": first.worker,
         "v_started_at": from_epoch(first.at),

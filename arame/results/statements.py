@@ -24,6 +24,8 @@ CLAIMABLE = (
         results.c.claim == sa.bindparam("b_claim"),
         results.c.claim.is_(None),
     ),
+    # A message counting more attempts than its row (a forgery, without signing) never claims it.
+    results.c.attempts >= sa.bindparam("b_attempt"),
 )
 CLAIM = results.update().values(
     state=states.STARTED,

@@ -180,10 +180,12 @@ class ResultStore(ResultReads):
     def claim(self, starts: Sequence[Started]) -> set[str]:
         """Mark tasks STARTED, in one transaction, and return the ids this worker may run.
 
-        A task is claimed when its row is not terminal, records no later attempt, and is not
-        running for another copy of its message (only the copy that claimed a running row, come
-        back after its worker died, claims it again); a revoke and a claim of the same row, or
-        two copies' claims, are ordered by the database, so exactly one of them wins.
+        A task is claimed when its row is not terminal, records no later attempt, records at
+        least the attempts the message counts before this one (a message ahead of its row, such
+        as a forgery, never claims it), and is not running for another copy of its message
+        (only the copy that claimed a running row, come back after its worker died, claims it
+        again); a revoke and a claim of the same row, or two copies' claims, are ordered by the
+        database, so exactly one of them wins.
         An id without a row (its message was published without one) gets a STARTED row.
 
         Raises:

@@ -39,10 +39,10 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def published(store: ResultStore, task_id: str | None = None) -> str:
-    """Record a task as published (PENDING) and return its id."""
+def published(store: ResultStore, task_id: str | None = None, attempt: int = 0) -> str:
+    """Record a task as published (PENDING) at ``attempt`` and return its id."""
     task_id = task_id or new_id()
-    store.add_pending(TaskMessage(id=task_id, task="shop.add", queue=QUEUE))
+    store.add_pending(TaskMessage(id=task_id, task="shop.add", queue=QUEUE, attempt=attempt))
     return task_id
 
 
@@ -179,7 +179,7 @@ def test_a_claimed_task_can_no_longer_be_revoked_without_terminate(store):
 
 
 def test_a_claim_for_an_earlier_attempt_than_the_row_records_is_refused(store):
-    task_id = published(store)
+    task_id = published(store, attempt=2)
     store.claim([started(task_id, attempts=3)])
 
     assert store.claim([started(task_id, attempts=2)]) == set()
@@ -201,9 +201,19 @@ def test_a_running_task_is_claimed_again_by_its_own_copy_and_never_by_another(st
     assert store.read(other).claim == "retried"
 
 
+def test_a_claim_by_a_message_counting_more_attempts_than_its_row_is_refused(store):
+    task_id = published(store)  # a forged copy of it counts 50 attempts before its own
+    real, ahead = started(task_id, attempts=1), started(task_id, attempts=51)
+
+    assert store.claim([ahead]) == set()
+    assert (store.read(task_id).state, store.read(task_id).attempts) == (PENDING, 0)
+    assert store.claim([real]) == {task_id}
+    assert store.read(task_id).attempts == 1
+
+
 def test_a_claim_of_a_batch_returns_only_the_runnable_ids(store):
     pending, done, revoked, unknown = published(store), published(store), published(store), new_id()
-    retried = published(store)
+    retried = published(store, attempt=1)
     store.record([success(done, 1)])
     store.revoke(revoked)
     batch = [started(pending), started(done), started(revoked), started(unknown), started(retried, 2)]
