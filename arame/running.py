@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -10,9 +11,12 @@ from arame.consumers import Admission, Worker
 from arame.consumers.aiopool import DEFAULT_CONCURRENCY
 from arame.relay import OutboxRelay
 from arame.results.limits import LimitStore
+from arame.transport import exposed_hosts
 
 if TYPE_CHECKING:
     from arame.app import App
+
+logger = logging.getLogger(__name__)
 
 
 def build_worker(
@@ -26,6 +30,7 @@ def build_worker(
     metrics_host: str,
 ) -> Worker:
     """A worker for ``app`` (see ``App.worker`` for the arguments)."""
+    _warn_if_unsigned_and_exposed(app)
     observer = None
     if metrics_port is not None:
         from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
@@ -52,6 +57,17 @@ def build_worker(
         limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
         companions=[OutboxRelay(app)],  # publishes what callers committed but did not publish
     )
+
+
+def _warn_if_unsigned_and_exposed(app: App) -> None:
+    hosts = exposed_hosts(app.broker)
+    if hosts and app.signer is None:
+        logger.warning(
+            "the broker (%s) can be reached from other machines and no signing_keys are set: whoever "
+            "can publish to it is trusted, and can run any task of this app with any arguments under "
+            "any task id; set signing_keys (see docs/guarantees.md)",
+            ", ".join(sorted(set(hosts))),
+        )
 
 
 def _default_concurrency(pool: str) -> int:

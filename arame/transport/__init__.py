@@ -10,6 +10,7 @@ from arame.transport.admin import (
 )
 from arame.transport.dead import DeadLetter, list_dead, requeue_dead
 from arame.transport.delivery import NOT_BEFORE, Delivery, dead_letter_queue
+from arame.transport.exposure import exposed_hosts
 from arame.transport.holdings import held_task_ids, queue_idle
 from arame.transport.memory import reset_memory_transport
 from arame.transport.publisher import Outgoing, Publisher
@@ -48,6 +49,7 @@ __all__ = [
     "Subscriber",
     "database_url",
     "dead_letter_queue",
+    "exposed_hosts",
     "default_database_url",
     "parse_broker_url",
     "redact_url",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 import arame
 from arame.app import BROKER_ENV, RESULTS_ENV
-from arame.transport import database_url, default_database_url, parse_broker_url, redact_url
+from arame.transport import database_url, default_database_url, exposed_hosts, parse_broker_url, redact_url
 
 
 @pytest.mark.parametrize(
@@ -184,3 +185,52 @@ def test_a_password_given_as_a_query_parameter_stays_out_of_every_printable_form
         assert "secret" not in str(caught.value)
     finally:
         app.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "exposed"),
+    [
+        ("memory://", []),
+        ("sqlite:///broker.db", []),
+        ("redis://", []),
+        ("redis://127.0.0.1:6379/0", []),
+        ("redis://127.8.9.10:6379/0", []),
+        ("amqp://guest:guest@localhost:5672//", []),
+        ("amqp://guest:guest@[::1]:5672//", []),
+        ("postgresql:///test?host=/var/run/postgresql", []),
+        ("redis://10.0.0.7:6379/0", ["10.0.0.7"]),
+        ("amqps://user:secret@rabbit.internal:5671//", ["rabbit.internal"]),
+        ("sqla+postgresql://db.example/test", ["db.example"]),
+        ("redis://127.0.0.1:6379/0;redis://[2001:db8::1]:6379/0", ["2001:db8::1"]),
+        ("sentinel://127.0.0.1:26379;sentinel://s2:26379?master_name=main", ["s2"]),
+        ("redis+cluster://127.0.0.1:7001,node-b:7002", ["node-b"]),
+    ],
+)
+def test_a_broker_outside_loopback_is_told_from_one_this_machine_alone_reaches(
+    url: str, exposed: list[str]
+) -> None:
+    assert exposed_hosts(parse_broker_url(url)) == exposed
+
+
+@pytest.mark.parametrize(
+    ("broker", "signed", "warned"),
+    [
+        ("redis://10.0.0.7:6379/0", False, True),
+        ("redis://10.0.0.7:6379/0", True, False),
+        ("redis://127.0.0.1:6379/0", False, False),
+        ("memory://", False, False),
+    ],
+)
+def test_a_worker_warns_at_start_when_a_broker_others_reach_takes_unsigned_messages(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, broker: str, signed: bool, warned: bool
+) -> None:
+    keys = {"k1": "secret"} if signed else None
+    app = arame.App("exposed", broker=broker, results=f"sqlite:///{tmp_path}/r.db", signing_keys=keys)
+    with caplog.at_level(logging.WARNING, logger="arame.running"):
+        app.worker(["q"], 1)  # built, not started: nothing connects
+
+    warnings = [record.getMessage() for record in caplog.records if record.name == "arame.running"]
+    assert bool(warnings) == warned
+    if warned:
+        assert "10.0.0.7" in warnings[0]
+        assert "no signing_keys are set: whoever can publish to it is trusted" in warnings[0]
