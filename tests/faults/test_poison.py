@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import signal
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,13 @@ class Canary:
         return (open, (self.path, "w"))
 
 
-def publish_raw(stack: Stack, body: bytes, content_type: str, content_encoding: str = "binary") -> None:
+def publish_raw(
+    stack: Stack,
+    body: bytes,
+    content_type: str,
+    content_encoding: str = "binary",
+    headers: dict[str, Any] | None = None,
+) -> None:
     """Publish a body as it is, past arame's producer (which would never send such a thing)."""
     connection = connect(stack.spec)
     try:
@@ -41,6 +49,7 @@ def publish_raw(stack: Stack, body: bytes, content_type: str, content_encoding: 
             declare=[kombu_queue(stack.spec, stack.queue)],
             content_type=content_type,
             content_encoding=content_encoding,
+            headers=headers or {},
             delivery_mode=2,
         )
     finally:
@@ -55,6 +64,21 @@ def dead_letters(stack: Stack, count: int, within: float = 30) -> list[arame.tra
         return found if len(found) >= count else []
 
     return wait_until(enough, within, f"{count} dead letter(s)")
+
+
+@functools.cache
+def zlib_bomb(mebibytes: int) -> bytes:
+    """Zeros compressed as Kombu's ``compression="zlib"`` does, a MiB at a time (about 1,000:1)."""
+    packer, chunk = zlib.compressobj(9), bytes(1024 * 1024)
+    return b"".join(packer.compress(chunk) for _ in range(mebibytes)) + packer.flush()
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (the peak) of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
 
 
 def reasons(letters: list[arame.transport.DeadLetter]) -> list[str]:
@@ -130,19 +154,46 @@ def test_messages_without_a_valid_signature_are_dead_lettered_when_the_worker_re
     other_key = stack.stand_ins(stack.app(signing_keys={"k2": "another secret"})).work.delay("other-key")
     wrong_secret = stack.stand_ins(stack.app(signing_keys={"k1": "a wrong secret"})).work.delay("forged")
     signed = stack.stand_ins(stack.app(signing_keys={"k1": "the right secret"}))
+    odd_header = uuid.uuid4().hex  # a signature no HMAC comparison accepts as input
+    body = json.dumps({"id": odd_header, "task": "faults.work", "args": ["odd"]}).encode()
+    publish_raw(stack, body, "application/json", "utf-8", headers={"x-arame-signature": "k1:\u00e9"})
 
     worker = workers.start(app_spec)
     good = signed.work.delay("signed")
     wait_until(lambda: stack.state(good) == arame.SUCCESS, 30, "a correctly signed task succeeded")
-    letters = dead_letters(stack, 3)
+    letters = dead_letters(stack, 4)
 
     by_id = {letter.task_id: letter.reason for letter in letters}
-    assert set(by_id) == {unsigned.id, other_key.id, wrong_secret.id}
+    assert set(by_id) == {unsigned.id, other_key.id, wrong_secret.id, odd_header}
     assert by_id[unsigned.id].startswith("BadSignature: the message is not signed")
     assert by_id[other_key.id].startswith("BadSignature: the message is signed with unknown key id 'k2'")
     assert by_id[wrong_secret.id].startswith("BadSignature: the signature (key id 'k1') does not match")
+    assert by_id[odd_header].startswith("BadSignature: TypeError"), by_id[odd_header]
     assert stack.runs.counts("start") == {"signed": 1}
     finish(stack, workers, worker, signed)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("accepted", [False, True], ids=["compression-refused", "compression-accepted"])
+def test_a_compression_bomb_is_dead_lettered_as_it_arrived_without_the_worker_growing(
+    stack: Stack, workers: Workers, accepted: bool
+) -> None:
+    app_spec = stack.write_module(**({"accept_compressed": True} if accepted else {}))
+    bomb = zlib_bomb(200)  # 200 MiB of zeros in about 200 KiB, under the 1 MiB max_message_size
+    worker = workers.start(app_spec, pool="thread")
+    worker.wait_consuming()
+    before = memory_kib(worker.pid, "VmRSS")
+
+    publish_raw(stack, bomb, "application/json", "utf-8", headers={"compression": "application/x-gzip"})
+    [letter] = dead_letters(stack, 1)
+    grew = memory_kib(worker.pid, "VmHWM") - before
+
+    assert len(letter.body) == len(bomb), "the dead letter is not the body as it arrived"
+    assert letter.body == bomb
+    expected = "MessageTooLarge: decompressed" if accepted else "MalformedMessage: the body is compressed"
+    assert letter.reason.startswith(expected), letter.reason
+    assert grew < 32 * 1024, f"the worker grew by {grew} KiB"
+    finish(stack, workers, worker)
 
 
 @pytest.mark.timeout(90)
