@@ -8,6 +8,7 @@ the relay of any running worker takes it, publishes it from its results row, and
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from arame.consumers.polling import Poller
@@ -29,10 +30,12 @@ class OutboxRelay:
 
     Args:
         app: the app whose results database holds the outbox and whose producer publishes.
+        queues: the queues it publishes for (the results database may hold other apps' rows).
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, queues: Sequence[str]) -> None:
         self._app = app
+        self._queues = sorted(queues)
         self._rows = OutboxRows(app.results)
         self._poller = Poller("arame-relay", RELAY_EVERY, self._look)
 
@@ -52,7 +55,7 @@ class OutboxRelay:
         """
         published = 0
         while True:
-            messages = self._rows.take_due(TAKE_FOR, BATCH)
+            messages = self._rows.take_due(TAKE_FOR, self._queues, BATCH)
             if not messages:
                 return published
             ids = [message.id for message in messages]

@@ -55,7 +55,8 @@ def build_worker(
         observer=observer,
         board=app.workers,
         limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
-        companions=[OutboxRelay(app)],  # publishes what callers committed but did not publish
+        # Publishes what callers committed but did not publish, for this app's queues.
+        companions=[OutboxRelay(app, {*app.own_queues(), *(queues or ())})],
     )
 
 

@@ -80,8 +80,10 @@ class OutboxRows:
                 outbox.update().where(outbox.c.id.in_(list(task_ids))).values(lease_until=from_epoch(0))
             )
 
-    def take_due(self, lease: float, limit: int = 100) -> list[TaskMessage]:
-        """Take the rows whose lease ran out, for ``lease`` seconds, and return their messages.
+    def take_due(self, lease: float, queues: Sequence[str], limit: int = 100) -> list[TaskMessage]:
+        """Take the rows of ``queues`` whose lease ran out, for ``lease`` seconds; return their messages.
+
+        Only ``queues``: other apps may share the results database and publish to other brokers.
 
         Each row is taken by moving its lease forward only where it has still run out, so two
         relays never take the same row. Rows whose task is no longer PENDING (it ran, or was
@@ -92,7 +94,7 @@ class OutboxRows:
             due = list(
                 conn.execute(
                     sa.select(outbox.c.id)
-                    .where(outbox.c.lease_until < from_epoch(now))
+                    .where(outbox.c.lease_until < from_epoch(now), outbox.c.queue.in_(list(queues)))
                     .order_by(outbox.c.created_at)
                     .limit(limit)
                 ).scalars()

@@ -195,7 +195,8 @@ def test_two_relays_publish_each_row_once(
         handles = confirm.map((i,) for i in range(150))
     OutboxRows(caller.results).release([h.id for h in handles])  # their publisher is gone
     relay_apps = [shop(broker_url, results_url, queue, table, engine) for _ in range(2)]
-    relays = [OutboxRelay(app) for app in relay_apps]
+    assert OutboxRelay(relay_apps[0], ["another-apps-queue"]).relay() == 0  # not its rows
+    relays = [OutboxRelay(app, [queue]) for app in relay_apps]
     counts: list[int] = []
     threads = [threading.Thread(target=lambda r=relay: counts.append(r.relay())) for relay in relays]
     for thread in threads:
