@@ -56,7 +56,7 @@ def build_worker(
         board=app.workers,
         limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
         # Publishes what callers committed but did not publish, for this app's queues.
-        companions=[OutboxRelay(app, {*app.own_queues(), *(queues or ())})],
+        companions=[OutboxRelay(app, sorted({*app.own_queues(), *(queues or ())}))],
     )
 
 
