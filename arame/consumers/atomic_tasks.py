@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from arame import states
+from arame.consumers import outcomes
 from arame.consumers.execute import execute
 from arame.consumers.recorder import ResultRecorder
+from arame.errors import ResultStoreError
 from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
@@ -20,12 +22,25 @@ def execute_atomically(
     Any other ending (an exception, a retry, a time limit) rolls the transaction back, so the
     task's writes are undone; its outcome is then recorded like any other task's.
 
+    A task that broke its own transaction (it caught an SQL error after which PostgreSQL
+    refuses every statement) ends in FAILURE: running it again would only break it again.
+
     Raises:
         ResultStoreError: the transaction did not commit: nothing of the run stays, and the
             message must be given back to run again.
     """
-    with recorder.task_transaction() as transaction:
-        outcome = execute(task, message, worker)
-        if outcome.state == states.SUCCESS:
-            transaction.record(outcome)
+    outcome: Outcome | None = None
+    try:
+        with recorder.task_transaction() as transaction:
+            outcome = execute(task, message, worker)
+            if outcome.state == states.SUCCESS:
+                transaction.record(outcome)
+    except ResultStoreError as exc:
+        if outcome is None or not exc.unstorable:
+            raise
+        reason = (
+            f"{exc} (an SQL error inside an atomic task aborts its transaction; catch it in a "
+            "savepoint: arame.connection().begin_nested())"
+        )
+        return outcomes.failed(message, worker, "TransactionAborted", reason, started=outcome.started_at)
     return outcome

@@ -61,14 +61,33 @@ class TaskTransaction:
             nonlocal updated
             updated = self._execute(UPDATE_OUTCOME, [outcome_params(outcome)])
 
-        if outcome.joins and self._conn is not None:  # a chord member advances its join here too
-            self.fired = record_with_joins(self._conn, [outcome], write)
-        else:
-            write(self._conn, [outcome])
-        if updated and self._store.notices is not None:
-            self._execute(NOTIFY_IDS, [{"ids": [outcome.task_id]}])
+        try:
+            if outcome.joins and self._conn is not None:  # a chord member advances its join here too
+                self.fired = record_with_joins(self._conn, [outcome], write)
+            else:
+                write(self._conn, [outcome])
+            if updated and self._store.notices is not None:
+                self._execute(NOTIFY_IDS, [{"ids": [outcome.task_id]}])
+        except Exception as exc:
+            raise _refused(self._store, exc) from exc
         self.recorded = bool(updated)
         return self.recorded
+
+
+def _refused(store: ResultStore, exc: Exception) -> ResultStoreError:
+    """The error of a write in the task's transaction: ``unstorable`` unless the database or the
+    connection failed, for the task itself broke the transaction (PostgreSQL aborts it at an
+    error the task caught) and running it again would break it the same way."""
+    transient = getattr(exc, "connection_invalidated", False) or any(
+        kind.__name__ == "OperationalError" for kind in type(exc).__mro__
+    )  # SQLAlchemy's and every DB-API driver's name for "down, lost, deadlocked"
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    cause = text.splitlines()[0] if text else type(exc).__name__
+    return ResultStoreError(
+        f"the task's transaction could not record its outcome: {cause}",
+        url=store.safe_url,
+        unstorable=not transient,
+    )
 
 
 @contextmanager

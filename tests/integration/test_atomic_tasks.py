@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -94,3 +95,30 @@ def test_an_async_task_cannot_be_atomic() -> None:
 
         @app.task(atomic=True)
         async def write() -> None: ...
+
+
+def test_an_atomic_task_that_swallows_an_sql_error_ends_once_instead_of_running_again(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], notes: sa.Table
+) -> None:
+    app = arame.App("notes", broker=broker_url, results=results_url, default_queue=new_queue())
+    runs: list[int] = []
+
+    @app.task(name="notes.swallow", atomic=True)
+    def swallow() -> str:
+        runs.append(1)
+        conn = arame.connection()
+        conn.execute(notes.insert(), {"text": "before"})
+        with contextlib.suppress(sa.exc.DBAPIError):  # PostgreSQL aborts the transaction here
+            conn.execute(sa.text(f"SELECT missing FROM {notes.name}"))
+        return "returned"
+
+    handle = swallow.delay()
+    with running(app.worker(concurrency=1)):
+        handle.get(timeout=20, propagate=False)
+    assert len(runs) == 1
+    if handle.state == arame.FAILURE:  # PostgreSQL: the task's writes are undone, and it says why
+        assert "transaction" in str(handle.info)
+        assert written(app, notes) == []
+    else:  # SQLite and MySQL keep a transaction going after a failed statement
+        assert written(app, notes) == ["before"]
+    app.close()
