@@ -61,7 +61,8 @@ class CallerTransaction:
         self._rows.write(self._connection.execute, messages, bodies, PUBLISH_LEASE)
         if not self._waiting:
             self._connection.on_commit(self._publish)
-        self._waiting.extend(zip(messages, bodies, strict=True))
+        waiting = {message.id for message, _ in self._waiting}
+        self._waiting.extend(pair for pair in zip(messages, bodies, strict=True) if pair[0].id not in waiting)
 
     def _publish(self) -> None:
         waiting, self._waiting = self._waiting, []

@@ -61,7 +61,7 @@ class OutboxRows:
             {"id": m.id, "queue": m.queue, "created_at": from_epoch(now), "lease_until": until}
             for m in messages
         ]
-        execute(outbox.insert(), marks)
+        execute(self._store.insert_ignore(outbox), marks)  # an id enqueued twice is one task
 
     def still_waiting(self, task_ids: Sequence[str]) -> list[str]:
         """Which of ``task_ids`` have an outbox row (a rolled-back savepoint leaves none)."""

@@ -207,3 +207,19 @@ def test_two_relays_publish_each_row_once(
     assert not outbox_ids(caller) & {h.id for h in handles}
     for app in [caller, *relay_apps]:
         app.close()
+
+
+def test_the_same_task_id_enqueued_twice_in_a_transaction_is_one_task_as_outside_one(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    confirm, task_id = app.tasks["orders.confirm"], uuid.uuid4().hex
+    with engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 6, "item": "rice"})
+        confirm.apply_async((6,), task_id=task_id)
+        confirm.apply_async((6,), task_id=task_id)  # a retried request, say
+    with running(app.worker(concurrency=1)):
+        assert app.AsyncResult(task_id).get(timeout=20) == "confirmed rice"
+    assert task_id not in outbox_ids(app)
+    app.close()
