@@ -23,6 +23,7 @@ from arame.results.outbox import OutboxRows
 
 if TYPE_CHECKING:
     from arame.app import App
+    from arame.canvas.plan import Wait
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class CallerTransaction:
             self._connection.on_commit(self._publish)
         waiting = {message.id for message, _ in self._waiting}
         self._waiting.extend(pair for pair in zip(messages, bodies, strict=True) if pair[0].id not in waiting)
+
+    def add_plan(self, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:
+        """Write a workflow in the caller's transaction: its waiting steps and joins, and its
+        first tasks (``roots``), published after the commit."""
+        self._rows.write_waits(self._connection.execute, waits)
+        if roots:
+            self.add(roots, [message.to_body() for message in roots])
 
     def _publish(self) -> None:
         waiting, self._waiting = self._waiting, []

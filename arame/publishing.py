@@ -114,4 +114,4 @@ def send_canvas(app: App, canvas: Canvas) -> Any:
     """
     if app.immediate:
         raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
-    return publish_canvas(app, canvas)
+    return publish_canvas(app, canvas, current(app))  # inside a caller's transaction: the outbox

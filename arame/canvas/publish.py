@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
 from arame.canvas.plan import build_plan
 from arame.errors import PublishError, ResultStoreError
+from arame.outbox import CallerTransaction
 from arame.producers import Producer
 from arame.results import AsyncResult, ResultStore
 from arame.results.group_result import GroupResult
@@ -30,8 +31,11 @@ class CanvasApp(Protocol):
     def producer(self) -> Producer: ...
 
 
-def publish_canvas(app: CanvasApp, canvas: Canvas) -> Any:
+def publish_canvas(app: CanvasApp, canvas: Canvas, caller: CallerTransaction | None = None) -> Any:
     """Write a prepared workflow's rows and joins, publish its first tasks, and return its handle.
+
+    With ``caller`` (the outbox), the rows and joins are written in the caller's transaction
+    and the first tasks published after its commit: all of the workflow or none of it.
 
     Raises:
         ResultStoreError: the rows could not be written; nothing was published.
@@ -43,6 +47,9 @@ def publish_canvas(app: CanvasApp, canvas: Canvas) -> Any:
         return (task.queue, task.options.priority) if task else (app.default_queue, None)
 
     plan = build_plan(canvas, route)
+    if caller is not None:
+        caller.add_plan(plan.roots, plan.waits)
+        return handle(canvas, app.results)
     write_plan(app.results, plan.roots, plan.waits)
     try:
         app.producer.publish_many(plan.roots)

@@ -24,15 +24,20 @@ if TYPE_CHECKING:
 def write_plan(store: ResultStore, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:
     """In one transaction: PENDING rows for the tasks published now (with their messages), for
     the waiting steps (without: reconcile leaves them alone), and a join row per waiting step."""
-    rows = [pending_row(message) for message in roots]
-    rows += [pending_row(None, w.message.id, w.message.task, w.message.queue) for w in waits if w.placeholder]
-    now = datetime.fromtimestamp(time.time(), UTC)
-    join_rows = [_join_row(wait, now) for wait in waits]
+    waiting, join_rows = waiting_rows(waits)
+    rows = [pending_row(message) for message in roots] + waiting
     with store.transaction() as conn:
         if rows:
             conn.execute(insert_ignore(conn, results), rows)
         if join_rows:
             conn.execute(insert_ignore(conn, joins), join_rows)
+
+
+def waiting_rows(waits: Sequence[Wait]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The PENDING rows (without messages) of a workflow's waiting steps, and their join rows."""
+    rows = [pending_row(None, w.message.id, w.message.task, w.message.queue) for w in waits if w.placeholder]
+    now = datetime.fromtimestamp(time.time(), UTC)
+    return rows, [_join_row(wait, now) for wait in waits]
 
 
 def forget_plan(store: ResultStore, task_ids: Sequence[str]) -> None:

@@ -223,3 +223,29 @@ def test_the_same_task_id_enqueued_twice_in_a_transaction_is_one_task_as_outside
         assert app.AsyncResult(task_id).get(timeout=20) == "confirmed rice"
     assert task_id not in outbox_ids(app)
     app.close()
+
+
+def test_workflows_in_a_transaction_are_enqueued_whole_on_a_commit_and_not_at_all_on_a_rollback(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    confirm = app.tasks["orders.confirm"]
+    shout = app.task(name="orders.shout")(lambda text: text.upper())
+    joined = app.task(name="orders.joined")(lambda texts: " and ".join(sorted(texts)))
+    with pytest.raises(RuntimeError), engine.begin() as conn, app.transaction(conn):
+        dropped = [
+            (confirm.s(8) | shout.s())(),
+            *arame.group(confirm.s(8), confirm.s(8))().results,
+            arame.chord([confirm.s(8)], joined.s())(),
+        ]
+        raise RuntimeError("the view failed")
+    with engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 8, "item": "pie"})
+        chained = (confirm.s(8) | shout.s())()
+        chorded = arame.chord([confirm.s(8), confirm.s(8)], joined.s())()
+    with running(app.worker(concurrency=2)):
+        assert chained.get(timeout=20) == "CONFIRMED PIE"
+        assert chorded.get(timeout=20) == "confirmed pie and confirmed pie"
+    assert [handle.state for handle in dropped] == ["UNKNOWN"] * 4
+    app.close()
