@@ -28,6 +28,11 @@ def connection() -> Any:
     return conn
 
 
+def bound() -> Any:
+    """The connection of the atomic task running now, or ``None``."""
+    return _connection.get()
+
+
 def bind(conn: Any) -> Token[Any]:
     """Make ``conn`` what ``connection()`` returns, until ``unbind(token)``."""
     return _connection.set(conn)

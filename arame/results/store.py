@@ -38,7 +38,12 @@ from arame.results.statements import (
     UPDATE_OWN_ROW,
 )
 from arame.results.table import results
-from arame.results.task_transaction import TaskTransaction, TaskTransactionSource, task_transaction
+from arame.results.task_transaction import (
+    TaskTransaction,
+    TaskTransactionSource,
+    in_task_transaction,
+    task_transaction,
+)
 from arame.states import Outcome, Started
 
 __all__ = ["ResultRow", "ResultStore"]
@@ -162,6 +167,9 @@ class ResultStore(ResultReads):
             .where(results.c.id == task_id, NOT_TERMINAL)
             .values(state=state, result=meta_json)
         )
+        own = in_task_transaction(self, statement)  # SQLite: the atomic task's lock is its own
+        if own is not None:
+            return bool(own)
         if self.quick_engine is self.engine:
             with self.transaction() as conn:
                 return bool(conn.execute(statement).rowcount)

@@ -74,6 +74,21 @@ class TaskTransaction:
         return self.recorded
 
 
+def in_task_transaction(store: ResultStore, statement: Any) -> int | None:
+    """Inside an atomic task on SQLite, run ``statement`` in the task's own transaction and
+    return the rows it changed; elsewhere ``None`` (run it as usual).
+
+    On SQLite the task holds the database's one write lock until it ends: a write on another
+    connection (``update_state``) would wait for it until it timed out.
+    """
+    conn = atomic.bound()
+    if conn is None or store.engine.dialect.name != "sqlite":
+        return None
+    if isinstance(conn, sa.Connection):
+        return int(conn.execute(statement).rowcount)
+    return dbapi_execute(conn, store.engine.dialect)(statement, [{}])  # Django's connection
+
+
 def _refused(store: ResultStore, exc: Exception) -> ResultStoreError:
     """The error of a write in the task's transaction: ``unstorable`` unless the database or the
     connection failed, for the task itself broke the transaction (PostgreSQL aborts it at an

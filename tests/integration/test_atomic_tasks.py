@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -121,4 +122,23 @@ def test_an_atomic_task_that_swallows_an_sql_error_ends_once_instead_of_running_
         assert written(app, notes) == []
     else:  # SQLite and MySQL keep a transaction going after a failed statement
         assert written(app, notes) == ["before"]
+    app.close()
+
+
+def test_update_state_inside_an_atomic_task_after_its_writes_does_not_wait_for_its_own_lock(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], notes: sa.Table
+) -> None:
+    app = arame.App("notes", broker=broker_url, results=results_url, default_queue=new_queue())
+
+    @app.task(name="notes.progress", atomic=True, bind=True)
+    def progress(self: arame.Task) -> float:  # type: ignore[type-arg]
+        arame.connection().execute(notes.insert(), {"text": "written"})
+        began = time.monotonic()
+        assert self.update_state(state="PROGRESS", meta={"done": 1})
+        return time.monotonic() - began
+
+    handle = progress.delay()
+    with running(app.worker(concurrency=1)):
+        assert handle.get(timeout=60) < 5  # SQLite: its one write lock is the task's own
+    assert written(app, notes) == ["written"]
     app.close()
