@@ -7,7 +7,7 @@ from typing import Any
 from arame import states
 from arame.consumers import outcomes
 from arame.consumers.execute import execute
-from arame.consumers.recorder import ResultRecorder
+from arame.consumers.recorder import ResultRecorder, TaskTransaction
 from arame.errors import ResultStoreError
 from arame.message import TaskMessage
 from arame.states import Outcome
@@ -15,14 +15,19 @@ from arame.task import Task
 
 
 def execute_atomically(
-    recorder: ResultRecorder, task: Task[Any, Any], message: TaskMessage, worker: str
+    recorder: ResultRecorder,
+    task: Task[Any, Any],
+    message: TaskMessage,
+    worker: str,
+    running: dict[str, TaskTransaction] | None = None,
 ) -> Outcome:
     """Run ``task`` in a transaction on the results database and record a SUCCESS in it.
 
     Any other ending (an exception, a retry, a time limit) rolls the transaction back, so the
     task's writes are undone; its outcome is then recorded like any other task's.
 
-    A task that broke its own transaction (it caught an SQL error after which PostgreSQL
+    ``running`` holds the open transaction under the task's id while it runs (a hard time
+    limit abandons it). A task that broke its own transaction (it caught an SQL error after which PostgreSQL
     refuses every statement) ends in FAILURE: running it again would only break it again.
 
     Raises:
@@ -32,7 +37,13 @@ def execute_atomically(
     outcome: Outcome | None = None
     try:
         with recorder.task_transaction() as transaction:
-            outcome = execute(task, message, worker)
+            if running is not None:
+                running[message.id] = transaction
+            try:
+                outcome = execute(task, message, worker)
+            finally:
+                if running is not None:
+                    running.pop(message.id, None)
             if outcome.state == states.SUCCESS:
                 transaction.record(outcome)
     except ResultStoreError as exc:

@@ -22,7 +22,7 @@ from typing import Any
 from arame.consumers import outcomes
 from arame.consumers.atomic_tasks import execute_atomically
 from arame.consumers.execute import execute
-from arame.consumers.recorder import ResultRecorder
+from arame.consumers.recorder import ResultRecorder, TaskTransaction
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome
@@ -141,6 +141,7 @@ class TimeLimits:
     def __init__(self, recorder: ResultRecorder, *, kill_on_hard: bool) -> None:
         self._recorder = recorder
         self._kill_on_hard = kill_on_hard
+        self._atomic: dict[str, TaskTransaction] = {}  # atomic tasks' open transactions, by task id
         # Terminating a running task needs a process to end: only the process pool can.
         self._watchdog = Watchdog(
             kill_on_hard=kill_on_hard, terminated=recorder.terminated if kill_on_hard else None
@@ -167,7 +168,7 @@ class TimeLimits:
 
     def _execute(self, task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         if task.options.atomic:
-            return execute_atomically(self._recorder, task, message, worker)
+            return execute_atomically(self._recorder, task, message, worker, self._atomic)
         return execute(task, message, worker)
 
     def _die(self, message: TaskMessage, worker: str) -> None:
@@ -175,6 +176,9 @@ class TimeLimits:
 
         A terminated task's row already reads REVOKED, and a terminal row is never overwritten.
         """
+        transaction = self._atomic.pop(message.id, None)
+        if transaction is not None:  # SQLite: its write lock would keep the failure out
+            transaction.abandon()
         try:
             self._recorder.record([outcomes.over_limit(message, worker, TimeLimitExceeded)])
         except Exception as exc:  # noqa: BLE001 - the message comes back and the limit applies again

@@ -15,6 +15,10 @@ class TaskTransaction(Protocol):
     def record(self, outcome: Outcome) -> bool:
         """Write the outcome in the transaction; ``False`` if its row was finished already."""
 
+    def abandon(self) -> None:
+        """Roll it back now, from another thread, where it would keep the task's failure from
+        being recorded (SQLite's one write lock); the process ends next (a hard time limit)."""
+
 
 class ResultRecorder(Protocol):
     """Claims tasks before they run and commits their outcomes; raises if a transaction failed.

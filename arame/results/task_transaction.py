@@ -12,6 +12,7 @@ marks it for rollback (see ``TaskTransactionSource``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ from arame.states import Outcome
 if TYPE_CHECKING:
     from arame.results.store import ResultStore
 
+logger = logging.getLogger(__name__)
+
 #: Opens a framework's transaction: yields (DB-API connection, mark it for rollback).
 TaskTransactionSource = Callable[[], AbstractContextManager[tuple[Any, Callable[[], None]]]]
 
@@ -45,10 +48,13 @@ class TaskTransaction:
         conn: the transaction's SQLAlchemy connection (``None`` on a framework's own).
     """
 
-    def __init__(self, store: ResultStore, execute: Execute, conn: sa.Connection | None = None) -> None:
+    def __init__(
+        self, store: ResultStore, execute: Execute, conn: sa.Connection | None = None, dbapi: Any = None
+    ) -> None:
         self._store = store
         self._execute = execute
         self._conn = conn
+        self._dbapi = dbapi if conn is None else conn.connection.dbapi_connection
         self.recorded = False
         self.fired: list[TaskMessage] = []
 
@@ -72,6 +78,17 @@ class TaskTransaction:
             raise _refused(self._store, exc) from exc
         self.recorded = bool(updated)
         return self.recorded
+
+    def abandon(self) -> None:
+        """Roll back from another thread (a hard time limit), where the task holds SQLite's one
+        write lock: the failure is recorded on another connection, which would wait for it."""
+        if self._dbapi is None or self._store.engine.dialect.name != "sqlite":
+            return  # elsewhere the task's locks never cover its own row; the process's end undoes it
+        try:
+            self._dbapi.interrupt()  # stops a statement running now, which would hold the rollback
+            self._dbapi.rollback()
+        except Exception as exc:  # noqa: BLE001 - the process ends next, which undoes it all the same
+            logger.warning("could not roll back the transaction of a task past its time limit: %s", exc)
 
 
 def in_task_transaction(store: ResultStore, statement: Any) -> int | None:
@@ -147,7 +164,9 @@ def _framework_transaction(store: ResultStore, source: TaskTransactionSource) ->
         dbapi_connection, set_rollback = opened.__enter__()
     except Exception as exc:
         raise ResultStoreError(f"could not begin the task's transaction: {exc}", url=store.safe_url) from exc
-    scope = TaskTransaction(store, dbapi_execute(dbapi_connection, store.engine.dialect))
+    scope = TaskTransaction(
+        store, dbapi_execute(dbapi_connection, store.engine.dialect), dbapi=dbapi_connection
+    )
     token = atomic.bind(dbapi_connection)
     try:
         yield scope

@@ -32,6 +32,11 @@ def forever() -> None:
 @app.task
 def add(x: int, y: int) -> int:
     return x + y
+
+@app.task(time_limit=1, atomic=True)
+def stuck_atomic() -> None:
+    arame.connection().exec_driver_sql("INSERT INTO notes (text) VALUES ('undone')")
+    time.sleep(60)
 """
 
 
@@ -93,3 +98,20 @@ def app_task(app: arame.App, name: str) -> str:
     if full not in app.tasks:
         app.task(name=full)(lambda *args: None)
     return full
+
+
+def test_a_hard_time_limit_fails_an_atomic_task_holding_sqlites_write_lock_and_undoes_its_writes(
+    limits,
+) -> None:
+    app, start = limits
+    with app.results.transaction() as conn:
+        conn.exec_driver_sql("CREATE TABLE notes (text VARCHAR(20))")
+    stuck = app.send_task(app_task(app, "stuck_atomic"))
+    worker = start()
+    # The child records the failure while its task holds the database's one write lock.
+    _wait_for(lambda: stuck.state == arame.FAILURE, 20)
+    assert stuck.row is not None and stuck.row.error_type == "arame.errors.TimeLimitExceeded"
+    with app.results.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 0
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
