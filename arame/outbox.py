@@ -60,10 +60,11 @@ class CallerTransaction:
     def add(self, messages: Sequence[TaskMessage], bodies: Sequence[str]) -> None:
         """Write the rows of ``messages`` in the caller's transaction; publish them after its commit."""
         self._rows.write(self._connection.execute, messages, bodies, PUBLISH_LEASE)
-        if not self._waiting:
-            self._connection.on_commit(self._publish)
+        first = not self._waiting
         waiting = {message.id for message, _ in self._waiting}
         self._waiting.extend(pair for pair in zip(messages, bodies, strict=True) if pair[0].id not in waiting)
+        if first:  # an autocommit connection calls it at once: the rows are committed already
+            self._connection.on_commit(self._publish)
 
     def add_plan(self, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:
         """Write a workflow in the caller's transaction: its waiting steps and joins, and its

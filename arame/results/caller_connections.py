@@ -51,7 +51,9 @@ def attach(conn: Any, results_engine: sa.Engine, on_commit: OnCommit | None = No
     if isinstance(conn, sa.Connection):
         _refuse_other_database(conn.engine.url, results_engine.url)
         return CallerConnection(
-            lambda statement, rows: _run(conn.execute, statement, rows), _after_connection_commit(conn), False
+            lambda statement, rows: _run(conn.execute, statement, rows),
+            _at_once if _autocommits(conn) else _after_connection_commit(conn),
+            False,
         )
     if on_commit is not None and hasattr(conn, "cursor"):
         return CallerConnection(dbapi_execute(conn, results_engine.dialect), on_commit, True)
@@ -69,6 +71,18 @@ def _after_session_commit(session: Session) -> OnCommit:
         event.listen(session, "after_commit", lambda _session: callback(), once=True)
 
     return register
+
+
+def _autocommits(conn: sa.Connection) -> bool:
+    """Whether ``conn`` commits each statement itself (AUTOCOMMIT: no commit comes later)."""
+    # An engine created with isolation_level= keeps it on its dialect, not in the options.
+    engine_level = getattr(conn.dialect, "isolation_level", None)
+    level = conn.get_execution_options().get("isolation_level", engine_level)
+    return bool(level == "AUTOCOMMIT")
+
+
+def _at_once(callback: Callable[[], None]) -> None:
+    callback()  # the rows are committed already
 
 
 def _after_connection_commit(conn: sa.Connection) -> OnCommit:

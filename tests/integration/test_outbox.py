@@ -249,3 +249,17 @@ def test_workflows_in_a_transaction_are_enqueued_whole_on_a_commit_and_not_at_al
         assert chorded.get(timeout=20) == "confirmed pie and confirmed pie"
     assert [handle.state for handle in dropped] == ["UNKNOWN"] * 4
     app.close()
+
+
+def test_a_connection_in_autocommit_mode_publishes_each_task_at_once(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 10, "item": "nuts"})  # committed at once
+        handle = app.tasks["orders.confirm"].delay(10)
+        assert handle.id not in outbox_ids(app)  # so is the task, and published: no relay to wait for
+    with running(app.worker(concurrency=1)):
+        assert handle.get(timeout=20) == "confirmed nuts"
+    app.close()
