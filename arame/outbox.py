@@ -58,7 +58,13 @@ class CallerTransaction:
         return not fair_queues_of(messages)
 
     def add(self, messages: Sequence[TaskMessage], bodies: Sequence[str]) -> None:
-        """Write the rows of ``messages`` in the caller's transaction; publish them after its commit."""
+        """Write the rows of ``messages`` in the caller's transaction; publish them after its commit.
+
+        Raises:
+            PublishError: one of them can never be published (too large): nothing was written.
+        """
+        for message, body in zip(messages, bodies, strict=True):
+            self.app.producer.check(message, body)  # refused now, as outside a transaction
         self._rows.write(self._connection.execute, messages, bodies, PUBLISH_LEASE)
         first = not self._waiting
         waiting = {message.id for message, _ in self._waiting}

@@ -11,8 +11,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from arame.consumers.outcomes import failed, worker_name
 from arame.consumers.polling import Poller
-from arame.errors import ArameError
+from arame.errors import ArameError, PublishError
+from arame.message import TaskMessage
 from arame.results.outbox import OutboxRows
 
 if TYPE_CHECKING:
@@ -55,9 +57,12 @@ class OutboxRelay:
         """
         published = 0
         while True:
-            messages = self._rows.take_due(TAKE_FOR, self._queues, BATCH)
+            taken = self._rows.take_due(TAKE_FOR, self._queues, BATCH)
+            messages = self._publishable(taken)
             if not messages:
-                return published
+                if len(taken) < BATCH:
+                    return published
+                continue
             ids = [message.id for message in messages]
             try:
                 self._app.producer.publish_many(messages)
@@ -67,8 +72,24 @@ class OutboxRelay:
             self._rows.published(ids)
             published += len(messages)
             logger.info("published %d committed task(s) from the outbox", len(messages))
-            if len(messages) < BATCH:
+            if len(taken) < BATCH:
                 return published
+
+    def _publishable(self, messages: list[TaskMessage]) -> list[TaskMessage]:
+        """``messages`` less those no broker would take (too large for this app's limit), which
+        end in FAILURE: else they would fail every batch they are in, and the rows after them."""
+        kept: list[TaskMessage] = []
+        for message in messages:
+            try:
+                self._app.producer.check(message)
+            except PublishError as exc:
+                logger.error("task %s cannot be published from the outbox: %s", message.id, exc)
+                reason = f"could not be published from the outbox: {exc}"
+                self._app.results.record([failed(message, worker_name(), "PublishError", reason)])
+                self._rows.published([message.id])
+            else:
+                kept.append(message)
+        return kept
 
     def _look(self) -> None:
         try:

@@ -87,6 +87,14 @@ class Producer:
                     f"{len(batch)} tasks were not all published: {exc}", url=self.spec.safe_url
                 ) from exc
 
+    def check(self, message: TaskMessage, body: str | None = None) -> None:
+        """Refuse, as ``publish`` would before sending, a message that cannot go out (its size).
+
+        Raises:
+            PublishError: it cannot be published, however often it is tried.
+        """
+        self._outgoing(message, body)
+
     def _outgoing(self, message: TaskMessage, body: str | None = None) -> Outgoing:
         """Encode (unless ``body`` is given), size-check and sign one message."""
         return encode(

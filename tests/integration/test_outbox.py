@@ -263,3 +263,33 @@ def test_a_connection_in_autocommit_mode_publishes_each_task_at_once(
     with running(app.worker(concurrency=1)):
         assert handle.get(timeout=20) == "confirmed nuts"
     app.close()
+
+
+def test_a_task_too_large_for_the_broker_is_refused_at_delay_and_never_blocks_the_relay(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    queue = new_queue()
+    caller = arame.App(
+        "shop", broker=DEAD_BROKER, results=results_url, default_queue=queue, max_message_size=3000
+    )
+    confirm = caller.task(name="orders.confirm")(lambda order_id: None)
+    with engine.begin() as conn, caller.transaction(conn):
+        with pytest.raises(arame.PublishError, match="max_message_size"):
+            confirm.delay("x" * 4000)  # as outside a transaction: refused at once, nothing written
+        too_large_for_workers = confirm.delay("y" * 2000)  # a worker refuses more than 1,000 bytes
+        handles = [confirm.delay(12) for _ in range(3)]
+    OutboxRows(caller.results).release([h.id for h in [too_large_for_workers, *handles]])
+    worker_app = shop(broker_url, results_url, queue, table, engine)
+    worker_app.max_message_size = 1000
+    with engine.begin() as conn:
+        conn.execute(table.insert(), {"id": 12, "item": "oats"})
+    with running(worker_app.worker(concurrency=1)):
+        for handle in handles:  # published although a row before them cannot be
+            assert worker_app.AsyncResult(handle.id).get(timeout=20) == "confirmed oats"
+        too_large = worker_app.AsyncResult(too_large_for_workers.id)
+        too_large.get(timeout=20, propagate=False)
+    assert too_large.state == arame.FAILURE and "max_message_size" in str(too_large.info)
+    assert not outbox_ids(caller) & {h.id for h in [too_large_for_workers, *handles]}
+    caller.close()
+    worker_app.close()
