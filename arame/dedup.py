@@ -11,6 +11,7 @@ from arame.results.dedup import DedupStore
 
 if TYPE_CHECKING:
     from arame.app import App
+    from arame.outbox import CallerTransaction
 
 
 class KeyReservation:
@@ -44,6 +45,16 @@ class KeyReservation:
         results = self._app.results
         write = results.pending_writer([message], [body])
         return DedupStore(results).reserve(self._key, message.id, self._seconds, time.time(), write)
+
+    def reserve_in(self, caller: CallerTransaction, message: TaskMessage, body: str) -> str:
+        """``reserve`` in a caller's transaction (the outbox): the key and the rows commit with
+        it and are published after it; a rollback frees the key."""
+        holder = DedupStore(self._app.results).reserve_in(
+            caller.sql, self._key, message.id, self._seconds, time.time()
+        )
+        if holder == message.id:
+            caller.add([message], [body])
+        return holder
 
     def release(self, task_id: str) -> None:
         """Give the key up: its task's message could not be published (its row is removed)."""

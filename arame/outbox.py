@@ -57,6 +57,11 @@ class CallerTransaction:
         their sub-queue outside the caller's transaction first (they are published at once)."""
         return not fair_queues_of(messages)
 
+    @property
+    def sql(self) -> Any:
+        """Runs a statement in the caller's transaction and reads its rows (``.execute()``)."""
+        return self._connection.sql
+
     def add(self, messages: Sequence[TaskMessage], bodies: Sequence[str]) -> None:
         """Write the rows of ``messages`` in the caller's transaction; publish them after its commit.
 
@@ -106,6 +111,7 @@ def caller_transaction(app: App, conn: Any, on_commit: OnCommit | None = None) -
         ConfigurationError: ``conn`` is not a connection on the results database.
     """
     caller = CallerTransaction(app, attach(conn, app.results.engine, on_commit))
+    app.results.fair.prepare()  # the flow tables (dedup keys), once: before SQLite's lock is the caller's
     token = _current.set(caller)
     try:
         yield caller

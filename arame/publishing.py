@@ -37,10 +37,12 @@ def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> A
     # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
     with tracing.sending((message,)) as (sent,):
         body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
-        caller = current(app) if key is None else None  # a deduplicated task is published at once
+        caller = current(app)
         if caller is not None and caller.takes([sent]):  # the outbox: published after the commit
-            caller.add([sent], [body])
-            return AsyncResult(sent.id, app.results)
+            holder = sent.id if key is None else key.reserve_in(caller, sent, body)
+            if key is None:
+                caller.add([sent], [body])
+            return AsyncResult(holder, app.results)
         if key is None:
             app.results.add_pending(sent, body)
         elif (holder := key.reserve(sent, body)) != sent.id:

@@ -44,4 +44,4 @@ def _create_tables(sender: Any, using: str = "default", **kwargs: Any) -> None:
     if using == "default":
         from arame.django.config import project
 
-        project.app.results.engine  # noqa: B018 - opening the store creates its tables
+        project.app.results.fair.prepare()  # the flow tables (dedup keys); opening the store, the rest

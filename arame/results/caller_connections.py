@@ -35,6 +35,8 @@ class CallerConnection:
     execute: Execute
     on_commit: OnCommit
     filters_rollbacks: bool
+    #: Runs any statement in the transaction and reads its rows: ``sql.execute(statement, params)``.
+    sql: Any
 
 
 def attach(conn: Any, results_engine: sa.Engine, on_commit: OnCommit | None = None) -> CallerConnection:
@@ -45,8 +47,9 @@ def attach(conn: Any, results_engine: sa.Engine, on_commit: OnCommit | None = No
     """
     if isinstance(conn, Session):
         _refuse_other_database(conn.get_bind().engine.url, results_engine.url)
+        execute = conn.execute
         return CallerConnection(
-            lambda statement, rows: _run(conn.execute, statement, rows), _after_session_commit(conn), False
+            lambda statement, rows: _run(execute, statement, rows), _after_session_commit(conn), False, conn
         )
     if isinstance(conn, sa.Connection):
         _refuse_other_database(conn.engine.url, results_engine.url)
@@ -54,9 +57,11 @@ def attach(conn: Any, results_engine: sa.Engine, on_commit: OnCommit | None = No
             lambda statement, rows: _run(conn.execute, statement, rows),
             _at_once if _autocommits(conn) else _after_connection_commit(conn),
             False,
+            conn,
         )
     if on_commit is not None and hasattr(conn, "cursor"):
-        return CallerConnection(dbapi_execute(conn, results_engine.dialect), on_commit, True)
+        dialect = results_engine.dialect
+        return CallerConnection(dbapi_execute(conn, dialect), on_commit, True, DbapiStatements(conn, dialect))
     raise ConfigurationError(
         f"app.transaction() takes a SQLAlchemy Connection or Session on the results database, not {conn!r}"
     )
@@ -103,28 +108,62 @@ def dbapi_execute(dbapi_connection: Any, dialect: sa.Dialect) -> Execute:
     """Run statements on a DB-API connection (a framework's own), compiled for ``dialect``."""
 
     def execute(statement: Any, rows: list[dict[str, Any]]) -> int:
-        compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
-        processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
-        }
-        params = []
-        for row in rows:
-            values = compiled.construct_params(row)
-            for name, process in processors.items():
-                if process is not None and values.get(name) is not None:
-                    values[name] = process(values[name])
-            params.append(
-                tuple(values[name] for name in compiled.positiontup) if compiled.positional else values
-            )
+        sql, params = _compiled(statement, rows, dialect)
         cursor = dbapi_connection.cursor()
         try:
-            cursor.executemany(compiled.string, params)
+            cursor.executemany(sql, params)
             return int(cursor.rowcount)
         finally:
             cursor.close()
 
     return execute
+
+
+@dataclass(frozen=True, slots=True)
+class DbapiResult:
+    """The rows a statement run by ``DbapiStatements`` read, and how many it changed."""
+
+    rows: list[Any]
+    rowcount: int
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class DbapiStatements:
+    """Runs one SQLAlchemy statement at a time on a DB-API connection (a framework's own)."""
+
+    dbapi_connection: Any
+    dialect: sa.Dialect
+
+    def execute(self, statement: Any, params: dict[str, Any] | None = None) -> DbapiResult:
+        sql, (values,) = _compiled(statement, [params or {}], self.dialect)
+        cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, values)
+            return DbapiResult(list(cursor.fetchall()) if cursor.description else [], int(cursor.rowcount))
+        finally:
+            cursor.close()
+
+
+def _compiled(statement: Any, rows: list[dict[str, Any]], dialect: sa.Dialect) -> tuple[str, list[Any]]:
+    """``statement``'s SQL for ``dialect``, and the driver's parameters for each of ``rows``."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    processors = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
+    }
+    params = []
+    for row in rows:
+        values = compiled.construct_params(row)
+        for name, process in processors.items():
+            if process is not None and values.get(name) is not None:
+                values[name] = process(values[name])
+        params.append(tuple(values[name] for name in compiled.positiontup) if compiled.positional else values)
+    return compiled.string, params
 
 
 def _refuse_other_database(given: sa.URL, results: sa.URL) -> None:

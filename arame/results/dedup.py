@@ -9,6 +9,7 @@ sees its holder's row too: a holder without a row is one whose task is gone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -55,9 +56,17 @@ class DedupStore(FlowTables):
             # Another caller took it over (or gave it up) between the read and the update.
         raise ResultStoreError(f"could not take the deduplication key {key!r}: too much contention")
 
-    def _take(
-        self, conn: sa.Connection, hashed_key: str, task_id: str, until: float, now: float
-    ) -> str | None:
+    def reserve_in(self, conn: Any, key: str, task_id: str, seconds: float, now: float) -> str:
+        """``reserve`` in a caller's open transaction (``conn``, see ``arame.outbox``), where the
+        caller writes the task's row: held once that transaction commits, freed by its rollback."""
+        self._create()
+        for _ in range(MAX_TRIES):
+            holder = self._take(conn, hashed("dedup", key), task_id, now + seconds, now)
+            if holder is not None:
+                return holder
+        raise ResultStoreError(f"could not take the deduplication key {key!r}: too much contention")
+
+    def _take(self, conn: Any, hashed_key: str, task_id: str, until: float, now: float) -> str | None:
         """The key's holder once ``task_id`` tried to take it, or ``None``: changed meanwhile, look again."""
         # Not the INSERT's rowcount: PostgreSQL's driver reports -1 for it whether it wrote or not.
         row = {"key": hashed_key, "task_id": task_id, "until": until}
@@ -86,6 +95,6 @@ class DedupStore(FlowTables):
             )
 
 
-def _unfinished(conn: sa.Connection, task_id: str) -> bool:
+def _unfinished(conn: Any, task_id: str) -> bool:
     state = conn.execute(sa.select(results.c.state).where(results.c.id == task_id)).scalar()
     return state is not None and state not in states.TERMINAL_STATES

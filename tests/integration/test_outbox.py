@@ -293,3 +293,24 @@ def test_a_task_too_large_for_the_broker_is_refused_at_delay_and_never_blocks_th
     assert not outbox_ids(caller) & {h.id for h in [too_large_for_workers, *handles]}
     caller.close()
     worker_app.close()
+
+
+def test_a_dedup_key_taken_in_a_transaction_is_taken_with_it_and_freed_by_its_rollback(
+    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+) -> None:
+    engine, table = orders
+    app = shop(broker_url, results_url, new_queue(), table, engine)
+    confirm, key = app.tasks["orders.confirm"], f"order-9-{uuid.uuid4().hex}"
+    with pytest.raises(RuntimeError), engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 9, "item": "figs"})  # SQLite: this transaction writes
+        dropped = confirm.apply_async((9,), dedup_key=key, dedup_for=60)
+        raise RuntimeError("the view failed")
+    with engine.begin() as conn, app.transaction(conn):
+        conn.execute(table.insert(), {"id": 9, "item": "figs"})
+        first = confirm.apply_async((9,), dedup_key=key, dedup_for=60)
+        again = confirm.apply_async((9,), dedup_key=key, dedup_for=60)
+    assert again.id == first.id != dropped.id  # the rollback freed the key
+    with running(app.worker(concurrency=1)):
+        assert first.get(timeout=20) == "confirmed figs"
+    assert app.AsyncResult(dropped.id).state == "UNKNOWN"  # and published nothing
+    app.close()
