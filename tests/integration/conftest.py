@@ -13,11 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from arame.results.limit_tables import fair_queues
-from arame.results.table import results as results_table
 from arame.transport import Publisher, parse_broker_url
-from arame.transport.connection import connect, kombu_queue
-from arame.transport.subscriber import dead_letter_queue
+from tests.cleanup import fresh_queue_name, remove_queues
 from tests.helpers import Inbox, inboxes
 from tests.integration.canvas_flow import Flow
 
@@ -50,9 +47,18 @@ def broker_kind(broker_url: str) -> str:
     return broker_url.partition(":")[0]
 
 
+def only_on(broker: str, results: str, name: str) -> pytest.MarkDecorator:
+    """Run a module's tests on one broker and results database instead of every broker."""
+    return pytest.mark.parametrize(
+        ("broker_url", "results_url"), [pytest.param(broker, results, id=name)], indirect=True
+    )
+
+
 @pytest.fixture
-def results_url(broker_url: str, tmp_path: Path) -> str:
-    """The results database that goes with ``broker_url``."""
+def results_url(request: pytest.FixtureRequest, broker_url: str, tmp_path: Path) -> str:
+    """The results database that goes with ``broker_url`` (or the one ``only_on`` names)."""
+    if hasattr(request, "param"):
+        return str(request.param)
     scheme = broker_url.partition("://")[0]
     return _SAME_DATABASE.get(scheme, "sqlite:///{tmp}/results.db").format(tmp=tmp_path)
 
@@ -63,62 +69,18 @@ def new_queue(broker_url: str, results_url: str) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def new() -> str:
-        created.append(f"arame-test-{uuid.uuid4().hex}")
+        created.append(fresh_queue_name())
         return created[-1]
 
     yield new
     if created:
-        created += fair_subqueues(results_url, created)
-        delete_queues(broker_url, created)
-        delete_result_rows(results_url, created)
+        remove_queues(broker_url, results_url, created)
 
 
-def fair_subqueues(results_url: str, queues: list[str]) -> list[str]:
-    """The fair sub-queues of ``queues`` ever registered (their registrations are deleted)."""
-    engine = sa.create_engine(results_url)
-    try:
-        with engine.begin() as conn:
-            if not sa.inspect(conn).has_table(fair_queues.name):
-                return []
-            subs = [
-                row.queue
-                for row in conn.execute(
-                    sa.select(fair_queues.c.queue).where(fair_queues.c.parent.in_(queues))
-                )
-            ]
-            conn.execute(fair_queues.delete().where(fair_queues.c.parent.in_(queues)))
-            return subs
-    finally:
-        engine.dispose()
-
-
-def delete_queues(broker_url: str, names: list[str]) -> None:
-    """Empty and delete queues and their dead-letter queues.
-
-    A purge first: Kombu's virtual transports delete only the queues bound to an exchange.
-    """
-    spec = parse_broker_url(broker_url)
-    connection = connect(spec)
-    try:
-        channel = connection.default_channel
-        for name in [*names, *map(dead_letter_queue, names)]:
-            queue = kombu_queue(spec, name)(channel)
-            queue.declare()
-            queue.purge()
-            queue.delete()
-    finally:
-        connection.release()
-
-
-def delete_result_rows(results_url: str, queues: list[str]) -> None:
-    """Delete the rows of tasks published to ``queues``, if the results table exists."""
-    engine = sa.create_engine(results_url)
-    try:
-        with engine.begin() as conn:
-            if sa.inspect(conn).has_table(results_table.name):
-                conn.execute(results_table.delete().where(results_table.c.queue.in_(queues)))
-    finally:
-        engine.dispose()
+@pytest.fixture
+def queue(new_queue: Callable[[], str]) -> str:
+    """A fresh queue on ``broker_url``, removed with its rows at teardown."""
+    return new_queue()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 
 import kombu
 import pytest
@@ -32,11 +31,6 @@ def receive(broker_url: str, queue: str, count: int, within: float = 10.0) -> li
     finally:
         subscriber.close()
     return got
-
-
-@pytest.fixture
-def queue(new_queue: Callable[[], str]) -> str:
-    return new_queue()
 
 
 @pytest.mark.redis

@@ -73,11 +73,6 @@ def new_queue() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture
-def queue(new_queue: Callable[[], str]) -> str:
-    return new_queue()
-
-
-@pytest.fixture
 def publisher() -> Iterator[Publisher]:
     publisher = Publisher(broker())
     yield publisher
