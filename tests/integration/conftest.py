@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from _pytest.mark import ParameterSet
 
 from arame.transport import Publisher, parse_broker_url
 from tests.cleanup import fresh_queue_name, remove_queues
@@ -30,6 +31,19 @@ BROKERS = [
     pytest.param("postgresql://127.0.0.1/test", id="postgres", marks=pytest.mark.postgres),
     pytest.param("mysql://root@127.0.0.1/test", id="mysql", marks=pytest.mark.mysql),
 ]
+
+#: For a feature whose broker is only a carrier: memory:// in-process, SQLite across processes.
+FEATURE_BROKERS = [p for p in BROKERS if p.id in {"memory", "sqlite"}]
+#: For a feature whose state lives in the results database: one of each database it may live in
+#: (Redis and RabbitMQ keep their results in a SQLite file, as memory:// does; the transport
+#: contract, the result-store contract and the fault suites keep every broker).
+RESULTS_DATABASES = [p for p in BROKERS if p.id in {"memory", "sqlite", "postgres", "mysql"}]
+
+
+def on_brokers(params: list[ParameterSet]) -> pytest.MarkDecorator:
+    """Run a module's tests on these brokers instead of every broker (``pytestmark = ...``)."""
+    return pytest.mark.parametrize("broker_url", params, indirect=True)
+
 
 #: A SQL broker keeps its results in the same database; the others use a SQLite file.
 _SAME_DATABASE = {"sqlite": "sqlite:///{tmp}/broker.db", "postgresql": POSTGRES_URL, "mysql": MYSQL_URL}

@@ -21,6 +21,9 @@ import os
 import time
 
 import arame
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 app = arame.App("celeryish")  # its URLs: $ARAME_BROKER_URL and $ARAME_RESULTS_URL
 

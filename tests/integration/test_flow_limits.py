@@ -1,4 +1,5 @@
-"""Rate and concurrency limits hold across workers, on every broker; tasks over them wait in the broker."""
+"""Rate and concurrency limits hold across workers on each results database; tasks over them
+wait in the broker."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from contextlib import contextmanager
 import pytest
 
 import arame
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 TIMEOUT = 60
 
