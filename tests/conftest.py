@@ -59,13 +59,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``--quick``, deselect what needs a server, a cluster, a fault suite or a broker other
-    than memory:// (the edit-test loop; the full run still has them all)."""
+    """Cluster tests share one xdist worker. With ``--quick``, deselect what needs a server, a
+    cluster, worker processes, a fault suite or a broker other than memory:// (the edit-test
+    loop; the full run still has them all)."""
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            # Private clusters take their ports, CPU and memory: one at a time (--dist loadgroup).
+            item.add_marker(pytest.mark.xdist_group("clusters"))
     if not config.getoption("--quick"):
         return
     kept, dropped = [], []
     for item in items:
-        slow = any(item.get_closest_marker(name) for name in [*SERVICES, "cluster"])
+        slow = any(item.get_closest_marker(name) for name in [*SERVICES, "cluster", "processes"])
         broker = getattr(item, "callspec", None) and item.callspec.params.get("broker_url")
         if slow or "faults" in item.path.parts or broker not in (None, "memory://"):
             dropped.append(item)

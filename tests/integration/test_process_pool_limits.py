@@ -19,6 +19,8 @@ MODULE = """
 import time
 import arame
 
+pytestmark = pytest.mark.processes
+
 app = arame.App("limits", broker={broker!r}, results={results!r}, lease_seconds=1)
 
 @app.task(time_limit=1)
