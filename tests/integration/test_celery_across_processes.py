@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 import arame
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 TASKS_MODULE = """
 import os
 import time
 
 import arame
-from tests.integration.conftest import RESULTS_DATABASES, on_brokers
-
-pytestmark = on_brokers(RESULTS_DATABASES)
 
 app = arame.App("celeryish")  # its URLs: $ARAME_BROKER_URL and $ARAME_RESULTS_URL
 

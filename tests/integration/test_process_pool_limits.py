@@ -15,11 +15,11 @@ import pytest
 
 import arame
 
+pytestmark = pytest.mark.processes
+
 MODULE = """
 import time
 import arame
-
-pytestmark = pytest.mark.processes
 
 app = arame.App("limits", broker={broker!r}, results={results!r}, lease_seconds=1)
 
