@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from arame.shared import registry
+from arame.current import registry
 from arame.testing import reset_memory_transport
 
 #: Marker name -> the (host, port) the server listens on.

@@ -15,9 +15,12 @@ import sqlalchemy as sa
 from _pytest.mark import ParameterSet
 
 from arame.transport import Publisher, parse_broker_url
-from tests.cleanup import fresh_queue_name, remove_queues
+from tests.cleanup import delete_queues, delete_result_rows, fresh_queue_name, remove_queues
 from tests.helpers import Inbox, inboxes
 from tests.integration.canvas_flow import Flow
+
+# Suites import the cleanup from here too.
+__all__ = ["delete_queues", "delete_result_rows"]
 
 POSTGRES_URL = "postgresql+psycopg://127.0.0.1/test"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1/test"
