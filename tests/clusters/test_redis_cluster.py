@@ -65,7 +65,7 @@ def test_every_queue_is_reached_through_any_one_seed_node_and_wakes_its_consumer
         publisher = Publisher(spec)
         try:
             for queue in queues:
-                assert wake_up_latency(inbox, publisher, queue) < 3
+                assert wake_up_latency(inbox, publisher, queue) < 5  # within the drain: no poll
         finally:
             publisher.close()
 
