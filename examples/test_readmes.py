@@ -16,6 +16,8 @@ import pytest
 
 from examples.readme import ReadmeSession, shell_blocks
 
+pytestmark = pytest.mark.processes
+
 EXAMPLES = Path(__file__).resolve().parent
 ROOT = EXAMPLES.parent
 

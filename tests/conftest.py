@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from arame.current import registry
 from arame.testing import reset_memory_transport
 
 #: Marker name -> the (host, port) the server listens on.
@@ -47,10 +50,50 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(message)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="only the tests that need no server nor worker process: unit, CLI and memory:// ones",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cluster tests share one xdist worker. With ``--quick``, deselect what needs a server, a
+    cluster, worker processes, a fault suite or a broker other than memory:// (the edit-test
+    loop; the full run still has them all)."""
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            # Private clusters take their ports, CPU and memory: one at a time (--dist loadgroup).
+            item.add_marker(pytest.mark.xdist_group("clusters"))
+    if not config.getoption("--quick"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        slow = any(item.get_closest_marker(name) for name in [*SERVICES, "cluster", "processes"])
+        broker = getattr(item, "callspec", None) and item.callspec.params.get("broker_url")
+        if slow or "faults" in item.path.parts or broker not in (None, "memory://"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _empty_memory_transport() -> None:
     """Kombu keeps memory:// queues on a class: empty them so no test sees another's messages."""
     reset_memory_transport()
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    """Close the connections of every App a test made (a closed App reopens on its next use):
+    Python 3.13 reports a SQLite connection collected unclosed in whichever test runs next."""
+    before = weakref.WeakSet(registry.apps)  # weak: an App a test lets go of may still be collected
+    yield
+    for app in [app for app in registry.apps if app not in before]:
+        app.close()
 
 
 @pytest.fixture

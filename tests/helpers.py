@@ -3,10 +3,16 @@ worker running on a thread for the length of a block."""
 
 from __future__ import annotations
 
+import json
+import os
+import select
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from arame.consumers import Worker
@@ -114,3 +120,48 @@ def running(worker: Worker, *, now: bool = False, timeout: float = 30.0) -> Iter
         yield worker
     finally:
         worker.stop(timeout=timeout, now=now)
+
+
+_HOLD_ONE = """
+import json, sys, time
+from arame.transport import Subscriber, parse_broker_url, with_lease
+
+# A short lease (on the transports that lease) so that the test need not wait for the default.
+spec = with_lease(parse_broker_url(sys.argv[1]), float(sys.argv[3]))
+got = []
+subscriber = Subscriber(spec, [sys.argv[2]], 1, got.append)
+subscriber.open()
+deadline = time.monotonic() + 30
+while not got and time.monotonic() < deadline:
+    subscriber.drain(0.05)
+report = [time.time(), str(got[0]._message.delivery_tag), got[0].decode()] if got else None
+print(json.dumps(report), flush=True)
+sys.stdin.read()  # hold the delivery, unacked, until this process is killed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a consumer process received before it was killed holding it unacknowledged."""
+
+    at: float  # time.time() when it arrived
+    tag: str  # its delivery tag
+    body: Any  # its decoded body
+
+
+def held_by_a_killed_consumer(broker_url: str, queue: str, lease: float) -> Held:
+    """Receive one message from ``queue`` in a fresh process (leased for ``lease`` seconds), then
+    SIGKILL that process with the delivery unacknowledged."""
+    command = [sys.executable, "-c", _HOLD_ONE, broker_url, queue, str(lease)]
+    consumer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert consumer.stdin is not None and consumer.stdout is not None
+    try:
+        assert select.select([consumer.stdout], [], [], 60)[0], "the consumer process did not report"
+        report = json.loads(consumer.stdout.readline() or "null")
+    finally:
+        os.kill(consumer.pid, signal.SIGKILL)
+        consumer.wait(timeout=10)
+        consumer.stdin.close()
+        consumer.stdout.close()
+    assert report is not None, "the consumer process received nothing"
+    return Held(*report)

@@ -14,6 +14,8 @@ import pytest
 
 from arame.app import BROKER_ENV, RESULTS_ENV
 
+pytestmark = pytest.mark.processes
+
 TASKS = "import arame\n\napp = arame.App('checks')\n\n\n@app.task\ndef add(x, y):\n    return x + y\n"
 
 REFUSED = [

@@ -117,7 +117,7 @@ def test_status_counts_the_tasks_committed_but_not_yet_published(
     module = write_module(APP_SOURCE.format(name="shop", queue=queue))
     app = importlib.import_module(module).app
     caller = arame.App("caller", broker="redis://127.0.0.1:9/0", results=shared_results)  # nothing listens
-    add = caller.task(name=app.tasks[next(iter(app.tasks))].name, queue=queue)(lambda x, y: x + y)
+    add = caller.task(name=app.tasks[f"{module}.add"].name, queue=queue)(lambda x, y: x + y)
     with caller.results.engine.begin() as conn, caller.transaction(conn):
         add.delay(1, 2)
     caller.close()

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import arame
 from arame.cli import cli
 from arame.transport import Delivery, Subscriber
-from tests.integration.conftest import delete_queues
+from tests.cleanup import delete_queues
 
 BROKERS = [
     pytest.param("redis://127.0.0.1:6379/15", "0", id="redis", marks=pytest.mark.redis),

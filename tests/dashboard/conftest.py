@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ import pytest
 
 import arame
 from arame.dashboard.server import server
-from tests.integration.conftest import POSTGRES_URL, delete_queues, delete_result_rows
+from tests.cleanup import queue_removed_after
+from tests.integration.conftest import POSTGRES_URL
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,10 +79,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def queue() -> Iterator[str]:
-    name = f"arame-test-{uuid.uuid4().hex}"
-    yield name
-    delete_queues(REDIS_URL, [name])
-    delete_result_rows(POSTGRES_URL, [name])
+    yield from queue_removed_after(REDIS_URL, POSTGRES_URL)
 
 
 @pytest.fixture

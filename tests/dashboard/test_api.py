@@ -9,8 +9,8 @@ import pytest
 import arame
 from arame.dashboard.server import server
 from arame.results.outbox_table import outbox
+from tests.cleanup import delete_queues, delete_result_rows
 from tests.dashboard.conftest import POSTGRES_URL, REDIS_URL, ServeDashboard
-from tests.integration.conftest import delete_queues, delete_result_rows
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(60)]
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from arame.transport import Publisher, dead_letter_queue, dead_sizes
+from tests.cleanup import delete_queues
 from tests.dashboard.conftest import REDIS_URL, Browse, ServeDashboard
-from tests.integration.conftest import delete_queues
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 

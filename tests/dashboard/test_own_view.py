@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 import arame
+from tests.cleanup import delete_queues, delete_result_rows
 from tests.dashboard.conftest import POSTGRES_URL, REDIS_URL, ServeDashboard
-from tests.integration.conftest import delete_queues, delete_result_rows
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(60)]
 

@@ -24,10 +24,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 import arame
-from arame.results.table import results as results_table
 from arame.transport import BrokerSpec, list_dead, parse_broker_url, queue_sizes
-from arame.transport.connection import connect, kombu_queue
 from arame.transport.urls import DEFAULT_LEASE_SECONDS
+from tests.cleanup import delete_queues, delete_result_rows
 from tests.helpers import rabbitmq_queues, wait_until
 
 T = TypeVar("T")
@@ -299,35 +298,10 @@ class Stack:
             with contextlib.suppress(Exception):
                 app.close()
         with contextlib.suppress(Exception):
-            delete_queues(self.spec, [self.queue, f"{self.queue}.dead", *subqueues])
+            delete_queues(self.spec, [self.queue, *subqueues])
         if not self.results_url.startswith("sqlite"):
             with contextlib.suppress(Exception):
-                for queue in [self.queue, *subqueues]:
-                    delete_result_rows(self.results_url, queue)
-
-
-def delete_queues(spec: BrokerSpec, names: list[str]) -> None:
-    """Empty and delete queues (a purge first: Kombu's virtual transports delete only bound queues)."""
-    connection = connect(spec)
-    try:
-        channel = connection.default_channel
-        for name in names:
-            queue = kombu_queue(spec, name)(channel)
-            queue.declare()
-            queue.purge()
-            queue.delete()
-    finally:
-        connection.release()
-
-
-def delete_result_rows(results_url: str, queue: str) -> None:
-    engine = sa.create_engine(arame.transport.database_url(results_url))
-    try:
-        with engine.begin() as conn:
-            if sa.inspect(conn).has_table(results_table.name):
-                conn.execute(results_table.delete().where(results_table.c.queue == queue))
-    finally:
-        engine.dispose()
+                delete_result_rows(self.results_url, [self.queue, *subqueues])
 
 
 class WorkerProcess:

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from _pytest.mark import ParameterSet
 
-from arame.results.limit_tables import fair_queues
-from arame.results.table import results as results_table
 from arame.transport import Publisher, parse_broker_url
-from arame.transport.connection import connect, kombu_queue
-from arame.transport.subscriber import dead_letter_queue
+from tests.cleanup import delete_queues, delete_result_rows, fresh_queue_name, remove_queues
 from tests.helpers import Inbox, inboxes
 from tests.integration.canvas_flow import Flow
+
+# Suites import the cleanup from here too.
+__all__ = ["delete_queues", "delete_result_rows"]
 
 POSTGRES_URL = "postgresql+psycopg://127.0.0.1/test"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1/test"
@@ -33,6 +34,19 @@ BROKERS = [
     pytest.param("postgresql://127.0.0.1/test", id="postgres", marks=pytest.mark.postgres),
     pytest.param("mysql://root@127.0.0.1/test", id="mysql", marks=pytest.mark.mysql),
 ]
+
+#: For a feature whose broker is only a carrier: memory:// in-process, SQLite across processes.
+FEATURE_BROKERS = [p for p in BROKERS if p.id in {"memory", "sqlite"}]
+#: For a feature whose state lives in the results database: one of each database it may live in
+#: (Redis and RabbitMQ keep their results in a SQLite file, as memory:// does; the transport
+#: contract, the result-store contract and the fault suites keep every broker).
+RESULTS_DATABASES = [p for p in BROKERS if p.id in {"memory", "sqlite", "postgres", "mysql"}]
+
+
+def on_brokers(params: list[ParameterSet]) -> pytest.MarkDecorator:
+    """Run a module's tests on these brokers instead of every broker (``pytestmark = ...``)."""
+    return pytest.mark.parametrize("broker_url", params, indirect=True)
+
 
 #: A SQL broker keeps its results in the same database; the others use a SQLite file.
 _SAME_DATABASE = {"sqlite": "sqlite:///{tmp}/broker.db", "postgresql": POSTGRES_URL, "mysql": MYSQL_URL}
@@ -50,9 +64,18 @@ def broker_kind(broker_url: str) -> str:
     return broker_url.partition(":")[0]
 
 
+def only_on(broker: str, results: str, name: str) -> pytest.MarkDecorator:
+    """Run a module's tests on one broker and results database instead of every broker."""
+    return pytest.mark.parametrize(
+        ("broker_url", "results_url"), [pytest.param(broker, results, id=name)], indirect=True
+    )
+
+
 @pytest.fixture
-def results_url(broker_url: str, tmp_path: Path) -> str:
-    """The results database that goes with ``broker_url``."""
+def results_url(request: pytest.FixtureRequest, broker_url: str, tmp_path: Path) -> str:
+    """The results database that goes with ``broker_url`` (or the one ``only_on`` names)."""
+    if hasattr(request, "param"):
+        return str(request.param)
     scheme = broker_url.partition("://")[0]
     return _SAME_DATABASE.get(scheme, "sqlite:///{tmp}/results.db").format(tmp=tmp_path)
 
@@ -63,62 +86,18 @@ def new_queue(broker_url: str, results_url: str) -> Iterator[Callable[[], str]]:
     created: list[str] = []
 
     def new() -> str:
-        created.append(f"arame-test-{uuid.uuid4().hex}")
+        created.append(fresh_queue_name())
         return created[-1]
 
     yield new
     if created:
-        created += fair_subqueues(results_url, created)
-        delete_queues(broker_url, created)
-        delete_result_rows(results_url, created)
+        remove_queues(broker_url, results_url, created)
 
 
-def fair_subqueues(results_url: str, queues: list[str]) -> list[str]:
-    """The fair sub-queues of ``queues`` ever registered (their registrations are deleted)."""
-    engine = sa.create_engine(results_url)
-    try:
-        with engine.begin() as conn:
-            if not sa.inspect(conn).has_table(fair_queues.name):
-                return []
-            subs = [
-                row.queue
-                for row in conn.execute(
-                    sa.select(fair_queues.c.queue).where(fair_queues.c.parent.in_(queues))
-                )
-            ]
-            conn.execute(fair_queues.delete().where(fair_queues.c.parent.in_(queues)))
-            return subs
-    finally:
-        engine.dispose()
-
-
-def delete_queues(broker_url: str, names: list[str]) -> None:
-    """Empty and delete queues and their dead-letter queues.
-
-    A purge first: Kombu's virtual transports delete only the queues bound to an exchange.
-    """
-    spec = parse_broker_url(broker_url)
-    connection = connect(spec)
-    try:
-        channel = connection.default_channel
-        for name in [*names, *map(dead_letter_queue, names)]:
-            queue = kombu_queue(spec, name)(channel)
-            queue.declare()
-            queue.purge()
-            queue.delete()
-    finally:
-        connection.release()
-
-
-def delete_result_rows(results_url: str, queues: list[str]) -> None:
-    """Delete the rows of tasks published to ``queues``, if the results table exists."""
-    engine = sa.create_engine(results_url)
-    try:
-        with engine.begin() as conn:
-            if sa.inspect(conn).has_table(results_table.name):
-                conn.execute(results_table.delete().where(results_table.c.queue.in_(queues)))
-    finally:
-        engine.dispose()
+@pytest.fixture
+def queue(new_queue: Callable[[], str]) -> str:
+    """A fresh queue on ``broker_url``, removed with its rows at teardown."""
+    return new_queue()
 
 
 @pytest.fixture

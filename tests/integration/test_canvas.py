@@ -1,4 +1,4 @@
-"""Workflows on every broker: chains, groups, chords, callbacks, nesting, failures and retries."""
+"""Workflows on every results database: chains, groups, chords, callbacks, nesting, failures and retries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pytest
 import arame
 from arame.results.join_plans import join_of
 from tests.integration.canvas_flow import TIMEOUT, Flow
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 
 def test_a_chain_passes_each_result_to_the_next_step(flow):

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 import arame
 from arame.results.joins_table import joins
+from tests.cleanup import delete_queues
 from tests.integration.canvas_flow import TIMEOUT, Flow
-from tests.integration.conftest import delete_queues
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Workflows whose tasks the worker refuses, on every broker: they fail like a task that raised.
+"""Workflows whose tasks the worker refuses: they fail like a task that raised.
 
 A refused chord member or chain step (no worker knows its name, its arguments do not fit, its
 body is broken) fails its workflow, naming it; a retry reruns only what failed. A refused or
@@ -17,7 +17,10 @@ from arame.message import new_task_id
 from arame.results.join_plans import join_of
 from arame.transport import list_dead
 from tests.integration.canvas_flow import TIMEOUT, Flow
+from tests.integration.conftest import FEATURE_BROKERS, on_brokers
 from tests.integration.test_canvas import wait_for
+
+pytestmark = on_brokers(FEATURE_BROKERS)
 
 #: The error type each refusal leaves on the member's row and in the workflow's reason.
 REFUSALS = {"unknown-task": "TaskNotRegistered", "bad-arguments": "InvalidArguments"}

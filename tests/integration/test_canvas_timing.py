@@ -1,4 +1,4 @@
-"""``eta`` and ``expires`` on linked signatures, on every broker: honoured as on a direct apply_async."""
+"""``eta`` and ``expires`` on linked signatures, on each results database: as on apply_async."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import arame
 from tests.integration.canvas_flow import TIMEOUT, Flow
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
 from tests.integration.test_canvas import join_after
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 
 def test_a_callback_with_an_eta_does_not_start_before_it(flow: Flow) -> None:

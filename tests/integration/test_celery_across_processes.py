@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 import arame
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 TASKS_MODULE = """
 import os

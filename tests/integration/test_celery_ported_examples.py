@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 import arame
+from tests.integration.conftest import FEATURE_BROKERS, on_brokers
+
+pytestmark = on_brokers(FEATURE_BROKERS)
 
 PORTED = Path(__file__).parents[2] / "examples" / "celery-ported"
 

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import arame
 from arame.metrics.dashboard import render
 from arame.transport import Subscriber
-from tests.integration.conftest import delete_queues
+from tests.cleanup import delete_queues
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

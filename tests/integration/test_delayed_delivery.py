@@ -9,11 +9,6 @@ and survives every consumer closing or dying.
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,7 +26,7 @@ from arame.transport.amqp_delay import MAX_BUCKET_MS, bucket_ms, queue_name
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import NOT_BEFORE
 from arame.transport.subscriber import dead_letter_queue
-from tests.helpers import wait_until
+from tests.helpers import held_by_a_killed_consumer, wait_until
 
 DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every transport
 #: How late a due message may arrive in these tests: the transports do far better (see
@@ -158,22 +153,6 @@ def test_a_delayed_message_keeps_its_priority_once_due(
     assert box.bodies() == ["high", "low-1", "low-2"]
 
 
-CONSUMER_THAT_HOLDS_ONE = """
-import sys, time
-from arame.transport import Subscriber, parse_broker_url, with_lease
-
-spec = with_lease(parse_broker_url(sys.argv[1]), float(sys.argv[3]))
-got = []
-subscriber = Subscriber(spec, [sys.argv[2]], 1, got.append)
-subscriber.open()
-deadline = time.monotonic() + 30
-while not got and time.monotonic() < deadline:
-    subscriber.drain(0.05)
-print(f"{time.time()!r} {got[0].decode()}" if got else "nothing", flush=True)
-sys.stdin.read()  # hold the delivery, unacked, until this process is killed
-"""
-
-
 def test_a_due_message_whose_consumer_dies_unacked_comes_back(
     broker_url, broker_kind, publisher, queue, inbox
 ):
@@ -181,18 +160,9 @@ def test_a_due_message_whose_consumer_dies_unacked_comes_back(
         pytest.skip("memory:// queues live inside one process")
     not_before = time.time() + 1.0
     publisher.publish(json.dumps("held"), queue, not_before=not_before)
-    command = [sys.executable, "-c", CONSUMER_THAT_HOLDS_ONE, broker_url, queue, str(SHORT_LEASE)]
-    consumer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert select.select([consumer.stdout], [], [], 60)[0], "the consumer process did not report"
-        report = consumer.stdout.readline().split()
-        assert report[1:] == ["held"], f"the consumer process received {report}"
-        assert float(report[0]) >= not_before
-    finally:
-        os.kill(consumer.pid, signal.SIGKILL)
-        consumer.wait(timeout=10)
-        consumer.stdin.close()
-        consumer.stdout.close()
+    held = held_by_a_killed_consumer(broker_url, queue, SHORT_LEASE)
+    assert held.body == "held"
+    assert held.at >= not_before
 
     survivor = inbox()
 

@@ -34,11 +34,6 @@ def receive(broker_url: str, queue: str, count: int, within: float = 10.0) -> li
     return got
 
 
-@pytest.fixture
-def queue(new_queue: Callable[[], str]) -> str:
-    return new_queue()
-
-
 @pytest.mark.redis
 @pytest.mark.parametrize("broker_url", [REDIS], ids=["redis"])
 def test_a_failover_url_stays_on_arames_redis_transport_when_the_first_address_is_dead(broker_url, queue):

@@ -23,11 +23,6 @@ REDIS = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture
-def queue(new_queue: Callable[[], str]) -> str:
-    return new_queue()
-
-
-@pytest.fixture
 def hub() -> Iterator[Hub]:
     loop = Hub()
     yield loop

@@ -25,6 +25,7 @@ from arame.relay import OutboxRelay
 from arame.results.outbox import OutboxRows
 from arame.results.outbox_table import outbox
 from tests.helpers import running
+from tests.integration.conftest import _mysql_database, _postgres_schema
 
 #: A broker no one listens on: a publish there fails at once.
 DEAD_BROKER = "redis://127.0.0.1:9/0"
@@ -33,7 +34,29 @@ DEAD_BROKER = "redis://127.0.0.1:9/0"
 @pytest.fixture
 def orders(results_url: str) -> Iterator[tuple[sa.Engine, sa.Table]]:
     """The caller's own table, in the results database."""
-    engine = sa.create_engine(results_url)
+    yield from _orders_table(results_url)
+
+
+@pytest.fixture
+def own_results(results_url: str, tmp_path: Path) -> Iterator[str]:
+    """A results database of this test's own: a relay publishes every due row it finds, and
+    other tests' workers run relays on the shared databases."""
+    if results_url.startswith("postgresql"):
+        yield from _postgres_schema(tmp_path)
+    elif results_url.startswith("mysql"):
+        yield from _mysql_database(tmp_path)
+    else:
+        yield results_url  # a SQLite file of this test's
+
+
+@pytest.fixture
+def own_orders(own_results: str) -> Iterator[tuple[sa.Engine, sa.Table]]:
+    """The caller's own table, in ``own_results``."""
+    yield from _orders_table(own_results)
+
+
+def _orders_table(url: str) -> Iterator[tuple[sa.Engine, sa.Table]]:
+    engine = sa.create_engine(url)
     table = sa.Table(
         f"orders_{uuid.uuid4().hex[:12]}",
         sa.MetaData(),
@@ -185,9 +208,10 @@ def test_a_task_whose_publisher_is_killed_after_the_commit_runs_once(
 
 
 def test_two_relays_publish_each_row_once(
-    broker_url: str, results_url: str, new_queue: Callable[[], str], orders: tuple[sa.Engine, sa.Table]
+    broker_url: str, own_results: str, new_queue: Callable[[], str], own_orders: tuple[sa.Engine, sa.Table]
 ) -> None:
-    engine, table = orders
+    results_url = own_results
+    engine, table = own_orders
     queue = new_queue()
     caller = shop(DEAD_BROKER, results_url, queue, table, engine)
     confirm = caller.tasks["orders.confirm"]

@@ -15,6 +15,8 @@ import pytest
 
 import arame
 
+pytestmark = pytest.mark.processes
+
 MODULE = """
 import time
 import arame

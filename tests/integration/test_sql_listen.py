@@ -11,8 +11,8 @@ import pytest
 
 from arame.transport import parse_broker_url
 from arame.transport.publisher import Publisher
+from tests.cleanup import delete_queues
 from tests.helpers import Inbox
-from tests.integration.conftest import delete_queues
 
 POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
 

@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from opentelemetry.util._once import Once
 
 import arame
 from arame.dashboard import reads
-from tests.integration.conftest import POSTGRES_URL, delete_queues, delete_result_rows
+from tests.integration.conftest import POSTGRES_URL, only_on
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, only_on(REDIS_URL, POSTGRES_URL, "redis-postgres")]
 
 
 @pytest.fixture
@@ -42,14 +41,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
     # OpenTelemetry sets its provider once per process; its own tests reset it the same way.
     trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
     trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def queue() -> Iterator[str]:
-    name = f"arame-test-{uuid.uuid4().hex}"
-    yield name
-    delete_queues(REDIS_URL, [name])
-    delete_result_rows(POSTGRES_URL, [name])
 
 
 def make_app(queue: str, **options: object) -> arame.App:

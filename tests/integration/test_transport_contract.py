@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-from collections.abc import Callable
 
 import pytest
 
 import arame
 from arame.transport import Outgoing, Publisher, Subscriber, parse_broker_url, queue_sizes
 from arame.transport.connection import connect, kombu_queue
+from tests.helpers import held_by_a_killed_consumer
 
 STOCK_SQL_LOSES = (
     "Kombu's stock SQL transport hides a fetched message forever; replaced by arame's own SQL transport"
@@ -29,11 +24,6 @@ REDIS_WAITS = (
 def bodies(count: int) -> list[str]:
     """JSON bodies easy to tell apart, with non-ASCII text to show they arrive intact."""
     return [json.dumps({"n": n, "text": f"café №{n} ✓"}, ensure_ascii=False) for n in range(count)]
-
-
-@pytest.fixture
-def queue(new_queue: Callable[[], str]) -> str:
-    return new_queue()
 
 
 def test_published_bodies_arrive_intact_and_in_order(publisher, queue, inbox):
@@ -105,21 +95,6 @@ def test_a_requeued_delivery_does_not_block_acknowledging_the_ones_after_it(
     assert queue_sizes(parse_broker_url(broker_url), [queue]) == {queue: 0}
 
 
-CONSUMER_THAT_HOLDS_ONE = """
-import sys, time
-from arame.transport import Subscriber, parse_broker_url, with_lease
-
-# A short lease (on the transports that lease) so that the test need not wait for the default.
-spec = with_lease(parse_broker_url(sys.argv[1]), float(sys.argv[3]))
-got = []
-subscriber = Subscriber(spec, [sys.argv[2]], 1, got.append)
-subscriber.open()
-deadline = time.monotonic() + 30
-while not got and time.monotonic() < deadline:
-    subscriber.drain(0.1)
-print(got[0]._message.delivery_tag if got else "nothing", flush=True)
-sys.stdin.read()  # hold the delivery, unacked, until this process is killed
-"""
 SHORT_LEASE = 2.0
 
 
@@ -143,19 +118,9 @@ def test_an_unacked_delivery_comes_back_after_its_consumer_process_is_killed(
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     [body] = bodies(1)
     publisher.publish(body, queue)
-    command = [sys.executable, "-c", CONSUMER_THAT_HOLDS_ONE, broker_url, queue, str(SHORT_LEASE)]
-    consumer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert select.select([consumer.stdout], [], [], 60)[0], "the consumer process did not report"
-        tag = consumer.stdout.readline().strip()
-        assert tag not in {"nothing", ""}, "the consumer process received nothing"
-    finally:
-        os.kill(consumer.pid, signal.SIGKILL)
-        consumer.wait(timeout=10)
-        consumer.stdin.close()
-        consumer.stdout.close()
+    held = held_by_a_killed_consumer(broker_url, queue, SHORT_LEASE)
     if stock and broker_kind == "redis":
-        request.addfinalizer(lambda: forget_stock_redis_unacked(broker_url, tag))
+        request.addfinalizer(lambda: forget_stock_redis_unacked(broker_url, held.tag))
 
     survivor = inbox()
 

@@ -25,7 +25,8 @@ from arame.errors import ResultStoreError
 from arame.message import TaskMessage
 from arame.results import ResultStore
 from arame.states import Outcome
-from tests.integration.conftest import MYSQL_URL, POSTGRES_URL, delete_result_rows
+from tests.cleanup import delete_result_rows
+from tests.integration.conftest import MYSQL_URL, POSTGRES_URL
 
 DATABASES = [
     pytest.param(POSTGRES_URL, id="postgres", marks=pytest.mark.postgres),

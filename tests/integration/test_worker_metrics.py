@@ -9,18 +9,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import arame
-from tests.integration.conftest import POSTGRES_URL, delete_queues, delete_result_rows
+from tests.integration.conftest import POSTGRES_URL, only_on
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, only_on(REDIS_URL, POSTGRES_URL, "redis-postgres")]
 
 TASKS_MODULE = """
 import os
@@ -45,14 +44,6 @@ def fail():
 def nap(seconds):
     time.sleep(seconds)
 """
-
-
-@pytest.fixture
-def queue() -> Iterator[str]:
-    name = f"arame-test-{uuid.uuid4().hex}"
-    yield name
-    delete_queues(REDIS_URL, [name])
-    delete_result_rows(POSTGRES_URL, [name])
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -52,6 +52,7 @@ def test_shared_tasks_of_installed_apps_are_discovered_and_bound_to_the_project_
     assert "tests.integrations.django_site.shop.tasks.remember" in get_app().tasks
 
 
+@pytest.mark.processes
 def test_a_shared_tasks_delay_may_be_the_first_thing_a_fresh_process_does() -> None:
     # As a web process's first request: nothing touched arame.django.app before.
     first = "from tests.integrations.django_site.shop.tasks import remember; print(remember.delay(1).id)"
@@ -60,6 +61,7 @@ def test_a_shared_tasks_delay_may_be_the_first_thing_a_fresh_process_does() -> N
     assert get_app().AsyncResult(done.stdout.split()[-1]).state == arame.PENDING
 
 
+@pytest.mark.processes
 def test_manage_py_arame_worker_burst_runs_what_was_published_and_result_prints_it() -> None:
     handle = tasks.remember.apply_async(("from a view",), queue="default")
     worker = manage("worker", "--burst", "--pool", "thread", "-c", "1", "-Q", "default")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import arame
 from arame.consumers.aiorun import AsyncRun, guarded
@@ -29,9 +30,10 @@ async def _cancelled_after_start(run: AsyncRun, soft: bool) -> tuple[str, int]:
     return await run.task
 
 
-async def _await(coroutine: object, run: AsyncRun) -> tuple[str, int]:
-    value: tuple[str, int] = await guarded(coroutine, run)  # type: ignore[arg-type]
-    return value
+async def _await(coroutine: object, run: AsyncRun) -> Any:
+    """Await ``coroutine`` through ``guarded`` as ``aexecute`` does (asyncio tasks take only
+    native coroutines, not a generator-based one, since Python 3.12)."""
+    return await guarded(coroutine, run)  # type: ignore[arg-type]
 
 
 def test_a_soft_cancel_raises_soft_time_limit_exceeded_at_the_await_and_is_spent() -> None:
@@ -50,7 +52,7 @@ def test_a_plain_cancel_reaches_the_coroutine_as_cancelled_error() -> None:
 
     async def main() -> None:
         run = _run()
-        run.task = asyncio.create_task(guarded(body(), run))  # type: ignore[arg-type]
+        run.task = asyncio.create_task(_await(body(), run))  # type: ignore[arg-type]
         await asyncio.sleep(0.01)
         run.cancel()
         try:

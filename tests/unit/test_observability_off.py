@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from arame.message import TaskMessage
 
 PIPELINE = """
@@ -44,12 +46,14 @@ def run_pipeline(block: str, folder: Path) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.processes
 def test_without_the_extras_a_task_runs_and_neither_library_is_imported(tmp_path: Path) -> None:
     # None in sys.modules is how Python spells "not installed" for find_spec and import.
     block = "sys.modules['opentelemetry'] = None; sys.modules['prometheus_client'] = None"
     assert run_pipeline(block, tmp_path) == "[]"
 
 
+@pytest.mark.processes
 def test_with_opentelemetry_installed_but_no_provider_no_trace_is_stored(tmp_path: Path) -> None:
     # (The pipeline asserts that no trace was stored; redis-py imports OpenTelemetry on its own.)
     assert "prometheus_client" not in run_pipeline("", tmp_path)
