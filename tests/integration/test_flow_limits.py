@@ -56,8 +56,10 @@ def test_a_rate_limit_holds_across_two_workers(app: arame.App, new_queue: Callab
     with workers(app, queue, count=2, slots=2):
         assert [h.get(timeout=TIMEOUT) for h in handles] == list(range(50))
 
-    # 20 a second with a burst of 2: never more than 22 in a second (a little slack for clocks).
-    assert most_in_any_window(starts, 1.0) <= 24
+    # 20 a second with a burst of 2: never more than 42 in two seconds. The starts are timed in
+    # the task, a little after the limiter let them in: under load that delay moves a few of them
+    # into the next window, hence the slack (any rate above 24/s puts all 50 in two seconds).
+    assert most_in_any_window(starts, 2.0) <= 48
     assert max(starts) - min(starts) >= 1.5  # 50 starts at 20/s cannot take less than ~2.4 s
 
 
