@@ -53,7 +53,8 @@ def test_the_django_readme_migrates_serves_runs_a_worker_and_answers_its_request
     shutil.copytree(EXAMPLES / "django", site, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
     session = ReadmeSession(site, _environment(tmp_path, database=False), tmp_path)
     sessions.append(session)
-    [migrate, server], [worker], [feedback, report, status] = shell_blocks(EXAMPLES / "django" / "README.md")
+    blocks = shell_blocks(EXAMPLES / "django" / "README.md")
+    [migrate, server], [worker], [feedback, report, status], [order, transfer, transferred] = blocks
 
     session.run(migrate)
     session.start(server)
@@ -65,6 +66,10 @@ def test_the_django_readme_migrates_serves_runs_a_worker_and_answers_its_request
     body = session.poll(status, until=_finished)
     messages = 1 if datetime.now(UTC).year == 2026 else 0  # the README asks for 2026's report
     assert body == {"state": "SUCCESS", "result": {"year": 2026, "messages": messages}}
+    assert session.request(order)["id"] == 1  # saved, its task enqueued in the same transaction
+    session.request(transfer)
+    body = session.poll(transferred, until=_finished)
+    assert body == {"state": "SUCCESS", "result": {"ada": 70, "grace": 130}}
 
 
 def test_the_flask_readme_serves_the_factory_and_its_worker_runs_tasks_in_the_app_context(

@@ -27,3 +27,26 @@ def generate_annual_report(year: int) -> dict[str, int]:
 def count_words(text: str) -> int:
     """A django.tasks task: enqueued with count_words.enqueue(...), run by the arame worker."""
     return len(text.split())
+
+
+@shared_task
+def confirm_order(order_id: int) -> str:
+    """Published inside the view's transaction: it always finds the order that view saved."""
+    from feedback.models import Order
+
+    order = Order.objects.get(id=order_id)
+    order.confirmed = True
+    order.save(update_fields=["confirmed"])
+    return order.item
+
+
+@shared_task(atomic=True)
+def transfer(source: str, target: str, amount: int) -> dict[str, int]:
+    """Atomic: these writes commit with the task's SUCCESS row, so a transfer happens exactly once,
+    whatever is killed when."""
+    from django.db.models import F
+    from feedback.models import Account
+
+    Account.objects.filter(name=source).update(balance=F("balance") - amount)
+    Account.objects.filter(name=target).update(balance=F("balance") + amount)
+    return {account.name: account.balance for account in Account.objects.filter(name__in=[source, target])}

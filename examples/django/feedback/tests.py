@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from django.core import mail
 from django.test import TestCase, TransactionTestCase
+from feedback.models import Order
 
 from arame.django import get_app
 from arame.testing import immediate, run_until_empty
@@ -37,6 +38,21 @@ class WithARealWorker(TransactionTestCase):
         drain()
         self.assertEqual(
             self.client.get("/word-count/", {"id": result_id}).json(), {"status": "SUCCESSFUL", "value": 3}
+        )
+
+    def test_an_order_saved_with_its_task_in_one_transaction_is_confirmed_by_a_worker(self) -> None:
+        body = self.client.post("/orders/", {"item": "tea"}).json()
+        self.assertEqual(get_app().AsyncResult(body["task_id"]).state, "PENDING")
+        drain()
+        self.assertTrue(Order.objects.get(id=body["id"]).confirmed)
+
+    def test_an_atomic_transfer_moves_the_money_with_its_result(self) -> None:
+        form = {"source": "ada", "target": "grace", "amount": 30}
+        task_id = self.client.post("/transfers/", form).json()["task_id"]
+        drain()
+        self.assertEqual(
+            self.client.get(f"/transfers/{task_id}/").json(),
+            {"state": "SUCCESS", "result": {"ada": 70, "grace": 130}},
         )
 
 

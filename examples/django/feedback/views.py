@@ -1,11 +1,11 @@
 import json
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-
-from feedback.models import Feedback
-from feedback.tasks import count_words, generate_annual_report, send_thank_you_email
+from feedback.models import Account, Feedback, Order
+from feedback.tasks import confirm_order, count_words, generate_annual_report, send_thank_you_email, transfer
 
 
 @csrf_exempt
@@ -35,3 +35,26 @@ def word_count(request: HttpRequest) -> JsonResponse:
     result = count_words.get_result(request.GET["id"])
     value = result.return_value if result.is_finished else None
     return JsonResponse({"status": str(result.status), "value": value})
+
+
+@csrf_exempt
+def orders(request: HttpRequest) -> JsonResponse:
+    # The task's row is written in this transaction and published after its commit (the outbox):
+    # a rollback publishes nothing, and the worker always finds the order.
+    with transaction.atomic():
+        order = Order.objects.create(item=request.POST["item"])
+        handle = confirm_order.delay(order.id)
+    return JsonResponse({"id": order.id, "task_id": handle.id}, status=201)
+
+
+@csrf_exempt
+def transfers(request: HttpRequest) -> JsonResponse:
+    for name in (request.POST["source"], request.POST["target"]):
+        Account.objects.get_or_create(name=name, defaults={"balance": 100})
+    handle = transfer.delay(request.POST["source"], request.POST["target"], int(request.POST["amount"]))
+    return JsonResponse({"task_id": handle.id}, status=202)
+
+
+def transfer_status(request: HttpRequest, task_id: str) -> JsonResponse:
+    handle = transfer.AsyncResult(task_id)
+    return JsonResponse({"state": handle.status, "result": handle.result})

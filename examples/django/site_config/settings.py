@@ -10,7 +10,15 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 ROOT_URLCONF = "site_config.urls"
 INSTALLED_APPS = ["django.contrib.contenttypes", "arame.django", "feedback"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+        # A file, not SQLite's in-memory test database, which no worker connection can reach: so
+        # the tests' tasks are enqueued in the views' transactions and atomic tasks hold, as here.
+        "TEST": {"NAME": BASE_DIR / "test-db.sqlite3"},
+    }
+}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEFAULT_FROM_EMAIL = "shop@example.com"
 

@@ -1,5 +1,4 @@
 from django.urls import path
-
 from feedback import views
 
 urlpatterns = [
@@ -7,4 +6,7 @@ urlpatterns = [
     path("reports/", views.start_report),
     path("reports/<str:task_id>/", views.report_status),
     path("word-count/", views.word_count),
+    path("orders/", views.orders),
+    path("transfers/", views.transfers),
+    path("transfers/<str:task_id>/", views.transfer_status),
 ]
