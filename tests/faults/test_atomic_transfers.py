@@ -40,8 +40,10 @@ ACCOUNTS, LEDGER, MARKS, QUEUE = {accounts!r}, {ledger!r}, {marks!r}, {queue!r}
 
 def apply(conn, transfer_id, src, dst, amount):
     move = f"UPDATE {{ACCOUNTS}} SET balance = balance + :amount WHERE id = :id"
-    conn.execute(sa.text(move), {{"amount": -amount, "id": src}})
-    conn.execute(sa.text(move), {{"amount": amount, "id": dst}})
+    # The lower account id first, as any transfer must: two transfers locking the same two
+    # rows in opposite orders deadlock, and the database ends one of them.
+    for account, change in sorted([(src, -amount), (dst, amount)]):
+        conn.execute(sa.text(move), {{"amount": change, "id": account}})
     conn.execute(sa.text(f"INSERT INTO {{LEDGER}} (transfer_id) VALUES (:t)"), {{"t": transfer_id}})
 
 
@@ -144,6 +146,10 @@ def test_a_thousand_atomic_transfers_survive_repeated_kills_exactly_once(
         assert time.monotonic() - started < 240, "the transfers did not all finish"
         worker.wait_consuming()
         done = len(bank.applied())
+        failed = [h.id for h in handles if stack.state(h) == arame.FAILURE]
+        assert not failed, (
+            f"{len(failed)} transfer(s) failed: {stack.row(failed[0])}\n{workers.logs()[-4000:]}"
+        )
         wait_until(
             lambda done=done: len(bank.applied()) > done + 20 or stack.all_in(handles, arame.SUCCESS),
             60,
