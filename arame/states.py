@@ -45,6 +45,8 @@ class Outcome:
             wrote (same task name and ``created``, still unfinished); never another task's row.
         created: for ``own_row_only``, the ``created`` time the message carries, if it has one.
         joins: the workflow steps waiting on this outcome (the message's ``joins``).
+        committed: already committed, in an atomic task's own transaction: the writer only
+            reports it, without writing it again.
     """
 
     task_id: str
@@ -63,6 +65,7 @@ class Outcome:
     own_row_only: bool = False
     created: float | None = None
     joins: tuple[str, ...] = ()  # workflows: see arame/results/joins.py
+    committed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from arame import states
@@ -35,6 +36,7 @@ def execute_atomically(
             message must be given back to run again.
     """
     outcome: Outcome | None = None
+    recorded = False
     try:
         with recorder.task_transaction() as transaction:
             if running is not None:
@@ -45,7 +47,7 @@ def execute_atomically(
                 if running is not None:
                     running.pop(message.id, None)
             if outcome.state == states.SUCCESS:
-                transaction.record(outcome)
+                recorded = transaction.record(outcome)
     except ResultStoreError as exc:
         if outcome is None or not exc.unstorable:
             raise
@@ -54,4 +56,4 @@ def execute_atomically(
             "savepoint: arame.connection().begin_nested())"
         )
         return outcomes.failed(message, worker, "TransactionAborted", reason, started=outcome.started_at)
-    return outcome
+    return replace(outcome, committed=True) if recorded else outcome

@@ -82,9 +82,19 @@ class OutcomeWriter:
             finished = [item for item in batch if item is not None]
             stopping = len(finished) < len(batch)
             if finished:
-                committed = self._commit([item.outcome for item in finished])
-                for item, done in zip(finished, committed, strict=True):
-                    self._on_done(item.delivery, done)
+                self._report(finished)
+
+    def _report(self, finished: list[Finished]) -> None:
+        """Commit what needs it and report every delivery; an atomic task's outcome was committed
+        with its own writes already, and is only reported."""
+        to_write = [item for item in finished if not item.outcome.committed]
+        committed = self._commit([item.outcome for item in to_write]) if to_write else []
+        for item, done in zip(to_write, committed, strict=True):
+            self._on_done(item.delivery, done)
+        if len(to_write) < len(finished):
+            for item in finished:
+                if item.outcome.committed:
+                    self._on_done(item.delivery, True)
 
     def _commit(self, outcomes: list[Outcome]) -> list[bool]:
         """Commit a batch; whether each outcome was committed."""
