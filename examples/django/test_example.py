@@ -24,7 +24,7 @@ def test_the_django_example_passes_its_tests(broker: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARAME_", "DJANGO_"))}
     env.update(EXAMPLE_BROKER_URL=broker, EXAMPLE_QUEUE=f"example-{uuid.uuid4().hex[:8]}")
     done = subprocess.run(
-        [sys.executable, "manage.py", "test", "-v", "1"],
+        [sys.executable, "manage.py", "test", "--noinput", "-v", "1"],
         cwd=HERE,
         env=env,
         capture_output=True,

@@ -16,7 +16,7 @@ DATABASES = {
         "NAME": BASE_DIR / "db.sqlite3",
         # A file, not SQLite's in-memory test database, which no worker connection can reach: so
         # the tests' tasks are enqueued in the views' transactions and atomic tasks hold, as here.
-        "TEST": {"NAME": BASE_DIR / "test-db.sqlite3"},
+        "TEST": {"NAME": BASE_DIR / f"test-db-{os.environ.get('EXAMPLE_QUEUE', 'default')}.sqlite3"},
     }
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
