@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 @pytest.mark.parametrize("broker", ["", pytest.param("redis://127.0.0.1:6379/15", marks=pytest.mark.redis)])
 def test_the_django_example_passes_its_tests(broker: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARAME_", "DJANGO_"))}
-    env.update(EXAMPLE_BROKER_URL=broker, EXAMPLE_QUEUE=f"example-{uuid.uuid4().hex[:8]}")
+    queue = f"example-{uuid.uuid4().hex[:8]}"
+    env.update(EXAMPLE_BROKER_URL=broker, EXAMPLE_QUEUE=queue)
     done = subprocess.run(
         [sys.executable, "manage.py", "test", "--noinput", "-v", "1"],
         cwd=HERE,
@@ -32,5 +33,7 @@ def test_the_django_example_passes_its_tests(broker: str) -> None:
         timeout=120,
         check=False,
     )
+    for left in HERE.glob(f"test-db-{queue}.sqlite3*"):  # SQLite's -wal and -shm outlive the file
+        left.unlink()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stderr
