@@ -2,7 +2,7 @@
 
 from arame.app import App, shared_task
 from arame.atomic import connection
-from arame.canvas.api import chain, chord, group, signature
+from arame.canvas.builders import chain, chord, group, signature
 from arame.canvas.nodes import Signature
 from arame.errors import (
     ArameError,

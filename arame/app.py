@@ -15,6 +15,7 @@ from arame.celery_app import CelerySpellings, check_settings
 from arame.celery_settings import results_url
 from arame.consumers import SHUTDOWN_TIMEOUT, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
+from arame.coordination import WorkerBoard
 from arame.current import registry
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
@@ -25,14 +26,14 @@ from arame.message import TaskMessage
 from arame.outbox import CallerTransaction, TransactionSource, caller_transaction
 from arame.producers import Producer
 from arame.recovery import RecoveryVerbs
-from arame.results import AsyncResult, ResultStore, WorkerBoard
+from arame.results import AsyncResult, ResultStore
 from arame.results.task_transaction import TaskTransactionSource
-from arame.running import build_worker
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
-from arame.shared import SharedTask, shared_task
+from arame.shared_tasks import SharedTask, shared_task
 from arame.signing import Signer
 from arame.task import P, R, Task
 from arame.transport import DEFAULT_LEASE_SECONDS, parse_broker_url, with_lease, with_queue_types
+from arame.worker_setup import build_worker
 
 BROKER_ENV = "ARAME_BROKER_URL"
 RESULTS_ENV = "ARAME_RESULTS_URL"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from arame.coordination.dedup_keys import DedupStore
 from arame.errors import ConfigurationError
 from arame.message import TaskMessage
-from arame.results.dedup import DedupStore
 
 if TYPE_CHECKING:
     from arame.app import App

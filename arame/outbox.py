@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from arame.coordination.fair_queues import fair_queues_of
 from arame.errors import ArameError
 from arame.message import TaskMessage
 from arame.results.caller_connections import CallerConnection, OnCommit, attach
-from arame.results.fair import fair_queues_of
-from arame.results.outbox import OutboxRows
+from arame.results.outbox_rows import OutboxRows
 
 if TYPE_CHECKING:
     from arame.app import App

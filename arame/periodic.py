@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from arame.coordination import TickLedger
+from arame.coordination.join_plans import prune_joins
 from arame.errors import ConfigurationError
-from arame.results import TickLedger
-from arame.results.join_plans import prune_joins
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 from arame.task import Task
 

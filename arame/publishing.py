@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from arame import tracing
 from arame.canvas.nodes import Canvas
-from arame.canvas.publish import publish_canvas
+from arame.canvas.sending import publish_canvas
 from arame.dedup import KeyReservation
 from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here

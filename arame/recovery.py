@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from arame import states
-from arame.canvas.retry import reopen_followers, retry_workflow
+from arame.canvas.workflow_retry import reopen_followers, retry_workflow
 from arame.errors import TaskStateError
 from arame.message import TaskMessage, new_copy_id
 from arame.producers import Producer
@@ -86,7 +86,7 @@ def retry_task(store: ResultStore, producer: Producer, task_id: str) -> None:
         ResultStoreError, PublishError: the database or the broker failed (a row reopened but not
             published stays PENDING, and a reconcile publishes it).
     """
-    # Workflows (arame/canvas/retry.py): only the failed tasks and the steps not yet run, run again.
+    # Workflows (arame/canvas/workflow_retry.py): only the failed tasks and the steps not yet run, run again.
     if retry_workflow(store, task_id, lambda member: _retry_one(store, producer, member)):
         return
     _retry_one(store, producer, task_id)

@@ -15,7 +15,7 @@ from arame.consumers.outcomes import failed, worker_name
 from arame.consumers.polling import Poller
 from arame.errors import ArameError, PublishError
 from arame.message import TaskMessage
-from arame.results.outbox import OutboxRows
+from arame.results.outbox_rows import OutboxRows
 
 if TYPE_CHECKING:
     from arame.app import App

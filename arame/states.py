@@ -64,7 +64,7 @@ class Outcome:
     retry_at: float | None = None
     own_row_only: bool = False
     created: float | None = None
-    joins: tuple[str, ...] = ()  # workflows: see arame/results/joins.py
+    joins: tuple[str, ...] = ()  # workflows: see arame/coordination/joins.py
     committed: bool = False
 
 

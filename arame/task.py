@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, Protocol, T
 
 from arame.aioloop import run_coroutine
 from arame.arguments import ArgumentChecks
-from arame.bound import BoundTaskMethods, StateWriter
+from arame.bound_task_methods import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
 from arame.celery_options import CHUNKS
 from arame.errors import ConfigurationError, NotSupportedError
-from arame.flow.fair import fair_queue  # flow control (fair shares)
+from arame.flow.fair_shares import fair_queue  # flow control (fair shares)
 from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
 from arame.request import enter_request, run_with_request

@@ -11,7 +11,7 @@ from typing import Any
 from arame import states
 from arame.errors import ConfigurationError
 from arame.flow.keys import KeySpec
-from arame.flow.options import check_fair_key, check_flow_options
+from arame.flow.option_checks import check_fair_key, check_flow_options
 from arame.publish_options import check_priority, due_time, expiry_time
 
 __all__ = ["TaskOptions", "check_custom_state", "check_priority", "due_time", "expiry_time", "task_options"]

@@ -21,7 +21,7 @@ import time
 import common
 import sqlalchemy as sa
 
-from arame.results.table import results as table
+from arame.results.results_table import results as table
 
 NAP = """
 import asyncio

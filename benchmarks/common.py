@@ -164,7 +164,7 @@ def resolve(broker: str, results: str) -> tuple[str, str]:
 
 
 def redact(url: str) -> str:
-    from arame.transport.urls import redact_url
+    from arame.transport.broker_urls import redact_url
 
     return redact_url(url)
 
@@ -310,8 +310,8 @@ def cleanup(bench: Bench) -> None:
             delete_queue(spec, queue, 0)
     import sqlalchemy as sa
 
-    from arame.results.limit_tables import fair_queues
-    from arame.results.table import results as table
+    from arame.coordination.flow_tables import fair_queues
+    from arame.results.results_table import results as table
 
     with app.results.transaction() as conn:
         conn.execute(sa.delete(table).where(table.c.queue.in_([*queues, *subqueues])))
@@ -336,7 +336,7 @@ def finished_times(bench: Bench, app: Any) -> list[float]:
     """``finished_at`` of every finished row of the bench queue, epoch seconds, sorted."""
     import sqlalchemy as sa
 
-    from arame.results.table import results as table
+    from arame.results.results_table import results as table
 
     with app.results.connect() as conn:
         rows = conn.execute(
@@ -351,7 +351,7 @@ def count_finished(bench: Bench, app: Any) -> int:
     """How many rows of the bench queue are finished."""
     import sqlalchemy as sa
 
-    from arame.results.table import results as table
+    from arame.results.results_table import results as table
 
     with app.results.connect() as conn:
         return int(

@@ -26,7 +26,7 @@ from typing import Any
 import common
 import sqlalchemy as sa
 
-from arame.results.table import results as results_table
+from arame.results.results_table import results as results_table
 
 MODULE = """\
 import time

@@ -30,8 +30,8 @@ import common
 
 from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url
 from arame.transport.amqp_delay import bucket_ms, queue_name
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.urls import BrokerSpec
 
 GRACE = 30.0  # seconds allowed past the last due time before a run gives up
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from arame.database.urls import database_url
-from arame.results.limit_tables import fair_queues
-from arame.results.table import results as results_table
+from arame.coordination.flow_tables import fair_queues
+from arame.database.database_urls import database_url
+from arame.results.results_table import results as results_table
 from arame.transport import BrokerSpec, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import dead_letter_queue

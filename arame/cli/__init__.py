@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from arame.cli import commands, dead, demo, queues, reading, recovery, steer
+from arame.cli import commands, dead, demo, queues, reading, recover, steer
 from arame.cli.loading import TRACEBACK_KEY, refuse_undecodable, traceback_option
 from arame.cli.options import GROUP_APP_OPTION, with_app_before
 from arame.errors import ArameError
@@ -63,8 +63,8 @@ for command in (
     commands.purge,
     dead.dead,
     queues.queues,
-    recovery.retry,
-    recovery.reconcile,
+    recover.retry,
+    recover.reconcile,
     steer.workers,
     steer.pause,
     steer.resume,

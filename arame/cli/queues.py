@@ -7,7 +7,7 @@ import click
 from arame.cli.options import BROKER_OPTION
 from arame.errors import ConfigurationError
 from arame.transport import parse_broker_url
-from arame.transport.migrate import migrate_queue
+from arame.transport.queue_retyping import migrate_queue
 
 
 @click.group()

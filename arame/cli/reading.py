@@ -17,7 +17,7 @@ from arame.cli.printing import printable
 from arame.cli.scope import ALL_OPTION, every_queue, only_read
 from arame.errors import ConfigurationError, NoResultsTable, ResultStoreError
 from arame.results import ResultRow
-from arame.results.outbox import OutboxRows
+from arame.results.outbox_rows import OutboxRows
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
 

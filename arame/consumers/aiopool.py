@@ -28,7 +28,7 @@ from typing import Any
 from arame import states
 from arame.consumers import outcomes
 from arame.consumers.aiorun import AsyncRun, Held, PoolCalls, aexecute
-from arame.consumers.limits import REVOKE_POLL
+from arame.consumers.time_limits import REVOKE_POLL
 from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome

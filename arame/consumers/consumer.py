@@ -12,17 +12,17 @@ from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison, one_copy_each
 from arame.consumers.aiopool import AsyncPool
 from arame.consumers.aiorun import PoolCalls
-from arame.consumers.dead_letters import dead_letter
+from arame.consumers.dead_lettering import dead_letter
 from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
 from arame.consumers.heartbeat import WorkerBoard
-from arame.consumers.limits import TimeLimits
 from arame.consumers.observer import WorkerObserver
 from arame.consumers.pace import Pace
 from arame.consumers.reconnect import reconnect
 from arame.consumers.recorder import ResultRecorder
-from arame.consumers.retry import RetryPublisher
+from arame.consumers.retry_publisher import RetryPublisher
 from arame.consumers.slots import Slots
 from arame.consumers.steering import Steering
+from arame.consumers.time_limits import TimeLimits
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import ResultStoreError, TransportError
 from arame.message import TaskMessage

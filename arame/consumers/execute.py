@@ -7,7 +7,7 @@ from typing import Any
 
 from arame import states, tracing
 from arame.consumers import outcomes
-from arame.consumers.retry import retry_delay
+from arame.consumers.retry_publisher import retry_delay
 from arame.errors import Retry
 from arame.message import TaskMessage
 from arame.message import encode_json as _encode_result

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from arame.consumers.retry import RetryPublisher
+from arame.consumers.retry_publisher import RetryPublisher
 from arame.errors import TransportError
 from arame.flow.gcra import Decision, default_burst
 from arame.flow.keys import KeySpec, SlotRequest, concurrency_key_of

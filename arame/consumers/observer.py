@@ -9,7 +9,7 @@ from arame.states import Outcome
 
 
 class WorkerObserver(Protocol):
-    """Told when tasks start and end; ``arame.metrics.worker.WorkerMetrics`` is the one arame ships.
+    """Told when tasks start and end; ``arame.metrics.worker_metrics.WorkerMetrics`` is the one arame ships.
 
     ``open`` and ``close`` are called in the worker's main process (the supervisor of a process
     pool, before it forks); the task calls in whichever process runs the task.

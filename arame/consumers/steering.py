@@ -26,7 +26,7 @@ NOTHING: frozenset[str] = frozenset()
 
 
 class FairBoard(Protocol):
-    """The registry of fair sub-queues (``arame.results.fair``)."""
+    """The registry of fair sub-queues (``arame.coordination.fair_queues``)."""
 
     def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
         """The registered sub-queues of ``parents``, each with its parent."""

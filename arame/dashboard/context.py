@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from arame import App
-from arame.dashboard.limits import FailedLogins
+from arame.dashboard.login_throttle import FailedLogins
 from arame.dashboard.security import Guard
 from arame.results.browse import LISTED_STATES, MAX_PAGE, Cursor, TaskFilter
 

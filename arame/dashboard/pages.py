@@ -9,9 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from arame.dashboard import reads
+from arame.dashboard import queries as reads
 from arame.dashboard.actions import QUEUE_ACTIONS, TASK_ACTIONS, ActionFailed
-from arame.dashboard.api import error
 from arame.dashboard.context import (
     LIST_PARAMETERS,
     BadRequest,
@@ -22,6 +21,7 @@ from arame.dashboard.context import (
     scoped_filter,
     show_all,
 )
+from arame.dashboard.json_api import error
 from arame.dashboard.security import (
     CSRF_COOKIE,
     CSRF_FIELD,

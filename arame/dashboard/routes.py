@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from arame import ResultStoreError, TransportError
-from arame.dashboard.api import Api
 from arame.dashboard.context import Dashboard
+from arame.dashboard.json_api import Api
 from arame.dashboard.middleware import Hardened
 from arame.dashboard.pages import Pages
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from arame import errors, states
 from arame.current import registry
 from arame.errors import TaskFailed, UnknownTaskError
-from arame.results.store import ResultRow, ResultStore
+from arame.results.result_store import ResultRow, ResultStore
 
 if TYPE_CHECKING:
     from arame.app import App

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.scope import of_queues
-from arame.results.store import ResultStore
-from arame.results.table import results
+from arame.results.app_scope import of_queues
+from arame.results.result_store import ResultStore
+from arame.results.results_table import results
 
 MAX_PAGE = 500
 #: The throughput looks at rows created this long before the window: a task that waited longer

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from arame.errors import ConfigurationError
-from arame.results.outbox import Execute
+from arame.results.outbox_rows import Execute
 
 #: Registers a callback to run after the caller's transaction commits.
 OnCommit = Callable[[Callable[[], None]], None]

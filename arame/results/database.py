@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from arame.coordination.joins_table import joins
 from arame.database import (
     add_missing_columns,
     add_missing_indexes,
@@ -24,10 +25,9 @@ from arame.database import (
     widen_mysql_text,
 )
 from arame.errors import NoResultsTable, ResultStoreError
-from arame.results.direct import DirectConnections
-from arame.results.joins_table import joins
+from arame.results.driver_connections import DirectConnections
 from arame.results.notices import Notices
-from arame.results.table import metadata, results
+from arame.results.results_table import metadata, results
 
 
 class ResultDatabase:
@@ -239,7 +239,7 @@ def _create_table(engine: sa.Engine, tries: int = 5) -> None:
     add_missing_columns(engine, results)
     add_missing_indexes(engine, results)
     widen_mysql_text(engine, results)
-    add_missing_columns(engine, joins)  # workflows' table (arame/results/joins_table.py)
+    add_missing_columns(engine, joins)  # workflows' table (arame/coordination/joins_table.py)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

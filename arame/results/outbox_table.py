@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from arame.results.table import _Timestamp, metadata
+from arame.results.results_table import _Timestamp, metadata
 
 outbox = sa.Table(
     "arame_outbox",

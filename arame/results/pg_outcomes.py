@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from arame import states
 from arame.results.notices import CHANNEL
-from arame.results.table import TABLE_NAME
+from arame.results.results_table import TABLE_NAME
 from arame.states import TERMINAL_STATES, Outcome
 
 # (column, type in the JSON record): the timestamps travel as epoch seconds.

@@ -8,7 +8,7 @@ spellings to the same rows. The outcome batch is in pg_outcomes.py.
 from __future__ import annotations
 
 from arame import states
-from arame.results.table import TABLE_NAME, results
+from arame.results.results_table import TABLE_NAME, results
 
 PENDING_COLUMNS = ("id", "task_name", "queue", "state", "attempts", "created_at", "message", "trace_id")
 _TERMINAL = ", ".join(f"'{state}'" for state in sorted(states.TERMINAL_STATES))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.table import results
+from arame.results.results_table import results
 
 # Plain comparisons, not IN (...): an expanding IN cannot be used in an executemany.
 ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"  # PostgreSQL: commit without waiting for the disk

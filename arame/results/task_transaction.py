@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from arame import atomic
+from arame.coordination.joins import publish_fired, record_with_joins
 from arame.errors import ResultStoreError
 from arame.message import TaskMessage
 from arame.results.caller_connections import dbapi_execute
-from arame.results.joins import publish_fired, record_with_joins
-from arame.results.outbox import Execute
+from arame.results.outbox_rows import Execute
 from arame.results.pg_outcomes import NOTIFY_IDS
 from arame.results.rows import outcome_params
 from arame.results.statements import UPDATE_OUTCOME
 from arame.states import Outcome
 
 if TYPE_CHECKING:
-    from arame.results.store import ResultStore
+    from arame.results.result_store import ResultStore
 
 logger = logging.getLogger(__name__)
 

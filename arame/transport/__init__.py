@@ -8,15 +8,7 @@ from arame.transport.admin import (
     purge_queues,
     queue_sizes,
 )
-from arame.transport.dead import DeadLetter, list_dead, requeue_dead
-from arame.transport.delivery import NOT_BEFORE, Delivery, dead_letter_queue
-from arame.transport.exposure import exposed_hosts
-from arame.transport.holdings import held_task_ids, queue_idle
-from arame.transport.memory import reset_memory_transport
-from arame.transport.publisher import Outgoing, Publisher
-from arame.transport.sizes import SizeReader
-from arame.transport.subscriber import Subscriber
-from arame.transport.urls import (
+from arame.transport.broker_urls import (
     DEFAULT_LEASE_SECONDS,
     BrokerSpec,
     database_url,
@@ -26,6 +18,14 @@ from arame.transport.urls import (
     with_lease,
     with_queue_types,
 )
+from arame.transport.dead_letter_queues import DeadLetter, list_dead, requeue_dead
+from arame.transport.delivery import NOT_BEFORE, Delivery, dead_letter_queue
+from arame.transport.exposure import exposed_hosts
+from arame.transport.memory import reset_memory_transport
+from arame.transport.publisher import Outgoing, Publisher
+from arame.transport.queue_contents import held_task_ids, queue_idle
+from arame.transport.sizes import SizeReader
+from arame.transport.subscriber import Subscriber
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",

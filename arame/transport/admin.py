@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue, redis_channel
 from arame.transport.delivery import dead_letter_queue
 from arame.transport.failures import broker_error
 from arame.transport.sql.channel import Channel as SqlChannel
-from arame.transport.sql.table import messages
-from arame.transport.urls import BrokerSpec
+from arame.transport.sql.messages_table import messages
 
 T = TypeVar("T")
 
@@ -96,7 +96,7 @@ def _in_flight(channel: Any, name: str) -> int | None:
             )
             return int(conn.execute(query).scalar_one())
     if (redis := redis_channel(channel)) is not None:
-        from arame.transport.redis_queue.store import queue_keys  # the redis extra is there
+        from arame.transport.redis_queue.data_model import queue_keys  # the redis extra is there
 
         client = redis.store.client
         seconds, micros = client.time()  # leases run on the server's clock

@@ -10,9 +10,9 @@ from kombu.entity import Exchange, Queue
 
 from arame.extras import require_extra
 from arame.transport import memory, sql
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.compressed import AmqpSSLTransport, AmqpTransport
 from arame.transport.queue_types import QUEUE_TYPES, TypedQueue, queue_arguments
-from arame.transport.urls import BrokerSpec
 
 if TYPE_CHECKING:
     from arame.transport.redis_queue.channel import Channel as RedisChannel

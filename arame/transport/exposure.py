@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from arame.transport.urls import BrokerSpec
+from arame.transport.broker_urls import BrokerSpec
 
 
 def exposed_hosts(spec: BrokerSpec) -> list[str]:

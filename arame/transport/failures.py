@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from arame.errors import TransportError
-from arame.transport.urls import describe_error
+from arame.transport.broker_urls import describe_error
 
 logger = logging.getLogger(__name__)
 

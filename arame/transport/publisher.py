@@ -17,10 +17,10 @@ from kombu.entity import Queue
 
 from arame.errors import TransportError
 from arame.message import CONTENT_ENCODING, CONTENT_TYPE
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue, wire_priority
 from arame.transport.failures import broker_error
 from arame.transport.routing import Route, route
-from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
 

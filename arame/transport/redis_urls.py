@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from arame.database.urls import redact_url, scheme_of
+from arame.database.database_urls import redact_url, scheme_of
 from arame.errors import ConfigurationError
 
 DEFAULT_PORT = 6379

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import kombu_queue
 from arame.transport.delivery import DEAD_REASON, DELIVERIES, is_number
 from arame.transport.routing import route
-from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 from kombu.entity import Queue
 
 from arame.transport import amqp_delay
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.delay import seconds_until
 from arame.transport.delivery import NOT_BEFORE
-from arame.transport.urls import BrokerSpec
 
 
 @dataclass(frozen=True, slots=True)

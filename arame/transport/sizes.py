@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from kombu.connection import Connection
 
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue, redis_channel
 from arame.transport.failures import broker_error
 from arame.transport.sql.channel import Channel as SqlChannel
-from arame.transport.sql.table import messages
-from arame.transport.urls import BrokerSpec
+from arame.transport.sql.messages_table import messages
 
 logger = logging.getLogger(__name__)
 

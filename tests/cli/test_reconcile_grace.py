@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from arame.app import BROKER_ENV
 from arame.cli import cli
-from arame.results.table import results
+from arame.results.results_table import results
 from tests.cli.conftest import WriteModule
 from tests.integration.test_redis_transport import PrivateRedis
 

@@ -15,7 +15,7 @@ from arame.app import BROKER_ENV
 from arame.cli import cli
 from arame.message import TaskMessage
 from arame.testing import run_until_empty
-from arame.transport.sql.table import messages
+from arame.transport.sql.messages_table import messages
 
 WriteModule = Callable[..., str]
 

@@ -10,8 +10,8 @@ import pytest
 
 import arame
 from arame.transport import parse_broker_url, queue_sizes
-from arame.transport.holdings import held_task_ids
 from arame.transport.publisher import Publisher
+from arame.transport.queue_contents import held_task_ids
 from arame.transport.redis_queue import transport as redis_transport
 from tests.clusters.failover import LEASE, publish, reconcile, run_through_failover, states
 from tests.clusters.servers import Cluster, Servers, cut_off_replica_and_publish, start_cluster, wait_for

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import arame
-from arame.transport.holdings import held_task_ids
+from arame.transport.queue_contents import held_task_ids
 from tests.clusters.failover import LEASE, publish, reconcile, run_through_failover, states
 from tests.clusters.servers import (
     SentinelGroup,

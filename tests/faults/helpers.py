@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 import arame
 from arame.transport import BrokerSpec, list_dead, parse_broker_url, queue_sizes
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
+from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from tests.cleanup import delete_queues, delete_result_rows
 from tests.helpers import rabbitmq_queues, wait_until
 
@@ -434,14 +434,14 @@ def held_messages(stack: Stack) -> int:
     if stack.kind == "redis":
         import redis
 
-        from arame.transport.redis_queue.store import queue_keys
+        from arame.transport.redis_queue.data_model import queue_keys
 
         client = redis.Redis.from_url(stack.broker_url)
         try:
             return int(client.hlen(queue_keys(stack.queue)[1]))
         finally:
             client.close()
-    from arame.transport.sql.table import messages
+    from arame.transport.sql.messages_table import messages
 
     engine = sa.create_engine(arame.transport.database_url(stack.broker_url))
     try:

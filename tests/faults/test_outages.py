@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import arame
-from arame.results.table import results as results_table
+from arame.results.results_table import results as results_table
 from tests.faults.conftest import NETWORKED, TRANSPORTS, proxy_for, urls_for
 from tests.faults.helpers import (
     SHORT_LEASE,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 import arame
-from arame.results.join_plans import join_of
+from arame.coordination.join_plans import join_of
 from tests.integration.canvas_flow import TIMEOUT, Flow
 from tests.integration.conftest import RESULTS_DATABASES, on_brokers
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 import arame
-from arame.results.joins_table import joins
+from arame.coordination.joins_table import joins
 from tests.cleanup import delete_queues
 from tests.integration.canvas_flow import TIMEOUT, Flow
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 
 import arame
+from arame.coordination.join_plans import join_of
 from arame.message import new_task_id
-from arame.results.join_plans import join_of
 from arame.transport import list_dead
 from tests.integration.canvas_flow import TIMEOUT, Flow
 from tests.integration.conftest import FEATURE_BROKERS, on_brokers

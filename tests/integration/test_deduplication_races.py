@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import arame
-from arame.results.table import results
+from arame.results.results_table import results
 
 TIMEOUT = 60
 KEYS = 5

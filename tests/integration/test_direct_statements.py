@@ -1,4 +1,4 @@
-"""PostgreSQL's per-task statements on driver connections (arame/results/direct.py): the same rows
+"""PostgreSQL's per-task statements on driver connections (arame/results/driver_connections.py): the same rows
 as SQLAlchemy's spelling of them, and a connection the server dropped is replaced."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import arame
 from arame.consumers import outcomes
 from arame.message import TaskMessage
 from arame.results import ResultStore
+from arame.results.results_table import results as results_table
 from arame.results.rows import read_on
-from arame.results.table import results as results_table
 from arame.states import Started
 from tests.integration.conftest import _postgres_schema
 
@@ -87,7 +87,9 @@ def kill_store_connections(store: ResultStore) -> int:
 def test_a_connection_the_server_dropped_while_idle_is_replaced_unseen(store, monkeypatch):
     store.add_pending(message())
     assert kill_store_connections(store) >= 1
-    monkeypatch.setattr("arame.results.direct.IDLE_BEFORE_PING", 0.0)  # every idle one counts as stale
+    monkeypatch.setattr(
+        "arame.results.driver_connections.IDLE_BEFORE_PING", 0.0
+    )  # every idle one counts as stale
 
     again = message()
     store.add_pending(again)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import arame
-from arame.flow.fair import fair_parent, fair_queue
-from arame.results import fair as fair_registry
+from arame.coordination import fair_queues as fair_registry
+from arame.flow.fair_shares import fair_parent, fair_queue
 
 TIMEOUT = 60
 

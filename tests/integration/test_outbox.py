@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import arame
 from arame.relay import OutboxRelay
-from arame.results.outbox import OutboxRows
+from arame.results.outbox_rows import OutboxRows
 from arame.results.outbox_table import outbox
 from tests.helpers import running
 from tests.integration.conftest import _mysql_database, _postgres_schema

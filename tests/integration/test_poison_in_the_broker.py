@@ -24,8 +24,8 @@ from arame.transport import (
     with_lease,
 )
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.redis_queue.store import QueueStore, new_tag
-from arame.transport.sql.table import engine_for, messages
+from arame.transport.redis_queue.data_model import QueueStore, new_tag
+from arame.transport.sql.messages_table import engine_for, messages
 from tests.helpers import wait_until
 
 TIMEOUT = 30

@@ -14,8 +14,8 @@ from arame.errors import TaskStateError
 from arame.testing import run_until_empty
 from arame.transport import list_dead, parse_broker_url
 from arame.transport.connection import connect, kombu_queue
-from arame.transport.redis_queue.store import queue_keys
-from arame.transport.sql.table import messages
+from arame.transport.redis_queue.data_model import queue_keys
+from arame.transport.sql.messages_table import messages
 
 
 class Counted:

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from arame.message import TaskMessage
-from arame.results import ResultStore, reads
+from arame.results import ResultStore
+from arame.results import result_reads as reads
 from arame.results.notices import CHANNEL
 from arame.states import SUCCESS, Outcome, Started
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import arame
 from arame.message import TaskMessage
 from arame.results import AsyncResult, ResultStore
-from arame.results.table import results as results_table
+from arame.results.results_table import results as results_table
 from arame.states import FAILURE, PENDING, REVOKED, STARTED, SUCCESS, UNKNOWN, Outcome, Started
 
 QUEUE = "contract"

@@ -14,7 +14,7 @@ import arame.testing
 from arame.database.migrate import add_missing_columns
 from arame.database.schema import LongText, widen_mysql_text
 from arame.results import ResultStore
-from arame.results.table import results as results_table
+from arame.results.results_table import results as results_table
 from tests.integration.conftest import MYSQL_URL, POSTGRES_URL
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import arame
 from arame.consumers import heartbeat
-from arame.results import workers as registry
+from arame.coordination import worker_registry as registry
 
 pytestmark = pytest.mark.timeout(60)
 

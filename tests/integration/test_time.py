@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import arame
-from arame.results import TickLedger
+from arame.coordination import TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 
 TIMEOUT = 30

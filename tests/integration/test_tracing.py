@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
 
 import arame
-from arame.dashboard import reads
+from arame.dashboard import queries as reads
 from tests.integration.conftest import POSTGRES_URL, only_on
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

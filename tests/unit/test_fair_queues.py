@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import arame
-from arame.flow.fair import fair_parent, fair_queue
+from arame.flow.fair_shares import fair_parent, fair_queue
 from arame.message import MAX_NAME_LENGTH
 
 

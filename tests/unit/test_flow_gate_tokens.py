@@ -9,8 +9,8 @@ import pytest
 
 import arame
 from arame.consumers.gate import FlowGate, Held
+from arame.coordination.flow_limits import LimitStore
 from arame.message import TaskMessage
-from arame.results.limits import LimitStore
 from arame.transport import Delivery
 
 

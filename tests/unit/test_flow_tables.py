@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from arame.coordination.flow_limits import LimitStore
 from arame.results import ResultStore
-from arame.results.limits import LimitStore
 
 
 def test_stores_racing_to_create_the_limit_tables_all_get_their_tokens(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import arame
+from arame.coordination.flow_limits import LimitStore
 from arame.flow import parse_rate
 from arame.flow.gcra import decide, default_burst
-from arame.results.limits import LimitStore
 
 #: Every spelling of the issue's report, with the starts a quiet spell allows at once.
 RATES = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from arame.transport.sql.table import TABLE_NAME, engine_for, messages
+from arame.transport.sql.messages_table import TABLE_NAME, engine_for, messages
 
 FETCH_ORDER = (
     f"SELECT id FROM {TABLE_NAME} WHERE queue = 'q' AND lease_until IS NULL"

@@ -7,7 +7,7 @@ from redis.crc import key_slot
 
 import arame
 from arame.transport import parse_broker_url
-from arame.transport.redis_queue.store import queue_keys
+from arame.transport.redis_queue.data_model import queue_keys
 
 
 def test_a_cluster_url_gives_kombu_its_first_seed_node_and_the_transport_every_node() -> None:

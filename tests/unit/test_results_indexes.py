@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from arame.results import ResultStore
-from arame.results.table import results
+from arame.results.results_table import results
 
 LIST_INDEXES = {"ix_arame_results_created", "ix_arame_results_task_created", "ix_arame_results_queue_created"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import arame
-from arame.consumers.retry import retry_delay
+from arame.consumers.retry_publisher import retry_delay
 from arame.task import TaskOptions
 
 

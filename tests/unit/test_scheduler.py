@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import arame
-from arame.results import TickLedger
+from arame.coordination import TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import arame
-from arame.shared import registry
+from arame.shared_tasks import registry
 from arame.testing import reset_memory_transport, run_until_empty
 
 

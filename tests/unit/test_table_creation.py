@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from arame.results import ResultStore
-from arame.results.table import metadata
+from arame.results.results_table import metadata
 
 
 def test_stores_racing_to_open_a_new_results_database_all_open_it(tmp_path: Path) -> None:

@@ -226,10 +226,10 @@ def test_a_worker_warns_at_start_when_a_broker_others_reach_takes_unsigned_messa
 ) -> None:
     keys = {"k1": "secret"} if signed else None
     app = arame.App("exposed", broker=broker, results=f"sqlite:///{tmp_path}/r.db", signing_keys=keys)
-    with caplog.at_level(logging.WARNING, logger="arame.running"):
+    with caplog.at_level(logging.WARNING, logger="arame.worker_setup"):
         app.worker(["q"], 1)  # built, not started: nothing connects
 
-    warnings = [record.getMessage() for record in caplog.records if record.name == "arame.running"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "arame.worker_setup"]
     assert bool(warnings) == warned
     if warned:
         assert "10.0.0.7" in warnings[0]

@@ -15,15 +15,15 @@ import redis
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
+from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from arame.transport.compressed import VirtualMessage
 from arame.transport.delay import delay_ms
 from arame.transport.delivery import DELIVERIES
-from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.redis_queue.client import database_number
+from arame.transport.redis_queue.data_model import Fetched, Idle, QueueStore, new_tag
 from arame.transport.redis_queue.fanout import FanoutChannel, topic_prefix
-from arame.transport.redis_queue.store import Fetched, Idle, QueueStore, new_tag
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
+from arame.transport.stored_messages import read_envelope
 
 logger = logging.getLogger(__name__)
 

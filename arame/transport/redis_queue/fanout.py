@@ -20,7 +20,7 @@ from kombu.utils.json import dumps
 
 from arame.errors import ConfigurationError
 from arame.transport.delivery import DELIVERIES
-from arame.transport.envelope import read_envelope
+from arame.transport.stored_messages import read_envelope
 
 #: Kombu's default prefix of fanout topics: pub/sub ignores database numbers, the prefix names one.
 DEFAULT_PREFIX = "/{db}."

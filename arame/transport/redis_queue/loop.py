@@ -16,8 +16,8 @@ import socket
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
+from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from arame.transport.renewal import RENEWALS_PER_LEASE, LeaseRenewer
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
 
 if TYPE_CHECKING:
     from arame.transport.redis_queue.transport import Transport

@@ -33,9 +33,9 @@ from kombu.transport import virtual
 from arame.transport.draining import Backoff, drain_one
 from arame.transport.redis_queue.channel import Channel
 from arame.transport.redis_queue.client import DEFAULT_PORT, create_client
+from arame.transport.redis_queue.data_model import QueueStore
 from arame.transport.redis_queue.fanout import fanout_copy
 from arame.transport.redis_queue.loop import LoopDriver
-from arame.transport.redis_queue.store import QueueStore
 from arame.transport.redis_queue.waker import Waker
 
 logger = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from kombu.transport import virtual
 from kombu.utils.json import dumps
 
 from arame.transport.batched import BatchedQoS, LeaseHolding, fetch_count
+from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from arame.transport.compressed import VirtualMessage
 from arame.transport.delivery import DELIVERIES, not_before_of
-from arame.transport.envelope import read_envelope
 from arame.transport.exchanges import DeliveredExchanges
-from arame.transport.sql.table import engine_for, messages, quick_engine_for
-from arame.transport.urls import DEFAULT_LEASE_SECONDS
+from arame.transport.sql.messages_table import engine_for, messages, quick_engine_for
+from arame.transport.stored_messages import read_envelope
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from arame.transport.admin import _on_channel
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import redis_channel
 from arame.transport.sql.channel import Channel as SqlChannel
-from arame.transport.sql.table import messages
-from arame.transport.urls import BrokerSpec
+from arame.transport.sql.messages_table import messages
 
 SCAN_BATCH = 1000
 
@@ -60,7 +60,7 @@ def queue_idle(spec: BrokerSpec, queue: str) -> bool | None:
 
 def _held_on(channel: Any, queue: str) -> set[str] | None:
     if (redis := redis_channel(channel)) is not None:
-        from arame.transport.redis_queue.store import queue_keys  # the redis extra is there
+        from arame.transport.redis_queue.data_model import queue_keys  # the redis extra is there
 
         payloads = redis.store.client.hscan_iter(queue_keys(queue)[1], count=SCAN_BATCH)
         return {task_id for _tag, payload in payloads if (task_id := _task_id(payload)) is not None}

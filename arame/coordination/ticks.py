@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from arame.errors import ResultStoreError
-from arame.results.store import ResultStore
-from arame.results.table import ticks
+from arame.results.result_store import ResultStore
+from arame.results.results_table import ticks
 
 
 class TickLedger:

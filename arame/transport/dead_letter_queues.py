@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import DEAD_REASON, dead_letter_queue
 from arame.transport.failures import broker_error
-from arame.transport.urls import BrokerSpec
 
 MAX_HEADER_DEPTH = 32
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from arame.database import LongText, add_missing_columns
-from arame.results.store import ResultStore
+from arame.results.result_store import ResultStore
 
 metadata = sa.MetaData()
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from arame import states
+from arame.coordination.joins import Join, encode_members, insert_ignore, pending_row, read_join
+from arame.coordination.joins_table import joins
 from arame.message import TaskMessage, decode_json
-from arame.results.joins import Join, encode_members, insert_ignore, pending_row, read_join
-from arame.results.joins_table import joins
-from arame.results.table import results
+from arame.results.results_table import results
 
 if TYPE_CHECKING:
     from arame.canvas.plan import Wait
-    from arame.results.store import ResultStore
+    from arame.results.result_store import ResultStore
 
 
 def write_plan(store: ResultStore, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:

@@ -10,14 +10,15 @@ from contextlib import AbstractContextManager
 import sqlalchemy as sa
 
 from arame import states
-from arame.flow.fair import fair_parent
+from arame.coordination.fair_queues import FairRegistry, fair_queues_of
+from arame.coordination.joins import publish_fired, record_with_joins
+from arame.flow.fair_shares import fair_parent
 from arame.message import TaskMessage
-from arame.results.fair import FairRegistry, fair_queues_of
-from arame.results.joins import publish_fired, record_with_joins
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.pg_statements import CLAIM as CLAIM_SQL
 from arame.results.pg_statements import INSERT_PENDING
-from arame.results.reads import ResultReads
+from arame.results.result_reads import ResultReads
+from arame.results.results_table import results
 from arame.results.rows import (
     ResultRow,
     claim_groups,
@@ -37,7 +38,6 @@ from arame.results.statements import (
     UPDATE_OUTCOME,
     UPDATE_OWN_ROW,
 )
-from arame.results.table import results
 from arame.results.task_transaction import (
     TaskTransaction,
     TaskTransactionSource,
@@ -70,7 +70,7 @@ class ResultStore(ResultReads):
 
     @functools.cached_property
     def fair(self) -> FairRegistry:
-        """Fair shares: the registry of sub-queues (see ``arame.results.fair``)."""
+        """Fair shares: the registry of sub-queues (see ``arame.coordination.fair_queues``)."""
         return FairRegistry(self)
 
     def add_pending(self, message: TaskMessage, body: str | None = None) -> None:
@@ -271,7 +271,7 @@ class ResultStore(ResultReads):
             # Rows missing or already finished: the rest goes the general way (writing an
             # outcome twice changes nothing, so a failure there leaves a consistent table).
             outcomes = [outcome for outcome in outcomes if outcome.task_id not in written]
-        # Workflow hook (arame/results/joins.py): the steps waiting on these tasks advance in
+        # Workflow hook (arame/coordination/joins.py): the steps waiting on these tasks advance in
         # this same transaction; the steps that fired are published once it has committed.
         fired: list[TaskMessage] = []
         with self.transaction() as conn:

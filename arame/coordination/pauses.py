@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from arame.results.steering_tables import SteeringTables, pauses
+from arame.coordination.registry_tables import SteeringTables, pauses
 
 
 class Pauses:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from arame import states
+from arame.coordination.flow_tables import FlowTables, hashed, limits, slots
 from arame.flow.gcra import Decision, decide, given_back
 from arame.flow.keys import SlotRequest
-from arame.results.limit_tables import FlowTables, hashed, limits, slots
-from arame.results.table import results
+from arame.results.results_table import results
 
 # A slot whose task row still reads PENDING or RETRY this long after it was taken belongs to a
 # claim that did not happen (the task was revoked, or its worker died before the claim).
@@ -53,7 +53,7 @@ class LimitStore(FlowTables):
             conn.execute(limits.update().where(limits.c.name == name).values(tat=returned))
 
     def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
-        """Fair shares: the registered sub-queues of ``parents`` (see ``arame.results.fair``)."""
+        """Fair shares: the registered sub-queues of ``parents`` (see ``arame.coordination.fair_queues``)."""
         return self._store.fair.active(parents)
 
     def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from arame.dashboard import reads
+from arame.dashboard import queries as reads
 from arame.dashboard.actions import QUEUE_ACTIONS, TASK_ACTIONS, ActionFailed
 from arame.dashboard.context import (
     LIST_PARAMETERS,

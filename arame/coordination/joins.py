@@ -26,10 +26,10 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from arame import states
 from arame.canvas.plan import ALL, ERROR, ONE
+from arame.coordination.join_refusals import refusals_finishing
+from arame.coordination.joins_table import joins
 from arame.message import TaskMessage, decode_json, encode_json
-from arame.results.join_refusals import refusals_finishing
-from arame.results.joins_table import joins
-from arame.results.table import results
+from arame.results.results_table import results
 from arame.states import Outcome
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Workers consume a queue and every active sub-queue of it through the broker's round-robin over
 the queues they consume, so a key value with a huge backlog holds one turn in the rotation,
 not the whole queue. The name of a sub-queue is ``<queue>.fair.<key, shortened>-<hash>``; a
-registry of the active ones lives in the results database (``arame.results.fair``).
+registry of the active ones lives in the results database (``arame.coordination.fair_queues``).
 """
 
 from __future__ import annotations

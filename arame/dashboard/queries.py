@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arame import App, states
-from arame.results import ResultRow, WorkerInfo
+from arame.coordination import WorkerInfo
+from arame.results import ResultRow
 from arame.results.browse import per_minute
-from arame.results.outbox import OutboxRows
+from arame.results.outbox_rows import OutboxRows
 from arame.transport import dead_sizes, delayed_sizes, in_flight_sizes, queue_sizes
 
 CHART_WIDTH, CHART_HEIGHT = 600, 120

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from arame.results.store import ResultStore
+    from arame.results.result_store import ResultStore
 
 limits_metadata = sa.MetaData()
 
@@ -47,7 +47,7 @@ dedup = sa.Table(
 )
 
 
-#: Fair shares: the sub-queues of a queue that may hold tasks (see ``arame.flow.fair``).
+#: Fair shares: the sub-queues of a queue that may hold tasks (see ``arame.flow.fair_shares``).
 fair_queues = sa.Table(
     "arame_fair_queues",
     limits_metadata,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from arame.database import LongText
-from arame.results.table import _Timestamp, metadata
+from arame.results.results_table import _Timestamp, metadata
 
 joins = sa.Table(
     "arame_joins",

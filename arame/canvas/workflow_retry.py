@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from arame.coordination.join_plans import join_of, reopen_steps
 from arame.results import RETRYABLE, ResultStore
-from arame.results.join_plans import join_of, reopen_steps
 
 logger = logging.getLogger(__name__)
 

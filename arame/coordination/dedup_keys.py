@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from arame import states
+from arame.coordination.flow_tables import FlowTables, dedup, hashed
 from arame.errors import ResultStoreError
-from arame.results.limit_tables import FlowTables, dedup, hashed
-from arame.results.table import results
+from arame.results.results_table import results
 
 MAX_TRIES = 100  # takeovers lost to other callers before giving up (each one means progress elsewhere)
 

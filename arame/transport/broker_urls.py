@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from arame.database.urls import (
+from arame.database.database_urls import (
     DEFAULT_DATABASE_FILE,
     check_port,
     database_url,

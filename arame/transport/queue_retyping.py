@@ -14,10 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from arame.errors import ConfigurationError, TransportError
+from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.failures import broker_error
 from arame.transport.queue_types import QUEUE_TYPES, QueueTypes
-from arame.transport.urls import BrokerSpec
 
 logger = logging.getLogger(__name__)
 

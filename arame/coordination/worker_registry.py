@@ -17,11 +17,11 @@ from importlib import metadata as package_metadata
 import sqlalchemy as sa
 
 from arame import states
-from arame.results.pauses import Pauses
-from arame.results.scope import covers
-from arame.results.steering_tables import SteeringTables, workers
-from arame.results.store import ResultStore
-from arame.results.table import results
+from arame.coordination.pauses import Pauses
+from arame.coordination.registry_tables import SteeringTables, workers
+from arame.results.app_scope import covers
+from arame.results.result_store import ResultStore
+from arame.results.results_table import results
 
 BEAT_EVERY = 5.0  # seconds between heartbeats
 LOST_AFTER = 3 * BEAT_EVERY  # a worker silent this long is shown as lost

@@ -6,7 +6,7 @@ publishes ``--step`` tasks at a time and reads PSS again once they are all finis
 ``-n``. Prints, per run, the largest child's PSS at start and at the end, and its growth; with
 ``--trace`` every step too. Each run is a fresh process.
 
-    .venv/bin/python benchmarks/memory.py --broker redis -n 100000 --step 10000
+    .venv/bin/python benchmarks/memory_use.py --broker redis -n 100000 --step 10000
 """
 
 from __future__ import annotations

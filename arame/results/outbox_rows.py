@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from arame import states
+from arame.coordination.join_plans import waiting_rows
+from arame.coordination.joins_table import joins
 from arame.errors import MessageError
 from arame.message import TaskMessage, new_copy_id
-from arame.results.join_plans import waiting_rows
-from arame.results.joins_table import joins
 from arame.results.outbox_table import outbox
+from arame.results.results_table import results
 from arame.results.rows import from_epoch, pending_row
-from arame.results.table import results
 
 if TYPE_CHECKING:
     from arame.canvas.plan import Wait
-    from arame.results.store import ResultStore
+    from arame.results.result_store import ResultStore
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from arame.consumers import Admission, Worker
 from arame.consumers.aiopool import DEFAULT_CONCURRENCY
+from arame.coordination.flow_limits import LimitStore
 from arame.relay import OutboxRelay
-from arame.results.limits import LimitStore
 from arame.transport import exposed_hosts
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def build_worker(
     _warn_if_unsigned_and_exposed(app)
     observer = None
     if metrics_port is not None:
-        from arame.metrics.worker import WorkerMetrics  # only then: prometheus_client is optional
+        from arame.metrics.worker_metrics import WorkerMetrics  # only then: prometheus_client is optional
 
         observer = WorkerMetrics(metrics_port, metrics_host)
     admission = Admission(

@@ -7,12 +7,12 @@ from typing import Any, Protocol
 
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
 from arame.canvas.plan import build_plan
+from arame.coordination.join_plans import forget_plan, write_plan
 from arame.errors import PublishError, ResultStoreError
 from arame.outbox import CallerTransaction
 from arame.producers import Producer
 from arame.results import AsyncResult, ResultStore
 from arame.results.group_result import GroupResult
-from arame.results.join_plans import forget_plan, write_plan
 from arame.task import Task
 
 logger = logging.getLogger(__name__)
