@@ -18,6 +18,7 @@ from arame.errors import (
     TimeoutError,  # noqa: A004 - the public name users expect
     TransportError,
 )
+from arame.extensions import Extension
 from arame.request import Request
 from arame.results import AsyncResult
 from arame.results.group_result import GroupResult
@@ -38,6 +39,7 @@ __all__ = [
     "ArameError",
     "AsyncResult",
     "ConfigurationError",
+    "Extension",
     "GroupResult",
     "MessageError",
     "PublishError",

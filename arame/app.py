@@ -22,6 +22,8 @@ from arame.declaring import declare_task
 from arame.dedup import KeyReservation
 from arame.discovery import import_related
 from arame.errors import ConfigurationError
+from arame.extensions import Extension, Extensions
+from arame.features import default_extensions
 from arame.message import TaskMessage
 from arame.outbox import CallerTransaction, TransactionSource, caller_transaction
 from arame.producers import Producer
@@ -83,6 +85,8 @@ class App(RecoveryVerbs, CelerySpellings):
         backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).
         include: modules to import before a worker or the scheduler starts (Celery's).
         settings: Celery's settings that ``app.conf`` maps (``task_default_queue``...).
+        extensions: your own ``arame.Extension``s, run after the built-in features' (see
+            docs/architecture.md for the hooks).
 
     Raises:
         ConfigurationError: a URL names no transport or database arame supports, or a keyword
@@ -114,6 +118,7 @@ class App(RecoveryVerbs, CelerySpellings):
         task_transaction: TaskTransactionSource | None = None,
         backend: str | None = None,
         include: Sequence[str] = (),
+        extensions: Sequence[Extension] = (),
         **settings: Never,
     ) -> None:
         check_settings(type(self), settings)
@@ -138,6 +143,8 @@ class App(RecoveryVerbs, CelerySpellings):
             Signer(signing_keys, signing_key_id or next(iter(signing_keys))) if signing_keys else None
         )
         self.tasks: dict[str, Task[Any, Any]] = {}
+        #: The features' hooks, then the caller's (see arame.extensions).
+        self.extensions = Extensions([*default_extensions(self), *extensions])
         self._producer: Producer | None = None
         self._store: ResultStore | None = None
         self._workers: WorkerBoard | None = None
@@ -298,6 +305,7 @@ class App(RecoveryVerbs, CelerySpellings):
                 if self._store is None:
                     self._store = ResultStore(self._results_db)
                     self._store.task_transaction_source = self.task_transaction
+                    self._store.extensions = self.extensions
                     # Workflows: the steps a committed outcome fired are published by this app.
                     self._store.publish_fired = lambda fired: self.producer.publish_many(fired)  # noqa: PLW0108 - the producer opens on first use
         return self._store

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from arame import states
 from arame.coordination.fair_queues import FairRegistry, fair_queues_of
 from arame.coordination.joins import publish_fired, record_with_joins
+from arame.extensions import Extensions
 from arame.flow.fair_shares import fair_parent
 from arame.message import TaskMessage
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
@@ -65,6 +66,8 @@ class ResultStore(ResultReads):
     publish_fired: Callable[[Sequence[TaskMessage]], None] | None = None
     #: Atomic tasks: a framework's own transaction (Django's); the App sets it.
     task_transaction_source: TaskTransactionSource | None = None
+    #: The features' hooks on the rows' and the outcomes' transactions; the App sets them.
+    extensions: Extensions = Extensions()
 
     # -- writes ----------------------------------------------------------------------------
 

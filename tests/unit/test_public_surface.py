@@ -23,6 +23,7 @@ PUBLIC_NAMES = [
     "ArameError",
     "AsyncResult",
     "ConfigurationError",
+    "Extension",
     "GroupResult",
     "MessageError",
     "PublishError",
