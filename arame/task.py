@@ -15,7 +15,6 @@ from arame.bound_task_methods import BoundTaskMethods, StateWriter
 from arame.canvas.nodes import Canvas, Signature, linked
 from arame.celery_options import CHUNKS
 from arame.errors import ConfigurationError, NotSupportedError
-from arame.flow.fair_shares import fair_queue  # flow control (fair shares)
 from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
 from arame.request import enter_request, run_with_request
@@ -26,6 +25,7 @@ from arame.task_options import (
     expiry_time,
     task_options,
 )
+from arame.transport.subqueues import fair_queue  # flow control (fair shares)
 
 if TYPE_CHECKING:
     from arame.results import AsyncResult

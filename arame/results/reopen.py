@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from arame import states
-from arame.flow.fair_shares import fair_parent
 from arame.results.result_store import ResultStore
 from arame.results.results_table import results
 from arame.results.rows import ResultRow, to_row
+from arame.transport.subqueues import fair_parent
 
 #: States a retry may reopen: finished without success.
 RETRYABLE = (states.FAILURE, states.REVOKED)

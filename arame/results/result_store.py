@@ -13,7 +13,6 @@ from arame import states
 from arame.coordination.fair_queues import FairRegistry, fair_queues_of
 from arame.coordination.joins import publish_fired, record_with_joins
 from arame.extensions import Extensions
-from arame.flow.fair_shares import fair_parent
 from arame.message import TaskMessage
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.pg_statements import CLAIM as CLAIM_SQL
@@ -46,6 +45,7 @@ from arame.results.task_transaction import (
     task_transaction,
 )
 from arame.states import Outcome, Started
+from arame.transport.subqueues import fair_parent
 
 __all__ = ["ResultRow", "ResultStore"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import arame
-from arame.flow.fair_shares import fair_parent, fair_queue
 from arame.message import MAX_NAME_LENGTH
+from arame.transport.subqueues import fair_parent, fair_queue
 
 
 def test_each_key_value_has_its_own_sub_queue_that_names_its_queue() -> None:
