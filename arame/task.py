@@ -18,6 +18,7 @@ from arame.errors import ConfigurationError, NotSupportedError
 from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
 from arame.request import enter_request, run_with_request
+from arame.subqueues import fair_queue  # flow control (fair shares)
 from arame.task_options import (
     TaskOptions,
     check_priority,
@@ -25,7 +26,6 @@ from arame.task_options import (
     expiry_time,
     task_options,
 )
-from arame.transport.subqueues import fair_queue  # flow control (fair shares)
 
 if TYPE_CHECKING:
     from arame.results import AsyncResult

@@ -18,7 +18,7 @@ from arame.coordination.flow_tables import FlowTables, fair_queues
 from arame.message import TaskMessage
 from arame.results.results_table import results
 from arame.results.statements import NOT_TERMINAL
-from arame.transport.subqueues import fair_parent
+from arame.subqueues import fair_parent
 
 FORGET_AFTER = 60.0  # seconds without a publish before an empty sub-queue may be forgotten
 

@@ -47,7 +47,7 @@ dedup = sa.Table(
 )
 
 
-#: Fair shares: the sub-queues of a queue that may hold tasks (see ``arame.transport.subqueues``).
+#: Fair shares: the sub-queues of a queue that may hold tasks (see ``arame.subqueues``).
 fair_queues = sa.Table(
     "arame_fair_queues",
     limits_metadata,

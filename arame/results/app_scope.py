@@ -10,7 +10,7 @@ from collections.abc import Collection
 
 import sqlalchemy as sa
 
-from arame.transport.subqueues import MARK, fair_parent
+from arame.subqueues import MARK, fair_parent
 
 
 def of_queues(column: sa.ColumnElement[str], queues: Collection[str]) -> sa.ColumnElement[bool]:

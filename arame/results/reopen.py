@@ -11,7 +11,7 @@ from arame import states
 from arame.results.result_store import ResultStore
 from arame.results.results_table import results
 from arame.results.rows import ResultRow, to_row
-from arame.transport.subqueues import fair_parent
+from arame.subqueues import fair_parent
 
 #: States a retry may reopen: finished without success.
 RETRYABLE = (states.FAILURE, states.REVOKED)

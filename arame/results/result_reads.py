@@ -16,7 +16,7 @@ from arame.results.pg_statements import READ_ROW, ROW_COLUMNS
 from arame.results.results_table import results
 from arame.results.rows import ResultRow, read_on, to_row
 from arame.results.statements import STATE_OF
-from arame.transport.subqueues import fair_parent
+from arame.subqueues import fair_parent
 
 # Result waits poll every FAST_POLL for the first FAST_POLL_FOR seconds (most tasks finish by
 # then), then back off, doubling up to MAX_POLL_INTERVAL: prompt for quick tasks, cheap for long ones.

@@ -45,7 +45,7 @@ from arame.results.task_transaction import (
     task_transaction,
 )
 from arame.states import Outcome, Started
-from arame.transport.subqueues import fair_parent
+from arame.subqueues import fair_parent
 
 __all__ = ["ResultRow", "ResultStore"]
 

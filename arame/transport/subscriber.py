@@ -12,6 +12,7 @@ from typing import Any
 from kombu.connection import Connection
 
 from arame.errors import TransportError
+from arame.subqueues import fair_parent
 from arame.transport.broker_urls import BrokerSpec
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delay import not_before_of, seconds_until
@@ -19,7 +20,6 @@ from arame.transport.delivery import BROKER_DELIVERIES, Delivery, dead_letter_qu
 from arame.transport.failures import broker_error, log_consumer_timeout
 from arame.transport.renewal import HeldLeases
 from arame.transport.republish import count_redelivery, publish_dead_letter, wait_again
-from arame.transport.subqueues import fair_parent
 
 logger = logging.getLogger(__name__)
 

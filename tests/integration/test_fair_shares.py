@@ -11,7 +11,7 @@ import pytest
 
 import arame
 from arame.coordination import fair_queues as fair_registry
-from arame.transport.subqueues import fair_parent, fair_queue
+from arame.subqueues import fair_parent, fair_queue
 
 TIMEOUT = 60
 

@@ -6,7 +6,7 @@ import pytest
 
 import arame
 from arame.message import MAX_NAME_LENGTH
-from arame.transport.subqueues import fair_parent, fair_queue
+from arame.subqueues import fair_parent, fair_queue
 
 
 def test_each_key_value_has_its_own_sub_queue_that_names_its_queue() -> None:

@@ -1,7 +1,7 @@
 """Sub-queues (fair shares): a task with a ``fair_key`` goes to a sub-queue of its queue per key value.
 
-The naming lives in the transport: a dead letter, an app's scope and a requeue find a sub-queue's
-queue by its name alone.
+The naming is shared by the core: a dead letter, an app's scope and a requeue find a
+sub-queue's queue by its name alone.
 
 Workers consume a queue and every active sub-queue of it through the broker's round-robin over
 the queues they consume, so a key value with a huge backlog holds one turn in the rotation,
