@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from arame.extensions import Extension
+from arame.tracing import Tracing
 
 if TYPE_CHECKING:
     from arame.app import App
@@ -16,4 +17,4 @@ if TYPE_CHECKING:
 
 def default_extensions(app: App) -> list[Extension]:
     """The built-in features' extensions for ``app``, in the order their hooks nest."""
-    return []
+    return [Tracing()]

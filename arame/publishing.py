@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from arame import tracing
 from arame.canvas.nodes import Canvas
 from arame.canvas.sending import publish_canvas
 from arame.dedup import KeyReservation
@@ -34,8 +33,8 @@ def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> A
     """
     if app.immediate:
         return run_here(app, message)
-    # Tracing hook: a PRODUCER span; the message carries its context (see arame.tracing).
-    with tracing.sending((message,)) as (sent,):
+    # The features' hooks around a publish (a trace's PRODUCER span, a fair sub-queue...).
+    with app.extensions.on_publish((message,)) as (sent,):
         body = sent.to_body()  # encoded once: the row's copy and the broker's are the same text
         caller = current(app)
         if caller is not None and caller.takes([sent]):  # the outbox: published after the commit
@@ -71,8 +70,8 @@ def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         return []
     if app.immediate:
         return [run_here(app, message) for message in messages]
-    # Tracing hook: one PRODUCER span per message (see arame.tracing).
-    with tracing.sending(messages) as sent:
+    # The features' hooks around a publish (a trace's PRODUCER span per message...).
+    with app.extensions.on_publish(messages) as sent:
         bodies = [message.to_body() for message in sent]  # encoded once, for the rows and the broker
         caller = current(app)
         if caller is not None and caller.takes(sent):  # the outbox: published after the commit

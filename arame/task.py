@@ -28,6 +28,7 @@ from arame.task_options import (
 )
 
 if TYPE_CHECKING:
+    from arame.extensions import Extensions
     from arame.results import AsyncResult
 
 __all__ = ["P", "R", "Sender", "StateWriter", "Task", "TaskOptions", "check_priority", "task_options"]
@@ -40,6 +41,7 @@ class Sender(Protocol):
     """What a task needs from its app to publish itself and to read and write its rows."""
 
     default_queue: str
+    extensions: Extensions  #: the features' hooks, around each run too
 
     def send(self, message: TaskMessage) -> AsyncResult: ...
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from arame import tracing
 from arame.consumers.execute import expired, raised, returned
 from arame.consumers.observer import WorkerObserver
 from arame.errors import SoftTimeLimitExceeded
@@ -91,7 +90,7 @@ async def aexecute(task: Task[Any, Any], run: AsyncRun, worker: str) -> Outcome:
         return expired(message, worker)
     started = time.time()
     try:
-        with tracing.processing(task, message):  # Tracing hook: a span around the await when on
+        with task.app.extensions.around_execution(task, message):  # the features' (a trace's span)
             value = await guarded(task.start_message(message, worker), run)
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return raised(task, message, worker, started, exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from arame import states, tracing
+from arame import states
 from arame.consumers import outcomes
 from arame.consumers.retry_publisher import retry_delay
 from arame.errors import Retry
@@ -29,7 +29,8 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         return expired(message, worker)
     started = time.time()
     try:
-        value = tracing.run(task, message, worker)  # Tracing hook: runs the task in a span when on
+        with task.app.extensions.around_execution(task, message):  # the features' (a trace's span)
+            value = task.run_message(message, worker)
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return raised(task, message, worker, started, exc)
     return returned(message, worker, started, value)

@@ -12,6 +12,7 @@ import pytest
 
 from arame import states
 from arame.consumers import execute
+from arame.extensions import Extensions
 from arame.message import TaskMessage
 from arame.results import AsyncResult
 from arame.task import Task, TaskOptions
@@ -25,6 +26,7 @@ class PaymentDeclined(Exception):
 
 class NoSender:
     default_queue = "default"
+    extensions = Extensions()
 
     def send(self, message: TaskMessage) -> AsyncResult:
         raise AssertionError("execute() must not publish")

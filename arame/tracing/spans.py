@@ -85,12 +85,6 @@ def send_spans(messages: Sequence[TaskMessage]) -> Iterator[list[TaskMessage]]:
             span.end()
 
 
-def process(task: Task[Any, Any], message: TaskMessage, worker: str) -> Any:
-    """Run the task in a CONSUMER span linked to its sender's (and parented, if the app asks)."""
-    with process_span(task, message):
-        return task.run_message(message, worker)
-
-
 @contextmanager
 def process_span(task: Task[Any, Any], message: TaskMessage) -> Iterator[None]:
     """The CONSUMER span ``process {queue}`` around running a task; records what it raises."""
