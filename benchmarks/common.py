@@ -27,7 +27,10 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arame.transport import BrokerSpec
 
 MIN_REPEAT = 3
 PUBLISH_BATCH = 1000  # calls per map() where a benchmark only needs the tasks queued
@@ -295,7 +298,6 @@ def cleanup(bench: Bench) -> None:
     """Delete the bench queue (and its dead-letter queue) and its rows."""
     if bench.broker.startswith("sqlite"):
         return  # the file goes with the directory
-    from lateness import delete_queue  # the same folder
 
     from arame.transport import parse_broker_url
 
@@ -392,3 +394,23 @@ def deadline(seconds: float) -> Callable[[], bool]:
     """A function that says whether ``seconds`` have passed."""
     end = time.monotonic() + seconds
     return lambda: time.monotonic() > end
+
+
+def delete_queue(spec: BrokerSpec, queue: str, longest_delay: float) -> None:
+    """Delete the queue (and on RabbitMQ its delay queues, which would expire anyway)."""
+    from arame.transport.amqp_delay import bucket_ms, queue_name
+    from arame.transport.connection import connect, kombu_queue
+
+    connection = connect(spec)
+    try:
+        channel = connection.default_channel
+        bound = kombu_queue(spec, queue)(channel)
+        bound.declare()
+        bound.purge()
+        bound.delete()
+        if spec.kind == "amqp":
+            for bucket in sorted({bucket_ms(ms) for ms in range(0, int(longest_delay * 1000) + 10, 10)}):
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(queue_name(queue, bucket))
+    finally:
+        connection.release()

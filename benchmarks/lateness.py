@@ -17,7 +17,6 @@ Publisher and subscriber run in one process, so both read the same clock. ``--re
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import statistics
 import sys
@@ -29,9 +28,7 @@ from dataclasses import dataclass
 import common
 
 from arame.transport import Delivery, Publisher, Subscriber, parse_broker_url
-from arame.transport.amqp_delay import bucket_ms, queue_name
 from arame.transport.broker_urls import BrokerSpec
-from arame.transport.connection import connect, kombu_queue
 
 GRACE = 30.0  # seconds allowed past the last due time before a run gives up
 
@@ -99,7 +96,7 @@ def measure_lateness(
     finally:
         subscriber.close()
         publisher.close()
-        delete_queue(spec, queue, delay + lead)
+        common.delete_queue(spec, queue, delay + lead)
     return summarize(lateness, count, published)
 
 
@@ -110,23 +107,6 @@ def summarize(lateness: list[float], count: int, published: float) -> Run:
     ordered = sorted(lateness)
     p99 = statistics.quantiles(ordered, n=100, method="inclusive")[98]
     return Run(statistics.median(ordered), p99, ordered[-1], ordered[0], published, count - len(ordered))
-
-
-def delete_queue(spec: BrokerSpec, queue: str, longest_delay: float) -> None:
-    """Delete the queue (and on RabbitMQ its delay queues, which would expire anyway)."""
-    connection = connect(spec)
-    try:
-        channel = connection.default_channel
-        bound = kombu_queue(spec, queue)(channel)
-        bound.declare()
-        bound.purge()
-        bound.delete()
-        if spec.kind == "amqp":
-            for bucket in sorted({bucket_ms(ms) for ms in range(0, int(longest_delay * 1000) + 10, 10)}):
-                with contextlib.suppress(Exception):
-                    channel.queue_delete(queue_name(queue, bucket))
-    finally:
-        connection.release()
 
 
 FIELDS = [

@@ -32,7 +32,7 @@ def server(
     """
     import uvicorn
 
-    from arame.dashboard import asgi_app
+    from arame.dashboard.asgi import asgi_app  # Starlette and Jinja2: only when served
 
     refuse_exposure(host, token)
     names = [*allowed_hosts, *([] if _any_address(host) else [host])]

@@ -157,3 +157,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or timezone.is_aware(moment):
         return moment
     return moment.replace(tzinfo=UTC)  # the results table stores UTC
+
+
+runner.BACKENDS.append(TaskBackend)  # the runner tells arame's tasks by their backend

@@ -52,13 +52,15 @@ class DjangoTaskRegistry(dict[str, Task[Any, Any]]):
         return declare(self.app, candidate)
 
 
+#: arame's Django task backend classes (``backend.py`` adds its own when Django loads it).
+BACKENDS: list[type] = []
+
+
 def is_arame_task(candidate: Any) -> bool:
     """Whether ``candidate`` is a Django task whose backend is arame's."""
-    from arame.django.backend import TaskBackend
-
     if not isinstance(candidate, compat.DjangoTask):
         return False
-    return isinstance(compat.task_backends[candidate.backend], TaskBackend)
+    return isinstance(compat.task_backends[candidate.backend], tuple(BACKENDS))
 
 
 def install(app: App) -> None:
