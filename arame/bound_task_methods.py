@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from arame.errors import ConfigurationError, Retry
-from arame.message import encode_json
+from arame.json_values import encode_json
 from arame.request import Request, current_request
 from arame.task_options import check_custom_state
 

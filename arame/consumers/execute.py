@@ -9,8 +9,8 @@ from arame import states
 from arame.consumers import outcomes
 from arame.consumers.retry_publisher import retry_delay
 from arame.errors import Retry
+from arame.json_values import encode_json as _encode_result
 from arame.message import TaskMessage
-from arame.message import encode_json as _encode_result
 from arame.states import Outcome
 from arame.task import Task
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from arame import states
 from arame.coordination.joins import Join, encode_members, insert_ignore, pending_row, read_join
 from arame.coordination.joins_table import joins
-from arame.message import TaskMessage, decode_json
+from arame.json_values import decode_json
+from arame.message import TaskMessage
 from arame.results.results_table import results
 
 if TYPE_CHECKING:

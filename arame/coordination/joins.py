@@ -28,7 +28,8 @@ from arame import states
 from arame.canvas.plan import ALL, ERROR, ONE
 from arame.coordination.join_refusals import refusals_finishing
 from arame.coordination.joins_table import joins
-from arame.message import TaskMessage, decode_json, encode_json
+from arame.json_values import decode_json, encode_json
+from arame.message import TaskMessage
 from arame.results.results_table import results
 from arame.states import Outcome
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from arame import states
 from arame.errors import MessageError
-from arame.message import TaskMessage, decode_json
+from arame.json_values import decode_json
+from arame.message import TaskMessage
 from arame.results.statements import OUTCOME_COLUMNS, READ
 from arame.states import Outcome, Started
 

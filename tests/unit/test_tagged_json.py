@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import arame
-from arame.message import TaskMessage, decode_json, encode_json
+from arame.json_values import decode_json, encode_json
+from arame.message import TaskMessage
 from arame.testing import run_until_empty
 
 VALUES: list[Any] = [
