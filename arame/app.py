@@ -331,7 +331,8 @@ class App(RecoveryVerbs, CelerySpellings):
             burst: return once the queues are empty.
             shutdown_timeout: seconds running tasks get to finish after a stop.
             metrics_port: serve Prometheus metrics on this port while the worker runs (the
-                ``metrics`` extra); 0 picks a free port (``worker.observer.port``).
+                ``metrics`` extra); 0 picks a free port (read it from the worker's ``WorkerMetrics``
+                extension: ``worker.settings.extensions.of_type(WorkerMetrics).port``).
             metrics_host: the address the metrics endpoint listens on.
         """
         self.import_included()

@@ -8,6 +8,7 @@ in a task's order:
 - ``on_publish``: around a publish, before the rows are written (routes, trace context);
 - ``in_row_transaction``: what is written with the ``PENDING`` rows, in their transaction;
 - ``running``: around a worker's life, in its main process (registration, metrics server);
+- ``process_ended``: a child of the process pool has ended (metrics drop its live gauges);
 - ``steering``: per consumer, which queues it takes from (pauses, fair sub-queues);
 - ``before_claim``: which tasks of a fetched batch may start now (rate and concurrency limits);
 - ``around_execution`` and ``after_execution``: around a task's run, and its outcome;
@@ -78,6 +79,9 @@ class Extension:
         """Around a worker's life, in its main process (the supervisor of a process pool)."""
         return nullcontext()
 
+    def process_ended(self, pid: int) -> None:
+        """A child of the process pool has ended (called in the supervisor, which replaces it)."""
+
     def steering(self, spec: BrokerSpec, queues: Sequence[str]) -> Steering | None:
         """A consumer of ``queues`` starts: how it chooses among them (``None``: it takes them all)."""
         return None
@@ -124,8 +128,8 @@ class WorkerView(Protocol):
 
 
 HOOKS = (
-    "on_declare", "on_publish", "in_row_transaction", "running", "steering", "before_claim",
-    "around_execution", "after_execution", "on_record", "after_ack",
+    "on_declare", "on_publish", "in_row_transaction", "running", "process_ended", "steering",
+    "before_claim", "around_execution", "after_execution", "on_record", "after_ack",
 )  # fmt: skip
 
 
@@ -184,7 +188,12 @@ class Extensions:
                 stack.enter_context(extension.running(worker))
             yield
 
+    def process_ended(self, pid: int) -> None:
+        for extension in self._by_hook["process_ended"]:
+            extension.process_ended(pid)
+
     def steering(self, spec: BrokerSpec, queues: Sequence[str]) -> list[Steering]:
+        """The consumer's steerings, applied in list order (a later one sees what the earlier set)."""
         return [s for e in self._by_hook["steering"] if (s := e.steering(spec, queues)) is not None]
 
     def before_claim(self, batch: list[Held], defer: Deferral) -> list[Held]:

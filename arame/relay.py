@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from arame.consumers.outcomes import failed, worker_name
-from arame.consumers.polling import Poller
 from arame.errors import ArameError, PublishError
 from arame.message import TaskMessage
+from arame.polling import Poller
 from arame.results.outbox_rows import OutboxRows
 
 if TYPE_CHECKING:

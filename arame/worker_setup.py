@@ -1,4 +1,4 @@
-"""Building an App's worker: its admission checks, result store, registry, limits and metrics."""
+"""Building an App's worker: its admission checks, result store, settings and extensions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from arame.consumers import Admission, Worker
+from arame.consumers import Admission, Worker, WorkerSettings
 from arame.consumers.aiopool import DEFAULT_CONCURRENCY
-from arame.coordination.flow_limits import LimitStore
+from arame.extensions import Extensions
+from arame.features import worker_extensions
 from arame.relay import OutboxRelay
 from arame.transport import exposed_hosts
 
@@ -31,11 +32,6 @@ def build_worker(
 ) -> Worker:
     """A worker for ``app`` (see ``App.worker`` for the arguments)."""
     _warn_if_unsigned_and_exposed(app)
-    observer = None
-    if metrics_port is not None:
-        from arame.metrics.worker_metrics import WorkerMetrics  # only then: prometheus_client is optional
-
-        observer = WorkerMetrics(metrics_port, metrics_host)
     admission = Admission(
         app.tasks,
         app.max_message_size,
@@ -43,21 +39,17 @@ def build_worker(
         app.signer,
         accept_compressed=app.accept_compressed,
     )
-    return Worker(
-        app.broker,
+    settings = WorkerSettings(
         list(queues) if queues else app.queues(),
-        admission,
-        app.results,
-        concurrency=concurrency if concurrency is not None else _default_concurrency(pool),
-        pool=pool,
-        burst=burst,
-        shutdown_timeout=shutdown_timeout,
-        observer=observer,
-        board=app.workers,
-        limiter=LimitStore(app.results),  # flow control: rate and concurrency limits
+        concurrency if concurrency is not None else _default_concurrency(pool),
+        pool,
+        burst,
+        shutdown_timeout,
+        extensions=Extensions([*app.extensions.all, *worker_extensions(metrics_port, metrics_host)]),
         # Publishes what callers committed but did not publish, for this app's queues.
         companions=[OutboxRelay(app, sorted({*app.own_queues(), *(queues or ())}))],
     )
+    return Worker(app.broker, admission, app.results, settings)
 
 
 def _warn_if_unsigned_and_exposed(app: App) -> None:

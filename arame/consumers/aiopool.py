@@ -181,7 +181,7 @@ class AsyncPool:
                 self._calls.settle(delivery, False)
             self._done(len(batch))
             return
-        self._done(len(batch) - len(admitted))  # deferred by flow control: handed back already
+        self._done(len(batch) - len(admitted))  # held back at claim time: handed back already
         for message, delivery in admitted:
             if message.id not in claimed:
                 self._calls.skip(message, delivery)  # revoked, or finished by an earlier delivery
@@ -215,8 +215,6 @@ class AsyncPool:
 
     def _start_async(self, message: TaskMessage, delivery: Delivery) -> None:
         task = self._tasks[message.task]
-        if self._calls.observer is not None:  # Metrics hook (see WorkerObserver)
-            self._calls.observer.task_started(message)
         run = AsyncRun(message, delivery, time.perf_counter())
         run.task = self.loop.create_task(self._execute(task, run))
         run.task.add_done_callback(lambda _: self._unfinished(run))

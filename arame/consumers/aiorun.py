@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arame.consumers.execute import expired, raised, returned
-from arame.consumers.observer import WorkerObserver
 from arame.errors import SoftTimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome
@@ -102,7 +101,7 @@ class PoolCalls:
     """What the pool calls on its consumer (each may block: the pool calls them off the loop).
 
     Attributes:
-        admit: flow control: keeps the tasks of a batch that may run now.
+        admit: keeps the tasks of a batch that may run now (see ``Consumer._admit``).
         claim: marks a batch started; returns the ids that may run.
         run: runs one claimed sync task (on a thread) and hands on its outcome.
         skip: hands back a task that must not run (its row says so).
@@ -110,7 +109,6 @@ class PoolCalls:
         fail: a task whose run broke past every handler is failed with this reason.
         settle: hands a delivery back (``False``) without running it.
         terminated: which of these running tasks were revoked with ``terminate=True``.
-        observer: told when an async task starts (``run`` tells it of sync ones).
     """
 
     admit: Callable[[list[Held]], list[Held]]
@@ -121,4 +119,3 @@ class PoolCalls:
     fail: Callable[[TaskMessage, Delivery, str], None]
     settle: Callable[[Delivery, bool], None]
     terminated: Callable[[list[str]], set[str]]
-    observer: WorkerObserver | None

@@ -6,23 +6,20 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 
 from arame.consumers import outcomes, tasklog
 from arame.consumers.admission import Admission, Poison, one_copy_each
 from arame.consumers.aiopool import AsyncPool
 from arame.consumers.aiorun import PoolCalls
 from arame.consumers.dead_lettering import dead_letter
-from arame.consumers.gate import FlowGate, Limiter, defer_over_limit
-from arame.consumers.heartbeat import WorkerBoard
-from arame.consumers.observer import WorkerObserver
+from arame.consumers.deferral import Deferring
 from arame.consumers.pace import Pace
 from arame.consumers.reconnect import reconnect
 from arame.consumers.recorder import ResultRecorder
 from arame.consumers.retry_publisher import RetryPublisher
 from arame.consumers.slots import Slots
-from arame.consumers.steering import Steering
 from arame.consumers.time_limits import TimeLimits
+from arame.consumers.worker_settings import WorkerSettings
 from arame.consumers.writer import OutcomeWriter
 from arame.errors import ResultStoreError, TransportError
 from arame.message import TaskMessage
@@ -34,7 +31,6 @@ logger = logging.getLogger(__name__)
 IDLE_WAIT = 0.5  # seconds a drain blocks when nothing is running; bounds how late stop() is seen
 BURST_WAIT = 0.02  # a burst worker looks at the queue sizes after this much quiet
 BUSY_WAIT = 0.005  # while tasks run, drains are short so their acks go out promptly
-SHUTDOWN_TIMEOUT = 30.0  # seconds running tasks get to finish after stop()
 
 
 class Consumer:
@@ -52,45 +48,22 @@ class Consumer:
 
     Args:
         spec: the broker.
-        queues: queues to consume.
         admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed.
-        slots: how many tasks run at once.
-        burst: return from ``run()`` once the queues are empty and nothing runs.
-        shutdown_timeout: seconds running tasks get to finish after ``stop()``; then the
-            consumer returns and their messages are delivered again.
-        kill_on_hard_limit: a task past its hard time limit ends this process (process pool)
-            instead of being interrupted inside its thread.
-        asyncio_pool: run tasks on an event loop instead of threads, ``slots`` at once (see
-            ``AsyncPool``; sync tasks run on threads there).
-        observer: told when each task starts and ends (metrics).
-        board: where paused queues are read (none: every queue is always consumed).
-        limiter: the shared counters of rate and concurrency limits (none: no limits apply).
+        settings: the worker's; a consumer runs ``settings.slots_per_consumer`` tasks at once,
+            and a task past its hard time limit ends a process-pool child instead of being
+            interrupted inside its thread.
     """
 
     def __init__(
-        self,
-        spec: BrokerSpec,
-        queues: Sequence[str],
-        admission: Admission,
-        recorder: ResultRecorder,
-        *,
-        slots: int = 1,
-        burst: bool = False,
-        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
-        kill_on_hard_limit: bool = False,
-        asyncio_pool: bool = False,
-        observer: WorkerObserver | None = None,
-        board: WorkerBoard | None = None,
-        limiter: Limiter | None = None,
+        self, spec: BrokerSpec, admission: Admission, recorder: ResultRecorder, settings: WorkerSettings
     ) -> None:
-        self.queues = list(queues)
-        self._observer = observer
-        self.slots = slots
-        self.burst = burst
-        self.shutdown_timeout = shutdown_timeout
+        self.queues = list(settings.queues)
+        self.slots = settings.slots_per_consumer
+        self.burst = settings.burst
+        self.shutdown_timeout = settings.shutdown_timeout
         self._admission = admission
-        self._subscriber = Subscriber(spec, self.queues, slots, self._receive)
+        self._subscriber = Subscriber(spec, self.queues, self.slots, self._receive)
         self._recorder = recorder
         self._writer = OutcomeWriter(recorder, self._committed)
         self._pace = Pace()
@@ -98,16 +71,21 @@ class Consumer:
         self._done_event = threading.Event()
         self._stopping = threading.Event()
         self._stop_now = threading.Event()
-        self._slots = self._pool(asyncio_pool, recorder)
+        self._slots = self._pool(settings.pool == "asyncio", recorder)
         self._in_flight = 0
         self._worker_id = outcomes.worker_name()
         self._retries = RetryPublisher(spec, admission.signer)
-        self._limits = TimeLimits(recorder, kill_on_hard=kill_on_hard_limit)
-        self._gate = FlowGate(admission.tasks, limiter)  # flow control: rate and concurrency limits
+        self._limits = TimeLimits(recorder, kill_on_hard=settings.pool == "process")
+        self._extensions = settings.extensions
+        self._defer = Deferring(self._retries, self._committed)
+        # The message each delivery with an outcome carried, until its ack: only if an extension
+        # acts after the ack (see ``Extension.after_ack``); else nothing is kept per task.
+        self._carried: dict[Delivery, TaskMessage] | None = None
+        if self._extensions.using("after_ack"):
+            self._carried = {}
         #: Tasks still running when ``run()`` returned (after a stop-now or the timeout).
         self.abandoned = 0
-        fair = any(task.options.fair_key is not None for task in admission.tasks.values())
-        self._steering = Steering(spec, self.queues, board, limiter if fair else None)  # pauses, fair shares
+        self._steering = self._extensions.steering(spec, self.queues)
 
     def stop(self, *, now: bool = False) -> None:
         """Stop fetching; let running tasks finish (unless ``now``), acknowledge them, return.
@@ -131,7 +109,7 @@ class Consumer:
         self._writer.start()
         self._slots.start()
         try:
-            self._steering.apply(self._subscriber)  # a paused queue is not consumed even for a moment
+            self._steer()  # a paused queue is not consumed even for a moment
             try:
                 self._subscriber.open()
             except TransportError as exc:  # a broker still starting: keep trying for a while
@@ -148,7 +126,7 @@ class Consumer:
     def _step(self) -> None:
         self._acknowledge_done()
         self._replace_dead_slots()
-        self._steering.apply(self._subscriber)  # queues paused in the database, fair sub-queues
+        self._steer()
         self._subscriber.heartbeat()  # renews leases of running tasks, services AMQP heartbeats
         prefetch = self.slots + self._pace.window()
         if prefetch != self._subscriber.prefetch:
@@ -167,6 +145,11 @@ class Consumer:
         ):
             logger.info("queues are empty, burst done")
             self._stopping.set()
+
+    def _steer(self) -> None:
+        """Let the extensions choose the queues consumed (see ``Extension.steering``)."""
+        for steering in self._steering:
+            steering.apply(self._subscriber)
 
     def _receive(self, delivery: Delivery) -> None:
         self._in_flight += 1
@@ -209,14 +192,11 @@ class Consumer:
             )
         calls = PoolCalls(
             self._admit, self._claim, self._run_task, self._skip, self._ended,
-            self._slot_died, self._committed, recorder.terminated, self._observer,
+            self._slot_died, self._committed, recorder.terminated,
         )  # fmt: skip
         return AsyncPool(self.slots, self._stopping, self._admission.tasks, calls)
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
-        observer = self._observer
-        if observer is not None:  # Metrics hook (see WorkerObserver)
-            observer.task_started(message)
         began = time.perf_counter()
         try:
             outcome = self._limits.run(self._admission.tasks[message.task], message, self._worker_id)
@@ -230,21 +210,19 @@ class Consumer:
     def _ended(self, message: TaskMessage, delivery: Delivery, outcome: Outcome, ran: float) -> None:
         """Hand on the outcome of a run (a RETRY publishes the next attempt first)."""
         self._pace.ran(ran)
-        self._gate.ran(message.task, ran)  # flow control: paces tasks waiting on a concurrency limit
-        if self._observer is not None:  # Metrics hook
-            self._observer.task_finished(message, outcome)
+        self._extensions.after_execution(message, outcome, ran)
         if outcome.state == RETRY and not self._retries.publish(message, outcome):
             self._committed(delivery, False)  # this attempt's message goes back and runs again
             return
         tasklog.finished(outcome, ran)
+        if self._carried is not None:  # an extension acts after the ack: it is told the message
+            self._carried[delivery] = message
         self._writer.finished(outcome, delivery)
 
     def _admit(self, batch: list[tuple[TaskMessage, Delivery]]) -> list[tuple[TaskMessage, Delivery]]:
-        """Flow control: the tasks of a batch that may run now (the others wait in the broker)."""
-        batch = one_copy_each(batch, self._committed)
-        if not self._gate.limits(batch):
-            return batch
-        return defer_over_limit(self._gate, self._retries, batch, self._committed)
+        """The tasks of a batch that may run now: one copy of each, and those no extension
+        holds back (those wait in the broker, see ``Deferring``)."""
+        return self._extensions.before_claim(one_copy_each(batch, self._committed), self._defer)
 
     def _dead_letter(self, delivery: Delivery, poison: Poison) -> None:
         """Move a message no worker should run aside, and record why (see ``dead_letter``)."""
@@ -264,6 +242,8 @@ class Consumer:
             if committed:
                 acks.append(delivery)
                 continue
+            if self._carried is not None:
+                self._carried.pop(delivery, None)
             try:
                 self._subscriber.requeue(delivery)
             except Exception as exc:  # noqa: BLE001 - its connection is gone; the broker redelivers it
@@ -275,6 +255,18 @@ class Consumer:
             logger.warning(
                 "could not acknowledge %d deliveries, the broker will redeliver them: %s", len(acks), exc
             )
+            acknowledged = False
+        else:
+            acknowledged = True
+        if self._carried is not None:
+            self._after_ack(acks, acknowledged)
+
+    def _after_ack(self, acks: list[Delivery], acknowledged: bool) -> None:
+        """Tell the extensions which messages with a recorded outcome the broker has forgotten."""
+        assert self._carried is not None
+        messages = [message for d in acks if (message := self._carried.pop(d, None)) is not None]
+        if acknowledged and messages:
+            self._extensions.after_ack(messages)
 
     def _finish(self) -> None:
         """Give back what no slot took, wait for running tasks (bounded), ack, close the connection."""
@@ -299,4 +291,5 @@ class Consumer:
         self._subscriber.close()  # anything still unacknowledged goes back to the queue
         self._slots.close()
         self._retries.close()
-        self._steering.stop()  # stop reading the pause rows and the fair sub-queues
+        for steering in self._steering:
+            steering.stop()

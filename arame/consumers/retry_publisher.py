@@ -74,7 +74,7 @@ class RetryPublisher:
     def publish_later(self, messages: Sequence[TaskMessage]) -> None:
         """Publish messages again as they are, each held by the broker until its ``eta``.
 
-        Flow control: a task over its rate or concurrency limit waits in the broker this way.
+        A task an extension holds back at claim time waits in the broker this way (see ``Deferring``).
 
         Raises:
             TransportError: the broker did not take them; their deliveries must go back.

@@ -60,8 +60,8 @@ class Slots:
         claim: marks a batch started; returns the ids that may run.
         run: runs one claimed task and hands on its outcome.
         skip: hands back a task that must not run (its row says so).
-        admit: flow control: keeps the tasks of a batch that may run now (the others were
-            handed back to wait in the broker).
+        admit: keeps the tasks of a batch that may run now (the others were handed back to
+            wait in the broker, see ``Extension.before_claim``).
     """
 
     def __init__(

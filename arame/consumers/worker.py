@@ -11,21 +11,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any, NoReturn
 
 from arame.consumers.admission import Admission
-from arame.consumers.companions import Companion, alongside
-from arame.consumers.consumer import SHUTDOWN_TIMEOUT, Consumer
-from arame.consumers.gate import Limiter
-from arame.consumers.heartbeat import WorkerBoard, registered
-from arame.consumers.observer import WorkerObserver
+from arame.consumers.companions import alongside
+from arame.consumers.consumer import Consumer
 from arame.consumers.recorder import ResultRecorder
+from arame.consumers.worker_settings import WorkerSettings
 from arame.errors import ConfigurationError, TransportError
 from arame.transport import BrokerSpec
 
 logger = logging.getLogger(__name__)
 
-POOLS = ("thread", "process", "asyncio")  # asyncio: async tasks on one event loop (AsyncPool)
 STOP_GRACEFULLY, STOP_NOW = signal.SIGUSR1, signal.SIGUSR2  # supervisor -> child
 EXIT_OK, EXIT_GAVE_UP = 0, 3
 
@@ -38,110 +36,58 @@ class Worker:
 
     Args:
         spec: the broker.
-        queues: queues to consume.
         admission: the registry and the checks a message passes before it runs.
         recorder: where outcomes are committed; must be usable after a fork (process pool).
-        concurrency: tasks run at once: threads in the thread pool, children in the process pool,
-            coroutines (and sync tasks on threads) in the asyncio pool.
-        pool: ``"thread"``, ``"process"`` or ``"asyncio"`` (async tasks as asyncio tasks on
-            one event loop; see ``AsyncPool``).
-        burst: return once the queues are empty.
-        shutdown_timeout: seconds running tasks get to finish after a stop; a second SIGTERM or
-            SIGINT stops at once. Unfinished messages are delivered again.
-        observer: told when the worker starts and stops and when each task starts and ends,
-            in whichever process runs it (metrics; see ``WorkerObserver``).
-        board: where the worker registers, beats, and reads paused queues (none: it does not).
-        limiter: the shared counters of rate and concurrency limits.
-        companions: run beside the consumers in the main process (the outbox relay).
+        settings: its queues, pool, concurrency and the rest (see ``WorkerSettings``).
     """
 
     def __init__(
-        self,
-        spec: BrokerSpec,
-        queues: Sequence[str],
-        admission: Admission,
-        recorder: ResultRecorder,
-        *,
-        concurrency: int = 1,
-        pool: str = "thread",
-        burst: bool = False,
-        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
-        observer: WorkerObserver | None = None,
-        board: WorkerBoard | None = None,
-        limiter: Limiter | None = None,
-        companions: Sequence[Companion] = (),
+        self, spec: BrokerSpec, admission: Admission, recorder: ResultRecorder, settings: WorkerSettings
     ) -> None:
-        if pool not in POOLS:
-            raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
-        if concurrency < 1:
-            raise ConfigurationError(f"concurrency must be at least 1, not {concurrency}")
-        if pool == "process" and not spec.shared_across_processes:
+        if settings.pool == "process" and not spec.shared_across_processes:
             raise ConfigurationError(f"{spec.safe_url} lives inside one process; use the thread pool")
         self.spec = spec
-        self.queues = list(queues)
-        self.concurrency = concurrency
-        self.pool = pool
-        self.burst = burst
-        self.shutdown_timeout = shutdown_timeout
+        self.settings = settings
+        self.queues: Sequence[str] = list(settings.queues)
+        self.concurrency = settings.concurrency
+        self.pool = settings.pool
         self._admission = admission
         self._recorder = recorder
-        self._limiter = limiter  # flow control: rate and concurrency limits
         self._stopping = threading.Event()
         self._consumer: Consumer | None = None
         self._thread: threading.Thread | None = None
         self._children: list[Any] = []
-        self.observer = observer
-        self._board = board
-        self._companions = list(companions)
 
     def run(self) -> int:
         """Consume in the foreground until stopped; return the exit code (0 after a clean stop)."""
         restore = self._handle_signals()
-        self._open_observer()
         try:
-            with (
-                registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids),
-                alongside(self._companions),
-            ):
+            with self.settings.extensions.running(self), alongside(self.settings.companions):
                 if self.pool in ("thread", "asyncio"):
-                    return self._run_consumer(self.concurrency)
+                    return self._run_consumer()
                 return _Supervisor(self).run()
         finally:
             restore()
-            self._close_observer()
-
-    def _open_observer(self) -> None:
-        if self.observer is not None:
-            self.observer.open(process_pool=self.pool == "process", slots=self.concurrency)
-
-    def _close_observer(self) -> None:
-        if self.observer is not None:
-            self.observer.close()
 
     def start(self) -> None:
         """Run the worker (thread pool) on a background thread; returns at once."""
         if self.pool not in ("thread", "asyncio"):
             raise ConfigurationError("start() runs the thread pool; use run() for the process pool")
-        self._open_observer()
+        # Entered here, not on the thread: once start() returns, the extensions are running (the
+        # worker registered, its metrics port bound), and a failure to start raises here.
+        running = ExitStack()
+        running.enter_context(self.settings.extensions.running(self))
 
-        def run_then_close() -> None:
-            try:
-                self._run_registered()
-            finally:
-                self._close_observer()
+        def run_then_leave() -> None:
+            with running, alongside(self.settings.companions):
+                self._run_consumer()
 
-        self._thread = threading.Thread(target=run_then_close, name="arame-worker", daemon=True)
+        self._thread = threading.Thread(target=run_then_leave, name="arame-worker", daemon=True)
         self._thread.start()
 
-    def _child_pids(self) -> list[int]:
+    def child_pids(self) -> list[int]:
+        """The pids of the process pool's children (none in the other pools)."""
         return [child.pid for child in self._children]
-
-    def _run_registered(self) -> int:
-        with (
-            registered(self._board, self.queues, self.pool, self.concurrency, self._child_pids),
-            alongside(self._companions),
-        ):
-            return self._run_consumer(self.concurrency)
 
     def stop(self, timeout: float | None = None, *, now: bool = False) -> None:
         """Stop fetching, let running tasks finish and be acknowledged, then return.
@@ -171,21 +117,8 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _run_consumer(self, slots: int) -> int:
-        consumer = self._consumer = Consumer(
-            self.spec,
-            self.queues,
-            self._admission,
-            self._recorder,
-            slots=slots,
-            burst=self.burst,
-            shutdown_timeout=self.shutdown_timeout,
-            kill_on_hard_limit=self.pool == "process",
-            asyncio_pool=self.pool == "asyncio",
-            observer=self.observer,
-            board=self._board,
-            limiter=self._limiter,
-        )
+    def _run_consumer(self) -> int:
+        consumer = self._consumer = Consumer(self.spec, self._admission, self._recorder, self.settings)
         if self._stopping.is_set():
             return EXIT_OK
         try:
@@ -233,15 +166,14 @@ class _Supervisor:
             for child in [c for c in children if not c.is_alive()]:
                 children.remove(child)
                 child.join()
-                if worker.observer is not None:
-                    worker.observer.process_ended(child.pid)
+                worker.settings.extensions.process_ended(child.pid)
                 if child.exitcode == EXIT_GAVE_UP:
                     exit_code = EXIT_GAVE_UP
                     worker.stop()
                 elif child.exitcode != EXIT_OK and not worker._stopping.is_set():
                     logger.error("child %s died (exit code %s); starting another", child.pid, child.exitcode)
                     children.append(self._spawn())
-                elif not worker.burst and not worker._stopping.is_set():
+                elif not worker.settings.burst and not worker._stopping.is_set():
                     children.append(self._spawn())
         return exit_code
 
@@ -271,7 +203,7 @@ def _child_main(worker: Worker) -> None:
     signal.signal(signal.SIGINT, on_signal)  # Ctrl-C reaches the whole process group
     signal.signal(STOP_GRACEFULLY, lambda *_: worker.stop())
     signal.signal(STOP_NOW, lambda *_: worker.stop(now=True))
-    code = worker._run_consumer(1)
+    code = worker._run_consumer()
     logging.shutdown()
     # Not SystemExit: that would wait for a task still running after "stop now" or the timeout.
     os._exit(code)

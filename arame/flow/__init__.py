@@ -1,8 +1,8 @@
-"""Flow control that needs no server: rate limit parsing and concurrency keys.
+"""Flow control: rate limit parsing and concurrency keys, and the limits applied at claim time.
 
 The shared state (token buckets, concurrency slots, deduplication keys) lives in the results
-database (``arame.coordination.flow_limits``); the consumer applies it at claim time
-(``arame.consumers.gate``).
+database (``arame.coordination.flow_limits``); ``FlowLimits`` (``arame.flow.limits_gate``), an
+extension, applies it before a worker claims a batch.
 """
 
 from arame.flow.keys import concurrency_key_of

@@ -11,11 +11,17 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from arame.errors import ConfigurationError
-from arame.message import TaskMessage
-from arame.states import Outcome
+from arame.extensions import Extension, WorkerView
+
+if TYPE_CHECKING:
+    from arame.message import TaskMessage
+    from arame.states import Outcome
+    from arame.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +30,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
-class WorkerMetrics:
+class WorkerMetrics(Extension):
     """Serves ``arame_tasks_total``, ``arame_task_duration_seconds``, ``arame_task_wait_seconds``,
     ``arame_worker_slots`` and ``arame_worker_slots_busy`` on ``http://host:port/metrics``.
 
-    A worker's observer (see ``arame.consumers.observer.WorkerObserver``).
+    One worker's extension (``App.worker(metrics_port=...)`` adds it to that worker's): the
+    endpoint lives as long as the worker runs; tasks are counted in whichever process runs them.
 
     Args:
         port: the port to listen on; 0 picks a free one (read ``port`` after ``open``).
@@ -41,6 +48,18 @@ class WorkerMetrics:
         self._directory: str | None = None
         self._server: Any = None
         self._metrics: _Metrics | None = None
+        self._busy = _Busy(self)
+
+    @contextmanager
+    def running(self, worker: WorkerView) -> Iterator[None]:
+        self.open(process_pool=worker.pool == "process", slots=worker.concurrency)
+        try:
+            yield
+        finally:
+            self.close()
+
+    def around_execution(self, task: Task[Any, Any], message: TaskMessage) -> _Busy:
+        return self._busy  # one object for every task: a run allocates nothing here
 
     def open(self, *, process_pool: bool, slots: int) -> None:
         """Start serving; with the process pool, switch prometheus_client to multiprocess mode first.
@@ -87,17 +106,11 @@ class WorkerMetrics:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
 
-    def task_started(self, message: TaskMessage) -> None:
-        """One more slot busy."""
-        if self._metrics is not None:
-            self._metrics.busy.inc()
-
-    def task_finished(self, message: TaskMessage, outcome: Outcome) -> None:
-        """Count the outcome and observe its wait and run times; the slot is free again."""
+    def after_execution(self, message: TaskMessage, outcome: Outcome, seconds: float) -> None:
+        """Count the outcome and observe its wait and run times."""
         metrics = self._metrics
         if metrics is None:
             return
-        metrics.busy.dec()
         metrics.tasks.labels(message.task, message.queue, outcome.state).inc()
         started, finished = outcome.started_at, outcome.finished_at
         if started is not None:
@@ -113,6 +126,21 @@ class WorkerMetrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(pid, self._directory)
+
+
+class _Busy(AbstractContextManager[None]):
+    """Around a task's run: one more slot busy (a context manager without state, so shared)."""
+
+    def __init__(self, owner: WorkerMetrics) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        if (metrics := self._owner._metrics) is not None:
+            metrics.busy.inc()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if (metrics := self._owner._metrics) is not None:
+            metrics.busy.dec()
 
 
 class _Metrics:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import arame
-from arame.consumers import Admission, Worker
+from arame.consumers import Admission, Worker, WorkerSettings
 from arame.states import Started
 
 TIMEOUT = 15
@@ -150,7 +150,8 @@ def test_a_slot_thread_that_dies_is_replaced_and_its_tasks_given_back(tmp_path: 
         admission = Admission(app.tasks, app.max_message_size, app.max_deliveries, app.signer)
         recorder = KillsFirstClaim(app.results)
 
-        doomed.run(Worker(app.broker, [doomed.queue], admission, recorder, pool=pool, burst=True))
+        settings = WorkerSettings([doomed.queue], pool=pool, burst=True)
+        doomed.run(Worker(app.broker, admission, recorder, settings))
 
         assert [handle.get(timeout=TIMEOUT) for handle in handles] == [2, 3, 4]
     finally:

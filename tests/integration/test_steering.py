@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import arame
-from arame.consumers import heartbeat
 from arame.coordination import worker_registry as registry
+from arame.registry import pause_steering
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,7 +61,7 @@ def test_a_paused_queue_keeps_accepting_tasks_and_runs_them_only_after_resume(
         app.workers.pauses.pause(queue)
         paused_at = time.monotonic()
         # Wait out one look at the pause rows and one drain, then publish: it must stay put.
-        time.sleep(heartbeat.PAUSE_POLL + 0.6)
+        time.sleep(pause_steering.PAUSE_POLL + 0.6)
         waiting = note.delay(2)
         with pytest.raises(arame.TimeoutError):
             waiting.get(timeout=1.5)

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import arame
+from arame.metrics.worker_metrics import WorkerMetrics
 from tests.integration.conftest import POSTGRES_URL, only_on
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -89,7 +90,9 @@ def test_a_thread_pool_worker_counts_outcomes_and_times_them(queue: str) -> None
     try:
         assert [r.get(timeout=30) for r in results] == [0, 2, 4]
         failed.get(timeout=30, propagate=False)
-        port = worker.observer.port  # type: ignore[union-attr]
+        metrics = worker.settings.extensions.of_type(WorkerMetrics)
+        assert metrics is not None
+        port = metrics.port
         labels = {"task": "metered.add", "queue": queue}
         wait_for(lambda: value(scrape(port), "arame_tasks_total", **labels, state="SUCCESS") == 3)
         samples = scrape(port)

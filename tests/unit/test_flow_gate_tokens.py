@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import arame
-from arame.consumers.gate import FlowGate, Held
 from arame.coordination.flow_limits import LimitStore
+from arame.extensions import Held
+from arame.flow.limits_gate import FlowGate
 from arame.message import TaskMessage
 from arame.transport import Delivery
 

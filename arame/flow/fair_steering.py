@@ -1,8 +1,8 @@
-"""Which queues a consumer takes from: its own but the paused ones, and their busy fair sub-queues.
+"""Fair shares in the worker: a consumer also takes from the busy fair sub-queues of its queues.
 
-Both answers come from the results database (and, for the sub-queues, the broker's queue
-sizes), read on daemon threads (``PauseWatch``, ``FairWatch``) so neither a slow database nor a
-slow count ever holds up fetching; the draining thread only applies them.
+The registry of sub-queues is read from the results database and their sizes from the broker,
+on a daemon thread (``FairWatch``), so neither a slow database nor a slow count ever holds up
+fetching; the draining thread only applies the answer (``FairSteering``).
 """
 
 from __future__ import annotations
@@ -11,28 +11,23 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from arame.consumers.heartbeat import PauseWatch, WorkerBoard
-from arame.consumers.polling import Poller
+from arame.coordination.fair_queues import FairRegistry
 from arame.errors import TransportError
-from arame.transport import BrokerSpec, SizeReader, Subscriber
+from arame.extensions import Extension
+from arame.polling import Poller
+from arame.transport import SizeReader
+
+if TYPE_CHECKING:
+    from arame.app import App
+    from arame.transport import BrokerSpec, Subscriber
 
 logger = logging.getLogger(__name__)
 
 FAIR_POLL = 1.0  # seconds between looks at the registry of fair sub-queues and their sizes
 FORGET_EVERY = 30.0  # seconds between offers to forget the sub-queues found empty
 NOTHING: frozenset[str] = frozenset()
-
-
-class FairBoard(Protocol):
-    """The registry of fair sub-queues (``arame.coordination.fair_queues``)."""
-
-    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
-        """The registered sub-queues of ``parents``, each with its parent."""
-
-    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
-        """Forget those of ``subqueues`` (found empty) no task needs; return them."""
 
 
 class FairWatch:
@@ -49,7 +44,7 @@ class FairWatch:
         queues: the consumer's queues.
     """
 
-    def __init__(self, board: FairBoard, spec: BrokerSpec, queues: Sequence[str]) -> None:
+    def __init__(self, board: FairRegistry, spec: BrokerSpec, queues: Sequence[str]) -> None:
         self._board = board
         self._sizes = SizeReader(spec)
         self._queues = list(queues)
@@ -67,7 +62,7 @@ class FairWatch:
         self._poller.stop()
 
     def _look(self) -> None:
-        found = self._quietly(functools.partial(self._board.fair_queues, self._queues))
+        found = self._quietly(functools.partial(self._board.active, self._queues))
         if found is None:
             return  # keep the last answer while the database is away
         try:
@@ -80,7 +75,7 @@ class FairWatch:
         empty = [sub for sub, size in sizes.items() if size == 0]
         if empty and time.monotonic() - self._offered > FORGET_EVERY:
             self._offered = time.monotonic()
-            self._quietly(functools.partial(self._board.forget_fair_queues, empty))
+            self._quietly(functools.partial(self._board.forget, empty))
 
     def _quietly(self, read: Callable[[], Any]) -> Any:
         try:
@@ -90,47 +85,54 @@ class FairWatch:
             return None
 
 
-class Steering:
-    """Applies the pause rows and the busy fair sub-queues to a ``Subscriber``.
+class FairSteering:
+    """A consumer's ``Steering``: it also takes from the busy fair sub-queues of its queues, but
+    those of a paused queue (applied after the pauses, it reads the subscriber's paused queues).
 
     Args:
-        spec: the broker.
-        queues: the consumer's queues.
-        board: where the pause rows are (none: nothing is ever paused).
-        fair: the registry of fair sub-queues (none: only ``queues`` are consumed).
+        watch: reads the registry of fair sub-queues and their sizes.
     """
 
-    def __init__(
-        self, spec: BrokerSpec, queues: Sequence[str], board: WorkerBoard | None, fair: FairBoard | None
-    ) -> None:
-        self._pauses = PauseWatch(board, queues) if board is not None else None
-        self._fair = FairWatch(fair, spec, queues) if fair is not None else None
+    def __init__(self, watch: FairWatch) -> None:
+        self._watch = watch
         self._started = False
         self._seen: tuple[frozenset[str], frozenset[str]] = (NOTHING, NOTHING)
         self._followed = NOTHING
 
     def apply(self, subscriber: Subscriber) -> None:
-        """Consume the queues not paused and their sub-queues that hold messages (call it on
-        the draining thread).
+        """Consume the sub-queues that hold messages (call it on the draining thread).
 
         Raises:
             TransportError: the connection was lost.
         """
         if not self._started:
             self._started = True
-            for watch in (self._pauses, self._fair):
-                if watch is not None:
-                    watch.start()
-        paused = self._pauses.paused if self._pauses is not None else NOTHING
-        ready = self._fair.ready if self._fair is not None else NOTHING
+            self._watch.start()
+        ready, paused = self._watch.ready, subscriber.paused
         if ready is not self._seen[0] or paused is not self._seen[1]:  # else nothing changed
             self._seen = (ready, paused)
-            parents = self._fair.subqueues if self._fair is not None else {}
+            parents = self._watch.subqueues
             self._followed = frozenset(sub for sub in ready if parents.get(sub) not in paused)
         subscriber.steer(paused, self._followed)
 
     def stop(self) -> None:
-        """Stop reading the database."""
-        for watch in (self._pauses, self._fair):
-            if watch is not None:
-                watch.stop()
+        """Stop reading the registry."""
+        self._watch.stop()
+
+
+class FairFollowing(Extension):
+    """Fair shares, the worker's half: a consumer follows the busy sub-queues of its queues.
+
+    Only when a task of the app has a ``fair_key`` (else no sub-queue is ever made).
+
+    Args:
+        app: whose tasks, and whose results database holds the registry of sub-queues.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def steering(self, spec: BrokerSpec, queues: Sequence[str]) -> FairSteering | None:
+        if not any(task.options.fair_key is not None for task in self._app.tasks.values()):
+            return None
+        return FairSteering(FairWatch(FairRegistry(self._app.results), spec, queues))

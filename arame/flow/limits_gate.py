@@ -1,8 +1,9 @@
-"""The flow-control gate a batch passes before its claim: rate limits and concurrency limits.
+"""Rate and concurrency limits at claim time: the gate a fetched batch passes before its claim.
 
 A task over a limit does not wait in a slot: it goes back to the broker, delayed until it may
-start (the same message, same id and attempt count), and this delivery is acknowledged. The
-shared counters live where every worker sees them (``Limiter``, the results database).
+start (the same message, same id and attempt count), and this delivery is acknowledged (the
+consumer's ``Deferral``). The shared counters live where every worker sees them (``LimitStore``,
+beside the results table). ``FlowLimits`` is the extension; ``FlowGate`` decides.
 """
 
 from __future__ import annotations
@@ -10,41 +11,52 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from arame.consumers.retry_publisher import RetryPublisher
-from arame.errors import TransportError
-from arame.flow.gcra import Decision, default_burst
+from arame.coordination.flow_limits import LimitStore
+from arame.extensions import Deferral, Extension, Held
+from arame.flow.gcra import default_burst
 from arame.flow.keys import KeySpec, SlotRequest, concurrency_key_of
 from arame.flow.rates import parse_rate
-from arame.message import TaskMessage
-from arame.task import Task
-from arame.transport import Delivery
+
+if TYPE_CHECKING:
+    from arame.app import App
+    from arame.message import TaskMessage
+    from arame.states import Outcome
+    from arame.task import Task
 
 logger = logging.getLogger(__name__)
 
-Held = tuple[TaskMessage, Delivery]
 SLOT_TTL = 3600.0  # a slot outlives a task reading STARTED this long (no time limit) only if its worker died
 
 
-class Limiter(Protocol):
-    """The shared counters and the fair sub-queues: the results database (``LimitStore``)."""
+class FlowLimits(Extension):
+    """The tasks of a batch over their ``rate_limit`` or ``concurrency_limit`` wait in the broker.
 
-    def take_tokens(self, task_name: str, rate: float, burst: int, count: int, now: float) -> Decision:
-        """Take up to ``count`` starts under ``rate`` per second."""
+    Args:
+        app: whose tasks declare the limits, and whose results database holds the counters.
+    """
 
-    def give_back(self, task_name: str, rate: float, count: int) -> None:
-        """Return ``count`` starts taken but not used (their tasks wait for a concurrency slot)."""
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._gate = FlowGate(app.tasks, None)
+        self._store: object = None  # the results store the counters were made for
 
-    def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
-        """Take concurrency slots: per task id ``None`` (it got one) or when it may come back."""
+    def before_claim(self, batch: list[Held], defer: Deferral) -> list[Held]:
+        gate = self._gate
+        if not gate.limits(batch):
+            return batch  # the common case: no task of the batch has a limit
+        store = self._app.results
+        if store is not self._store:  # first use, or the App opened its results store again
+            gate.limiter, self._store = LimitStore(store), store
+        runnable, waiting = gate.admit(batch)
+        if waiting:
+            defer(waiting)
+        return runnable
 
-    def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
-        """Fair shares: the registered sub-queues of ``parents``, each with its parent."""
-
-    def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
-        """Fair shares: forget those of ``subqueues`` (found empty) no task needs; return them."""
+    def after_execution(self, message: TaskMessage, outcome: Outcome, seconds: float) -> None:
+        self._gate.ran(message.task, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +74,25 @@ class FlowGate:
 
     Args:
         tasks: the registry.
-        limiter: the shared counters; ``None`` lets everything through (no limits declared).
+        limiter: the shared counters (needed once a batch has a limit).
+        clock: the time now, epoch seconds.
     """
 
     def __init__(
         self,
         tasks: Mapping[str, Task[Any, Any]],
-        limiter: Limiter | None,
+        limiter: LimitStore | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._tasks = tasks
-        self._limiter = limiter
+        self.limiter = limiter
         self._clock = clock
-        self._rules: dict[str, _Rules | None] = {}
+        self._rules: dict[str, tuple[Task[Any, Any] | None, _Rules | None]] = {}  # per task name
         self._runtime: dict[str, float] = {}  # per task name, seconds (moving average)
 
     def limits(self, batch: Sequence[Held]) -> bool:
         """Whether any task of the batch has a limit (else the gate costs nothing)."""
-        return self._limiter is not None and any(self._rules_of(m.task) for m, _ in batch)
+        return any(self._rules_of(m.task) for m, _ in batch)
 
     def ran(self, task_name: str, seconds: float) -> None:
         """A task ran this long: paces how its waiting tasks come back."""
@@ -103,7 +116,7 @@ class FlowGate:
         return runnable, waiting + over
 
     def _rate_limited(self, batch: list[Held], now: float) -> tuple[list[Held], list[tuple[Held, float]]]:
-        assert self._limiter is not None
+        assert self.limiter is not None
         by_name: dict[str, list[Held]] = {}
         runnable: list[Held] = []
         for held in batch:
@@ -116,7 +129,7 @@ class FlowGate:
         for name, group in by_name.items():
             rules = self._rules_of(name)
             assert rules is not None and rules.rate is not None
-            decision = self._limiter.take_tokens(name, rules.rate, rules.burst, len(group), now)
+            decision = self.limiter.take_tokens(name, rules.rate, rules.burst, len(group), now)
             runnable += group[: decision.granted]
             waiting += zip(group[decision.granted :], decision.not_before, strict=True)
         return runnable, waiting
@@ -124,7 +137,7 @@ class FlowGate:
     def _concurrency_limited(
         self, batch: list[Held], now: float
     ) -> tuple[list[Held], list[tuple[Held, float]]]:
-        assert self._limiter is not None
+        assert self.limiter is not None
         requests: dict[str, SlotRequest] = {}
         for message, _ in batch:
             rules = self._rules_of(message.task)
@@ -137,14 +150,14 @@ class FlowGate:
                 )
         if not requests:
             return batch, []
-        decided = self._limiter.take_slots(list(requests.values()), now)
+        decided = self.limiter.take_slots(list(requests.values()), now)
         runnable = [held for held in batch if decided.get(held[0].id) is None]
         over = [(held, due) for held in batch if (due := decided.get(held[0].id)) is not None]
         return runnable, over
 
     def _give_back_tokens(self, over: list[tuple[Held, float]]) -> None:
         """A task that took a rate token and then waits for a concurrency slot returns its token."""
-        assert self._limiter is not None
+        assert self.limiter is not None
         unused: dict[str, int] = {}
         for (message, _), _ in over:
             rules = self._rules_of(message.task)
@@ -153,26 +166,24 @@ class FlowGate:
         for name, count in unused.items():
             rate = self._rules_of(name)
             assert rate is not None and rate.rate is not None
-            self._limiter.give_back(name, rate.rate, count)
+            self.limiter.give_back(name, rate.rate, count)
 
     def _rules_of(self, name: str) -> _Rules | None:
-        if name not in self._rules:
-            task = self._tasks.get(name)
-            options = None if task is None else task.options
-            if (
-                task is None
-                or options is None
-                or (options.rate_limit is None and options.concurrency_limit is None)
-            ):
-                self._rules[name] = None
-            else:
-                rate = None if options.rate_limit is None else parse_rate(options.rate_limit)
-                ttl = SLOT_TTL if options.time_limit is None else options.time_limit * 2 + 60
-                burst = default_burst(rate) if rate is not None else 0
-                self._rules[name] = _Rules(
-                    rate, burst, options.concurrency_limit, options.concurrency_key, task, ttl
-                )
-        return self._rules[name]
+        task = self._tasks.get(name)
+        cached = self._rules.get(name)
+        if cached is None or cached[0] is not task:  # first look, or the task was declared again
+            cached = self._rules[name] = (task, _rules(task))
+        return cached[1]
+
+
+def _rules(task: Task[Any, Any] | None) -> _Rules | None:
+    options = None if task is None else task.options
+    if task is None or options is None or (options.rate_limit is None and options.concurrency_limit is None):
+        return None
+    rate = None if options.rate_limit is None else parse_rate(options.rate_limit)
+    ttl = SLOT_TTL if options.time_limit is None else options.time_limit * 2 + 60
+    burst = default_burst(rate) if rate is not None else 0
+    return _Rules(rate, burst, options.concurrency_limit, options.concurrency_key, task, ttl)
 
 
 def _signature(task: Task[Any, Any]) -> Any:
@@ -180,26 +191,3 @@ def _signature(task: Task[Any, Any]) -> Any:
         return task.signature
     except (TypeError, ValueError):
         return None
-
-
-def defer_over_limit(
-    gate: FlowGate, retries: RetryPublisher, batch: list[Held], settle: Callable[[Delivery, bool], None]
-) -> list[Held]:
-    """Publish the tasks of ``batch`` over a limit again, delayed, and acknowledge them; return the rest.
-
-    The same message (id, attempt) with a later ``eta``; acknowledged only once the broker
-    holds the delayed copy, so it is never lost (at worst it is there twice: the claim runs one).
-    """
-    runnable, waiting = gate.admit(batch)
-    if not waiting:
-        return runnable
-    try:
-        retries.publish_later([replace(message, eta=at) for (message, _), at in waiting])
-    except TransportError as exc:
-        logger.warning("could not put %d task(s) over their limits back: %s", len(waiting), exc)
-        for (_, delivery), _ in waiting:
-            settle(delivery, False)
-        return runnable
-    for (_, delivery), _ in waiting:
-        settle(delivery, True)
-    return runnable

@@ -1,4 +1,4 @@
-"""Poller: a look now, then one every period on a daemon thread (the steering watches' loop)."""
+"""Poller: a look now, then one every period on a daemon thread (the database watches' loop)."""
 
 from __future__ import annotations
 
