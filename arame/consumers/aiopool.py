@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame import states
 from arame.consumers import outcomes
@@ -34,6 +34,9 @@ from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
 from arame.transport import Delivery
+
+if TYPE_CHECKING:
+    from arame.extensions import Extensions
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +54,19 @@ class AsyncPool:
         stopping: set when the consumer stops; the pool then starts nothing more.
         tasks: the registry.
         calls: what the pool calls on its consumer.
+        extensions: act around each task's code (see ``execute``).
     """
 
     def __init__(
-        self, count: int, stopping: threading.Event, tasks: Mapping[str, Task[Any, Any]], calls: PoolCalls
+        self,
+        count: int,
+        stopping: threading.Event,
+        tasks: Mapping[str, Task[Any, Any]],
+        calls: PoolCalls,
+        extensions: Extensions | None = None,
     ) -> None:
         self.count = count
+        self._extensions = extensions
         self._stopping = stopping
         self._tasks = tasks
         self._calls = calls
@@ -226,7 +236,7 @@ class AsyncPool:
             run.timers.append(self.loop.call_later(options.time_limit, self._hard_limit, run))
 
     async def _execute(self, task: Task[Any, Any], run: AsyncRun) -> None:
-        self._end(run, await aexecute(task, run, self._worker))
+        self._end(run, await aexecute(task, run, self._worker, self._extensions))
 
     def _hard_limit(self, run: AsyncRun) -> None:
         run.cancel()

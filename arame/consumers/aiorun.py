@@ -15,7 +15,7 @@ import time
 import types
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame.consumers.execute import expired, raised, returned
 from arame.errors import SoftTimeLimitExceeded
@@ -23,6 +23,9 @@ from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
 from arame.transport import Delivery
+
+if TYPE_CHECKING:
+    from arame.extensions import Extensions
 
 Held = tuple[TaskMessage, Delivery]
 
@@ -82,14 +85,17 @@ def guarded(coroutine: Coroutine[Any, Any, Any], run: AsyncRun) -> Generator[Any
             thrown = run.translate(exc)
 
 
-async def aexecute(task: Task[Any, Any], run: AsyncRun, worker: str) -> Outcome:
+async def aexecute(
+    task: Task[Any, Any], run: AsyncRun, worker: str, extensions: Extensions | None = None
+) -> Outcome:
     """Await ``task`` as ``run.message`` asks and say how it ended (see ``execute``)."""
     message = run.message
     if message.expires is not None and time.time() > message.expires:
         return expired(message, worker)
     started = time.time()
     try:
-        with task.app.extensions.around_execution(task, message):  # the features' (a trace's span)
+        hooks = task.app.extensions if extensions is None else extensions
+        with hooks.around_execution(task, message):  # the features' (a trace's span, metrics)
             value = await guarded(task.start_message(message, worker), run)
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return raised(task, message, worker, started, exc)

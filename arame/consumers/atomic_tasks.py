@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame import states
 from arame.consumers import outcomes
@@ -14,6 +14,9 @@ from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
 
+if TYPE_CHECKING:
+    from arame.extensions import Extensions
+
 
 def execute_atomically(
     recorder: ResultRecorder,
@@ -21,6 +24,7 @@ def execute_atomically(
     message: TaskMessage,
     worker: str,
     running: dict[str, TaskTransaction] | None = None,
+    extensions: Extensions | None = None,
 ) -> Outcome:
     """Run ``task`` in a transaction on the results database and record a SUCCESS in it.
 
@@ -30,6 +34,7 @@ def execute_atomically(
     ``running`` holds the open transaction under the task's id while it runs (a hard time
     limit abandons it). A task that broke its own transaction (it caught an SQL error after which PostgreSQL
     refuses every statement) ends in FAILURE: running it again would only break it again.
+    ``extensions`` act around the task's code (see ``execute``).
 
     Raises:
         ResultStoreError: the transaction did not commit: nothing of the run stays, and the
@@ -42,7 +47,7 @@ def execute_atomically(
             if running is not None:
                 running[message.id] = transaction
             try:
-                outcome = execute(task, message, worker)
+                outcome = execute(task, message, worker, extensions)
             finally:
                 if running is not None:
                     running.pop(message.id, None)

@@ -59,6 +59,7 @@ class Consumer:
         self, spec: BrokerSpec, admission: Admission, recorder: ResultRecorder, settings: WorkerSettings
     ) -> None:
         self.queues = list(settings.queues)
+        self._extensions = settings.extensions
         self.slots = settings.slots_per_consumer
         self.burst = settings.burst
         self.shutdown_timeout = settings.shutdown_timeout
@@ -75,8 +76,9 @@ class Consumer:
         self._in_flight = 0
         self._worker_id = outcomes.worker_name()
         self._retries = RetryPublisher(spec, admission.signer)
-        self._limits = TimeLimits(recorder, kill_on_hard=settings.pool == "process")
-        self._extensions = settings.extensions
+        self._limits = TimeLimits(
+            recorder, kill_on_hard=settings.pool == "process", extensions=settings.extensions
+        )
         self._defer = Deferring(self._retries, self._committed)
         # The message each delivery with an outcome carried, until its ack: only if an extension
         # acts after the ack (see ``Extension.after_ack``); else nothing is kept per task.
@@ -194,7 +196,7 @@ class Consumer:
             self._admit, self._claim, self._run_task, self._skip, self._ended,
             self._slot_died, self._committed, recorder.terminated,
         )  # fmt: skip
-        return AsyncPool(self.slots, self._stopping, self._admission.tasks, calls)
+        return AsyncPool(self.slots, self._stopping, self._admission.tasks, calls, self._extensions)
 
     def _run_task(self, message: TaskMessage, delivery: Delivery) -> None:
         began = time.perf_counter()

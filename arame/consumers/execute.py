@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame import states
 from arame.consumers import outcomes
@@ -14,8 +14,13 @@ from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
 
+if TYPE_CHECKING:
+    from arame.extensions import Extensions
 
-def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
+
+def execute(
+    task: Task[Any, Any], message: TaskMessage, worker: str, extensions: Extensions | None = None
+) -> Outcome:
     """Run ``task`` as ``message`` asks and say how it ended.
 
     The message was admitted (see ``Admission``): its task is ``task`` and its arguments fit.
@@ -24,12 +29,16 @@ def execute(task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
     traceback (or RETRY with the time of the next attempt, when the task's retry policy allows
     another); so does a return value that cannot be encoded as JSON. An expired message is not
     run: REVOKED.
+
+    ``extensions`` (default: the task's App's; a worker passes its own) act around the task's
+    own code (``around_execution``).
     """
     if message.expires is not None and time.time() > message.expires:
         return expired(message, worker)
     started = time.time()
     try:
-        with task.app.extensions.around_execution(task, message):  # the features' (a trace's span)
+        hooks = task.app.extensions if extensions is None else extensions
+        with hooks.around_execution(task, message):  # the features' (a trace's span, metrics)
             value = task.run_message(message, worker)
     except BaseException as exc:  # noqa: BLE001 - a task's exception is its outcome, whatever it is
         return raised(task, message, worker, started, exc)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame.consumers import outcomes
 from arame.consumers.atomic_tasks import execute_atomically
@@ -27,6 +27,9 @@ from arame.errors import SoftTimeLimitExceeded, TimeLimitExceeded
 from arame.message import TaskMessage
 from arame.states import Outcome
 from arame.task import Task
+
+if TYPE_CHECKING:
+    from arame.extensions import Extensions
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +139,14 @@ class TimeLimits:
         recorder: where a process-pool child records a task it ends at the hard limit.
         kill_on_hard: a task past its hard time limit ends this process (process pool)
             instead of being interrupted inside its thread.
+        extensions: act around each task's code (see ``execute``).
     """
 
-    def __init__(self, recorder: ResultRecorder, *, kill_on_hard: bool) -> None:
+    def __init__(
+        self, recorder: ResultRecorder, *, kill_on_hard: bool, extensions: Extensions | None = None
+    ) -> None:
         self._recorder = recorder
+        self._extensions = extensions
         self._kill_on_hard = kill_on_hard
         self._atomic: dict[str, TaskTransaction] = {}  # atomic tasks' open transactions, by task id
         # Terminating a running task needs a process to end: only the process pool can.
@@ -168,8 +175,8 @@ class TimeLimits:
 
     def _execute(self, task: Task[Any, Any], message: TaskMessage, worker: str) -> Outcome:
         if task.options.atomic:
-            return execute_atomically(self._recorder, task, message, worker, self._atomic)
-        return execute(task, message, worker)
+            return execute_atomically(self._recorder, task, message, worker, self._atomic, self._extensions)
+        return execute(task, message, worker, self._extensions)
 
     def _die(self, message: TaskMessage, worker: str) -> None:
         """Process pool, hard limit or terminate: record the failure, end this child (it is replaced).
