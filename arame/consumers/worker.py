@@ -159,7 +159,8 @@ class _Supervisor:
     def run(self) -> int:
         worker = self.worker
         children = worker._children
-        children.extend(self._spawn() for _ in range(worker.concurrency))
+        for _ in range(worker.concurrency):
+            self._spawn()
         exit_code = EXIT_OK
         while children:
             multiprocessing.connection.wait([c.sentinel for c in children], timeout=0.5)
@@ -172,19 +173,24 @@ class _Supervisor:
                     worker.stop()
                 elif child.exitcode != EXIT_OK and not worker._stopping.is_set():
                     logger.error("child %s died (exit code %s); starting another", child.pid, child.exitcode)
-                    children.append(self._spawn())
+                    self._spawn()
                 elif not worker.settings.burst and not worker._stopping.is_set():
-                    children.append(self._spawn())
+                    self._spawn()
         return exit_code
 
-    def _spawn(self) -> Any:
+    def _spawn(self) -> None:
         # Objects made before the fork are left out of the children's garbage collections: a
         # collection that visits them writes to their pages and copies every one of them (about
         # 10 MiB per child, seen as a step in its memory a few thousand tasks in).
         gc.freeze()
-        child = self._context.Process(target=_child_main, args=(self.worker,), daemon=False)
+        worker = self.worker
+        child = self._context.Process(target=_child_main, args=(worker,), daemon=False)
         child.start()
-        return child
+        worker._children.append(child)
+        if worker._stopping.is_set() and child.pid is not None:
+            # A SIGTERM handled while this child was being started (after the check that started
+            # it) did not reach it: it would consume for ever and the supervisor wait for it.
+            os.kill(child.pid, STOP_GRACEFULLY)
 
 
 def _child_main(worker: Worker) -> None:
