@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any, Never, overload
 
 from arame import periodic, publishing
-from arame.canvas.nodes import Canvas
+from arame.canvas.nodes import Canvas, Signature, linked
+from arame.canvas.sending import send_canvas
 from arame.celery_app import CelerySpellings, check_settings
 from arame.celery_settings import results_url
 from arame.consumers import SHUTDOWN_TIMEOUT, Worker
@@ -278,13 +279,27 @@ class App(RecoveryVerbs, CelerySpellings):
         the modules imported. A tasks module that exists but fails to import raises ImportError."""
         return import_related(packages() if callable(packages) else packages, related_name)
 
+    def task_signature(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, immutable: bool = False
+    ) -> Signature:
+        """A workflow step calling the task ``name`` (what ``task.s()`` and ``task.si()`` return)."""
+        return Signature(name, args, kwargs, app=self, immutable=immutable)
+
+    def send_linked(
+        self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any] | None, **options: Any
+    ) -> AsyncResult:
+        """``task.apply_async(..., link=..., link_error=...)``: the call as a workflow with callbacks."""
+        link, link_error = options.pop("link", None), options.pop("link_error", None)
+        handle: AsyncResult = linked(task, args, kwargs, link, link_error, **options)
+        return handle
+
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""
         return AsyncResult(task_id, self.results)
 
     def send_canvas(self, canvas: Canvas) -> Any:
-        """Publish a prepared workflow (chain, group, chord); see ``publishing.send_canvas``."""
-        return publishing.send_canvas(self, canvas)
+        """Publish a prepared workflow (chain, group, chord); see ``canvas.sending.send_canvas``."""
+        return send_canvas(self, canvas)
 
     @property
     def producer(self) -> Producer:
@@ -306,7 +321,8 @@ class App(RecoveryVerbs, CelerySpellings):
                     self._store = ResultStore(self._results_db)
                     self._store.task_transaction_source = self.task_transaction
                     self._store.extensions = self.extensions
-                    # Workflows: the steps a committed outcome fired are published by this app.
+                    # What the extensions' on_record returned (workflow steps that fired) is
+                    # published by this app once the outcomes have committed.
                     self._store.publish_fired = lambda fired: self.producer.publish_many(fired)  # noqa: PLW0108 - the producer opens on first use
         return self._store
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from arame.canvas.extension import Workflows
 from arame.extensions import Extension
 from arame.flow.fair_steering import FairFollowing
 from arame.flow.limits_gate import FlowLimits
@@ -25,6 +26,7 @@ def default_extensions(app: App) -> list[Extension]:
         WorkerRegistry(app),  # before FairFollowing: its steering (the pauses) applies first
         FairFollowing(app),
         FlowLimits(app),
+        Workflows(),
     ]
 
 

@@ -19,11 +19,10 @@ from arame.coordination.fair_queues import fair_queues_of
 from arame.errors import ArameError
 from arame.message import TaskMessage
 from arame.results.caller_connections import CallerConnection, OnCommit, attach
-from arame.results.outbox_rows import OutboxRows
+from arame.results.outbox_rows import Execute, OutboxRows
 
 if TYPE_CHECKING:
     from arame.app import App
-    from arame.canvas.plan import Wait
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +76,11 @@ class CallerTransaction:
         if first:  # an autocommit connection calls it at once: the rows are committed already
             self._connection.on_commit(self._publish)
 
-    def add_plan(self, roots: Sequence[TaskMessage], waits: Sequence[Wait]) -> None:
-        """Write a workflow in the caller's transaction: its waiting steps and joins, and its
-        first tasks (``roots``), published after the commit."""
-        self._rows.write_waits(self._connection.execute, waits)
+    def add_plan(self, roots: Sequence[TaskMessage], write_waits: Callable[[Execute], None]) -> None:
+        """Write a workflow in the caller's transaction: its waiting steps and joins (``write_waits``
+        writes them through the caller's ``execute``), and its first tasks (``roots``), published
+        after the commit."""
+        write_waits(self._connection.execute)
         if roots:
             self.add(roots, [message.to_body() for message in roots])
 

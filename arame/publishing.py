@@ -6,10 +6,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from arame.canvas.nodes import Canvas
-from arame.canvas.sending import publish_canvas
 from arame.dedup import KeyReservation
-from arame.errors import ConfigurationError, PublishError, ResultStoreError, TaskNotRegistered
+from arame.errors import PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
 from arame.outbox import current
@@ -105,14 +103,3 @@ def send_task(
 def _declared_elsewhere(*args: Any, **kwargs: Any) -> None:
     """Stands for a task not declared in this process: its worker checks the arguments."""
     raise TaskNotRegistered("a task declared elsewhere")
-
-
-def send_canvas(app: App, canvas: Canvas) -> Any:
-    """Publish a prepared workflow (chain, group, chord); see ``arame.canvas``.
-
-    Raises:
-        ConfigurationError: in immediate mode, which does not run workflows.
-    """
-    if app.immediate:
-        raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
-    return publish_canvas(app, canvas, current(app))  # inside a caller's transaction: the outbox

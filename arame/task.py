@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, Protocol, T
 from arame.aioloop import run_coroutine
 from arame.arguments import ArgumentChecks
 from arame.bound_task_methods import BoundTaskMethods, StateWriter
-from arame.canvas.nodes import Canvas, Signature, linked
 from arame.celery_options import CHUNKS
 from arame.errors import ConfigurationError, NotSupportedError
 from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
@@ -28,6 +27,7 @@ from arame.task_options import (
 )
 
 if TYPE_CHECKING:
+    from arame.canvas.nodes import Canvas, Signature
     from arame.extensions import Extensions
     from arame.results import AsyncResult
 
@@ -48,6 +48,16 @@ class Sender(Protocol):
     def send_many(self, messages: Sequence[TaskMessage]) -> list[AsyncResult]: ...
 
     def send_once(self, message: TaskMessage, key: str, seconds: float) -> AsyncResult: ...
+
+    def task_signature(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, immutable: bool = False
+    ) -> Signature:
+        """A workflow step calling the task ``name`` (``task.s()``, ``task.si()``)."""
+
+    def send_linked(
+        self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any] | None, **options: Any
+    ) -> AsyncResult:
+        """Publish a call with callbacks (``link``, ``link_error`` among ``options``): as a workflow."""
 
     def AsyncResult(self, task_id: str) -> AsyncResult: ...  # noqa: N802 - Celery's name
 
@@ -174,12 +184,10 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
         self.check_arguments(args, kwargs)
         check_priority(priority)
         if link is not None or link_error is not None:  # a workflow: see arame/canvas
-            options = {"countdown": countdown, "eta": eta, "expires": expires, "queue": queue}
+            options: dict[str, Any] = {"countdown": countdown, "eta": eta, "expires": expires, "queue": queue}
             options |= {"dedup_key": dedup_key} if dedup_key is not None else {}  # refused, not ignored
-            handle: AsyncResult = linked(
-                self, args, kwargs, link, link_error, priority=priority, task_id=task_id, **options
-            )
-            return handle
+            options |= {"link": link, "link_error": link_error, "priority": priority, "task_id": task_id}
+            return self.app.send_linked(self, args, kwargs, **options)
         message = TaskMessage(
             id=task_id or new_task_id(),
             task=self.name,
@@ -204,11 +212,11 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
-        return Signature(self.name, args, kwargs, app=self.app)
+        return self.app.task_signature(self.name, args, kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: it never receives an upstream result."""
-        return Signature(self.name, args, kwargs, app=self.app, immutable=True)
+        return self.app.task_signature(self.name, args, kwargs, immutable=True)
 
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Publish this call once the caller's database transaction commits; never if it rolls back."""

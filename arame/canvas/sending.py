@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arame.canvas.nodes import Canvas, Chain, Chord, Group, Signature
 from arame.canvas.plan import build_plan
-from arame.coordination.join_plans import forget_plan, write_plan
-from arame.errors import PublishError, ResultStoreError
-from arame.outbox import CallerTransaction
+from arame.coordination.join_plans import forget_plan, waits_writer, write_plan
+from arame.errors import ConfigurationError, PublishError, ResultStoreError
+from arame.outbox import CallerTransaction, current
 from arame.producers import Producer
 from arame.results import AsyncResult, ResultStore
 from arame.results.group_result import GroupResult
 from arame.task import Task
+
+if TYPE_CHECKING:
+    from arame.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,7 @@ class CanvasApp(Protocol):
     """What publishing a workflow needs from the app."""
 
     default_queue: str
+    immediate: bool
     tasks: dict[str, Task[Any, Any]]
 
     @property
@@ -29,6 +33,18 @@ class CanvasApp(Protocol):
 
     @property
     def producer(self) -> Producer: ...
+
+
+def send_canvas(app: App, canvas: Canvas) -> Any:
+    """Publish a prepared workflow (chain, group, chord); inside a caller's transaction, through
+    its outbox.
+
+    Raises:
+        ConfigurationError: in immediate mode, which does not run workflows.
+    """
+    if app.immediate:
+        raise ConfigurationError("workflows (chain, group, chord) do not run in immediate mode")
+    return publish_canvas(app, canvas, current(app))
 
 
 def publish_canvas(app: CanvasApp, canvas: Canvas, caller: CallerTransaction | None = None) -> Any:
@@ -48,7 +64,7 @@ def publish_canvas(app: CanvasApp, canvas: Canvas, caller: CallerTransaction | N
 
     plan = build_plan(canvas, route)
     if caller is not None:
-        caller.add_plan(plan.roots, plan.waits)
+        caller.add_plan(plan.roots, waits_writer(app.results, plan.waits))
         return handle(canvas, app.results)
     write_plan(app.results, plan.roots, plan.waits)
     try:

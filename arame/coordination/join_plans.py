@@ -4,7 +4,7 @@ pruning the joins of finished ones."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from arame.results.results_table import results
 
 if TYPE_CHECKING:
     from arame.canvas.plan import Wait
+    from arame.results.outbox_rows import Execute
     from arame.results.result_store import ResultStore
 
 
@@ -32,6 +33,20 @@ def write_plan(store: ResultStore, roots: Sequence[TaskMessage], waits: Sequence
             conn.execute(insert_ignore(conn, results), rows)
         if join_rows:
             conn.execute(insert_ignore(conn, joins), join_rows)
+
+
+def waits_writer(store: ResultStore, waits: Sequence[Wait]) -> Callable[[Execute], None]:
+    """Writes the rows and joins of a workflow's waiting steps through a caller's ``execute``
+    (the outbox: in the caller's transaction)."""
+    rows, join_rows = waiting_rows(waits)
+
+    def write(execute: Execute) -> None:
+        if rows:
+            execute(store.insert_ignore(results), rows)
+        if join_rows:
+            execute(store.insert_ignore(joins), join_rows)
+
+    return write
 
 
 def waiting_rows(waits: Sequence[Wait]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

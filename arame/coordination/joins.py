@@ -1,19 +1,19 @@
 """Workflow joins: each step that waits on other tasks advances in the outcome's own transaction.
 
-``ResultStore.record`` calls :func:`record_with_joins` for a batch of outcomes whose messages name
-waiting steps (``TaskMessage.joins``). In one transaction it locks those tasks' rows, writes the
-outcomes, and for each task that this transaction finished (a redelivered copy finishes nothing)
-counts it on the ``arame_joins`` rows waiting on it. A join whose members all succeeded fires: its
-``fired`` flag and its step's PENDING row, carrying the step's message, are written right there, so
-a crash after the commit loses nothing (``arame reconcile`` republishes the row's message); the
-message is returned for publishing after the commit. A member that failed marks the join failed
-and the steps downstream FAILURE, naming it, so nothing waits forever. A message the worker
-refused counts as such a failure, on the joins its own row names (see join_refusals.py).
+The workflow extension (``arame.canvas.extension``) calls :func:`record_with_joins` for a batch of
+outcomes whose messages name waiting steps (``TaskMessage.joins``). In one transaction it locks
+those tasks' rows, writes the outcomes, and for each task that this transaction finished (a
+redelivered copy finishes nothing) counts it on the ``arame_joins`` rows waiting on it. A join
+whose members all succeeded fires: its ``fired`` flag and its step's PENDING row, carrying the
+step's message, are written right there, so a crash after the commit loses nothing (``arame
+reconcile`` republishes the row's message); the message is returned for publishing after the
+commit. A member that failed marks the join failed and the steps downstream FAILURE, naming it, so
+nothing waits forever. A message the worker refused counts as such a failure, on the joins its own
+row names (see join_refusals.py).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,8 +32,6 @@ from arame.json_values import decode_json, encode_json
 from arame.message import TaskMessage
 from arame.results.results_table import results
 from arame.states import Outcome
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +72,9 @@ def read_join(conn: sa.Connection, join_id: str, *, lock: bool = False) -> Join 
 def record_with_joins(
     conn: sa.Connection,
     outcomes: Sequence[Outcome],
-    write: Callable[[sa.Connection, Sequence[Outcome]], None],
+    write: Callable[[], None],
 ) -> list[TaskMessage]:
-    """Write ``outcomes`` with ``write`` and advance the joins waiting on them, in ``conn``'s transaction.
+    """Write ``outcomes`` with ``write()`` and advance the joins waiting on them, in ``conn``'s transaction.
 
     Returns:
         The messages of the steps that fired, to publish once the transaction has committed.
@@ -84,7 +82,7 @@ def record_with_joins(
     ran = [o for o in outcomes if o.joins and o.state in states.TERMINAL_STATES and not o.own_row_only]
     # A refused message counts like a failure, with the joins its own row names (join_refusals.py).
     finishing = _finishing(conn, ran) + refusals_finishing(conn, [o for o in outcomes if o.own_row_only])
-    write(conn, outcomes)
+    write()
     by_join: dict[str, list[Outcome]] = {}
     for outcome in finishing:
         for join_id in outcome.joins:
@@ -99,23 +97,6 @@ def record_with_joins(
         if counted:
             fired += _advance(conn, join, counted)
     return fired
-
-
-def publish_fired(publish: Callable[[Sequence[TaskMessage]], None] | None, fired: list[TaskMessage]) -> None:
-    """Publish the steps that fired, after their commit; a failed publish is left to reconcile."""
-    if publish is None:
-        logger.warning(
-            "%d workflow step(s) fired with no publisher set; reconcile publishes them", len(fired)
-        )
-        return
-    try:
-        publish(fired)
-    except Exception as exc:  # noqa: BLE001 - the rows are committed: reconcile publishes them later
-        logger.warning(
-            "could not publish %d workflow step(s) (%s); their PENDING rows carry them for reconcile",
-            len(fired),
-            exc,
-        )
 
 
 def _finishing(conn: sa.Connection, outcomes: list[Outcome]) -> list[Outcome]:

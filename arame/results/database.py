@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from arame.coordination.joins_table import joins
 from arame.database import (
     add_missing_columns,
     add_missing_indexes,
@@ -236,10 +235,12 @@ def _create_table(engine: sa.Engine, tries: int = 5) -> None:
             # next pass creates only what is still missing.
             if attempt == tries - 1:
                 raise
-    add_missing_columns(engine, results)
+    # Every table on the shared metadata: the results table and those features put there
+    # (the workflows' joins, arame/coordination/joins_table.py).
+    for table in metadata.sorted_tables:
+        add_missing_columns(engine, table)
     add_missing_indexes(engine, results)
     widen_mysql_text(engine, results)
-    add_missing_columns(engine, joins)  # workflows' table (arame/coordination/joins_table.py)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

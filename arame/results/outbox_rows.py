@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from arame import states
-from arame.coordination.join_plans import waiting_rows
-from arame.coordination.joins_table import joins
 from arame.errors import MessageError
 from arame.message import TaskMessage, new_copy_id
 from arame.results.outbox_table import outbox
@@ -26,7 +24,6 @@ from arame.results.results_table import results
 from arame.results.rows import from_epoch, pending_row
 
 if TYPE_CHECKING:
-    from arame.canvas.plan import Wait
     from arame.results.result_store import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -65,14 +62,6 @@ class OutboxRows:
             for m in messages
         ]
         execute(self._store.insert_ignore(outbox), marks)  # an id enqueued twice is one task
-
-    def write_waits(self, execute: Execute, waits: Sequence[Wait]) -> None:
-        """Write the rows and joins of a workflow's waiting steps through ``execute``."""
-        rows, join_rows = waiting_rows(waits)
-        if rows:
-            execute(self._store.insert_ignore(results), rows)
-        if join_rows:
-            execute(self._store.insert_ignore(joins), join_rows)
 
     def still_waiting(self, task_ids: Sequence[str]) -> list[str]:
         """Which of ``task_ids`` have an outbox row (a rolled-back savepoint leaves none)."""

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from arame import states
 from arame.coordination.fair_queues import FairRegistry, fair_queues_of
-from arame.coordination.joins import publish_fired, record_with_joins
-from arame.extensions import Extensions
+from arame.extensions import Extensions, record_with
 from arame.message import TaskMessage
+from arame.results.after_commit import Publish, publish_after_commit
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
 from arame.results.pg_statements import CLAIM as CLAIM_SQL
 from arame.results.pg_statements import INSERT_PENDING
@@ -62,8 +62,9 @@ class ResultStore(ResultReads):
         url: an SQLAlchemy URL with its driver (``postgresql+psycopg://…``).
     """
 
-    #: Workflows: publishes the steps that fired in ``record()``; the App sets it (see joins.py).
-    publish_fired: Callable[[Sequence[TaskMessage]], None] | None = None
+    #: Publishes what the extensions' ``on_record`` returned (the workflow steps that fired), once
+    #: the outcomes' transaction has committed; the App sets it.
+    publish_fired: Publish | None = None
     #: Atomic tasks: a framework's own transaction (Django's); the App sets it.
     task_transaction_source: TaskTransactionSource | None = None
     #: The features' hooks on the rows' and the outcomes' transactions; the App sets them.
@@ -263,7 +264,8 @@ class ResultStore(ResultReads):
         """
         if not outcomes:
             return
-        if self.notices is not None and one_statement(outcomes):
+        recording = self.extensions.recording(outcomes)
+        if self.notices is not None and not recording and one_statement(outcomes):
             # PostgreSQL: one statement, committed by itself and durably (one round trip
             # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
             durable = self.direct(durable=True)
@@ -274,18 +276,14 @@ class ResultStore(ResultReads):
             # Rows missing or already finished: the rest goes the general way (writing an
             # outcome twice changes nothing, so a failure there leaves a consistent table).
             outcomes = [outcome for outcome in outcomes if outcome.task_id not in written]
-        # Workflow hook (arame/coordination/joins.py): the steps waiting on these tasks advance in
-        # this same transaction; the steps that fired are published once it has committed.
-        fired: list[TaskMessage] = []
         with self.transaction() as conn:
-            if any(outcome.joins or outcome.own_row_only for outcome in outcomes):
-                fired = record_with_joins(conn, outcomes, self._record_on)
-            else:
-                self._record_on(conn, outcomes)
+            # The extensions act in this same transaction (workflow joins advance); what they
+            # return is published once it has committed.
+            fired = record_with(recording, conn, outcomes, lambda: self._record_on(conn, outcomes))
             if self.notices is not None:  # waiters learn of it at the commit (see notices.py)
                 conn.execute(NOTIFY_IDS, {"ids": [outcome.task_id for outcome in outcomes]})
         if fired:
-            publish_fired(self.publish_fired, fired)
+            publish_after_commit(self.publish_fired, fired)
 
     def _record_on(self, conn: sa.Connection, outcomes: Sequence[Outcome]) -> None:
         updates = [outcome_params(outcome) for outcome in outcomes if not outcome.own_row_only]

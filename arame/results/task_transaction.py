@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from arame import atomic
-from arame.coordination.joins import publish_fired, record_with_joins
 from arame.errors import ResultStoreError
+from arame.extensions import record_with
 from arame.message import TaskMessage
+from arame.results.after_commit import publish_after_commit
 from arame.results.caller_connections import dbapi_execute
 from arame.results.outbox_rows import Execute
 from arame.results.pg_outcomes import NOTIFY_IDS
@@ -63,15 +64,16 @@ class TaskTransaction:
         finished already, and the transaction must roll back)."""
         updated = 0
 
-        def write(conn: object, outcomes: object) -> None:
+        def write() -> None:
             nonlocal updated
             updated = self._execute(UPDATE_OUTCOME, [outcome_params(outcome)])
 
         try:
-            if outcome.joins and self._conn is not None:  # a chord member advances its join here too
-                self.fired = record_with_joins(self._conn, [outcome], write)
+            if self._conn is not None:  # the extensions act here too (a chord member's join advances)
+                recording = self._store.extensions.recording([outcome])
+                self.fired = record_with(recording, self._conn, [outcome], write)
             else:
-                write(self._conn, [outcome])
+                write()
             if updated and self._store.notices is not None:
                 self._execute(NOTIFY_IDS, [{"ids": [outcome.task_id]}])
         except Exception as exc:
@@ -154,7 +156,7 @@ def task_transaction(
             else:
                 transaction.rollback()
     if scope.fired:
-        publish_fired(store.publish_fired, scope.fired)
+        publish_after_commit(store.publish_fired, scope.fired)
 
 
 @contextmanager
