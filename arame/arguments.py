@@ -26,7 +26,8 @@ class ArgumentChecks:
             signature = signature.replace(parameters=list(signature.parameters.values())[1:])
         return signature
 
-    def _signature_or_none(self) -> inspect.Signature | None:
+    def signature_or_none(self) -> inspect.Signature | None:
+        """The function's signature, or ``None`` for a callable Python cannot inspect."""
         try:
             return self.signature
         except (TypeError, ValueError):  # a callable Python cannot inspect
@@ -43,7 +44,7 @@ class ArgumentChecks:
     @functools.cached_property
     def _arity(self) -> tuple[int, float] | None:
         """The fewest and most positional arguments, when only those decide a fit (else ``None``)."""
-        signature = self._signature_or_none()
+        signature = self.signature_or_none()
         if signature is None:
             return None
         low, high = 0, 0.0

@@ -35,6 +35,7 @@ def declare_task(app: App, function: Callable[..., Any], options: dict[str, Any]
             "transaction across the event loop); declare it with def, or without atomic=True"
         )
     task: Task[Any, Any] = Task(app, function, declared)
+    app.extensions.on_declare(task)  # the features check the options they read
     app.tasks[name] = task
     return task
 

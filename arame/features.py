@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from arame.canvas.extension import Workflows
 from arame.extensions import Extension
+from arame.flow.fair_shares import FairShares
 from arame.flow.fair_steering import FairFollowing
 from arame.flow.limits_gate import FlowLimits
 from arame.registry import WorkerRegistry
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 def default_extensions(app: App) -> list[Extension]:
     """The built-in features' extensions for ``app``, in the order their hooks nest."""
     return [
+        FairShares(app),  # first: the other hooks see the message in its sub-queue
         Tracing(),
         WorkerRegistry(app),  # before FairFollowing: its steering (the pauses) applies first
         FairFollowing(app),

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from arame.coordination.fair_queues import fair_queues_of
 from arame.errors import ArameError
 from arame.message import TaskMessage
 from arame.results.caller_connections import CallerConnection, OnCommit, attach
@@ -52,9 +51,10 @@ class CallerTransaction:
         self._waiting: list[tuple[TaskMessage, str]] = []
 
     def takes(self, messages: Sequence[TaskMessage]) -> bool:
-        """Whether these go through the outbox: not tasks of fair sub-queues, which must register
-        their sub-queue outside the caller's transaction first (they are published at once)."""
-        return not fair_queues_of(messages)
+        """Whether these go through the outbox: not when an extension writes with their rows
+        (a fair sub-queue's registration), which needs a transaction of the store's own: they
+        are published at once."""
+        return self.app.extensions.in_row_transaction(messages) is None
 
     @property
     def sql(self) -> Any:

@@ -24,6 +24,8 @@ def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> A
     """Record ``message`` as PENDING, publish it, and return its handle.
 
     With a deduplication ``key`` held by another task, nothing is published: that task's handle.
+    The extensions' ``on_publish`` may route the message (a fair sub-queue) before its row is
+    written.
 
     Raises:
         ResultStoreError: the PENDING row could not be written; nothing was published.

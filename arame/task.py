@@ -14,10 +14,8 @@ from arame.arguments import ArgumentChecks
 from arame.bound_task_methods import BoundTaskMethods, StateWriter
 from arame.celery_options import CHUNKS
 from arame.errors import ConfigurationError, NotSupportedError
-from arame.flow.keys import check_key_spec, concurrency_key_of  # flow control
 from arame.message import TaskMessage, new_task_id
 from arame.request import enter_request, run_with_request
-from arame.subqueues import fair_queue  # flow control (fair shares)
 from arame.task_options import (
     TaskOptions,
     check_priority,
@@ -83,8 +81,6 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
         self.options = options
         self.name = options.name
         functools.update_wrapper(self, fn)
-        check_key_spec(self.name, options.concurrency_key, self._signature_or_none())  # flow control
-        check_key_spec(self.name, options.fair_key, self._signature_or_none(), "fair_key")
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -193,22 +189,14 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
             task=self.name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
-            queue=self._queue_for(queue, args, kwargs),
+            queue=queue or self.queue,
             eta=due_time(countdown, eta),
             expires=expiry_time(expires),
             priority=self.options.priority if priority is None else priority,
         )
-        if dedup_key is not None:  # flow control: deduplication
+        if dedup_key is not None:
             return self.app.send_once(message, dedup_key, dedup_for)
         return self.app.send(message)
-
-    def _queue_for(self, queue: str | None, args: Sequence[Any], kwargs: dict[str, Any] | None) -> str:
-        """The queue a call goes to: with a ``fair_key``, its key value's sub-queue (fair shares)."""
-        queue = queue or self.queue
-        if self.options.fair_key is None:
-            return queue
-        key = concurrency_key_of(self.options.fair_key, self._signature_or_none(), args, kwargs or {})
-        return fair_queue(queue, key) if key else queue
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
@@ -275,7 +263,7 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
                 id=new_task_id(),
                 task=self.name,
                 args=tuple(args),
-                queue=self._queue_for(queue, args, None),
+                queue=queue or self.queue,
                 eta=not_before,
                 expires=expiry,
                 priority=self.options.priority if priority is None else priority,

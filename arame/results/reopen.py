@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from arame import states
+from arame.message import TaskMessage
 from arame.results.result_store import ResultStore
 from arame.results.results_table import results
 from arame.results.rows import ResultRow, to_row
-from arame.subqueues import fair_parent
 
 #: States a retry may reopen: finished without success.
 RETRYABLE = (states.FAILURE, states.REVOKED)
@@ -21,7 +21,9 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
     """Set the row of ``task_id`` back to PENDING, only if it is in one of ``from_states``.
 
     One guarded UPDATE: of two callers (or a caller and a worker), exactly one wins. The attempt
-    count stays, so the next attempt continues it; the verdict of the last one is cleared.
+    count stays, so the next attempt continues it; the verdict of the last one is cleared. What
+    the extensions write with a PENDING row (``in_row_transaction``: a fair sub-queue registered
+    again) is written in the same transaction, for a message naming the row's task and queue.
 
     Returns:
         Whether the row was reopened.
@@ -29,7 +31,14 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
     Raises:
         ResultStoreError: the database refused the write.
     """
-    store.fair.prepare()
+    with store.connect() as conn:
+        found = conn.execute(
+            sa.select(results.c.task_name, results.c.queue).where(results.c.id == task_id)
+        ).first()
+    if found is None:
+        return False
+    # Built before the transaction (an extension may create its table first).
+    with_row = store.extensions.in_row_transaction([TaskMessage(task_id, found.task_name, queue=found.queue)])
     with store.transaction() as conn:
         reopened = conn.execute(
             results.update()
@@ -43,10 +52,8 @@ def reopen(store: ResultStore, task_id: str, from_states: Collection[str] = RETR
                 finished_at=None,
             )
         )
-        if reopened.rowcount:  # fair shares: its sub-queue is consumed again
-            queue = conn.execute(sa.select(results.c.queue).where(results.c.id == task_id)).scalar_one()
-            if (parent := fair_parent(queue)) is not None:
-                store.fair.touch(conn, {queue: parent})
+        if reopened.rowcount and with_row is not None:
+            with_row(conn)
     return bool(reopened.rowcount)
 
 

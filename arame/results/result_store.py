@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
 from arame import states
-from arame.coordination.fair_queues import FairRegistry, fair_queues_of
-from arame.extensions import Extensions, record_with
+from arame.coordination.fair_queues import FairRegistry
+from arame.extensions import Extensions, RowWriter, record_with
 from arame.message import TaskMessage
 from arame.results.after_commit import Publish, publish_after_commit
 from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
@@ -45,7 +45,6 @@ from arame.results.task_transaction import (
     task_transaction,
 )
 from arame.states import Outcome, Started
-from arame.subqueues import fair_parent
 
 __all__ = ["ResultRow", "ResultStore"]
 
@@ -83,8 +82,11 @@ class ResultStore(ResultReads):
         ``body`` is ``message.to_body()`` when the caller has it already (it publishes the same).
         """
         direct = self.direct(durable=False)
-        if direct is None or fair_parent(message.queue) is not None:
-            self.add_pending_many([message], None if body is None else [body])
+        with_rows = self.extensions.in_row_transaction([message])
+        if direct is None or with_rows is not None:
+            write = self._writer([message], None if body is None else [body], with_rows)
+            with self.transaction() as conn:
+                write(conn)
             return
         # PostgreSQL: one statement, one round trip, without BEGIN and COMMIT; not worth a disk
         # flush of its own (should the database crash first, the claim writes the row again).
@@ -101,19 +103,22 @@ class ResultStore(ResultReads):
 
     def pending_writer(
         self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None
-    ) -> Callable[[sa.Connection], None]:
-        """What ``add_pending_many`` writes, to run in a transaction of the caller's (deduplication)."""
+    ) -> RowWriter:
+        """What ``add_pending_many`` writes, to run in a transaction of the caller's (deduplication):
+        the rows, and what the extensions write with them (``Extension.in_row_transaction``)."""
+        return self._writer(messages, bodies, self.extensions.in_row_transaction(messages))
+
+    def _writer(
+        self, messages: Sequence[TaskMessage], bodies: Sequence[str] | None, with_rows: RowWriter | None
+    ) -> RowWriter:
         if bodies is None:
             rows = [pending_row(message) for message in messages]
         else:
             rows = [pending_row(message, body) for message, body in zip(messages, bodies, strict=True)]
-        subqueues = fair_queues_of(messages)  # fair shares: registered with the rows, durably
-        if subqueues:
-            self.fair.prepare()  # before the caller's transaction: it may create a table
 
         def write(conn: sa.Connection) -> None:
-            if subqueues:
-                self.fair.touch(conn, subqueues)
+            if with_rows is not None:
+                with_rows(conn)
             elif conn.dialect.name == "postgresql":
                 # Not worth a disk flush of its own: should the database crash before its next
                 # flush, a worker that claims the task writes the row again (see claim()).
