@@ -20,11 +20,11 @@ from arame.coordination import WorkerBoard
 from arame.current import registry
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
-from arame.dedup import KeyReservation
 from arame.discovery import import_related
 from arame.errors import ConfigurationError
 from arame.extensions import Extension, Extensions
 from arame.features import default_extensions
+from arame.flow.dedup import KeyReservation
 from arame.message import TaskMessage
 from arame.outbox import CallerTransaction, TransactionSource, caller_transaction
 from arame.producers import Producer

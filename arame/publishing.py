@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from arame.dedup import KeyReservation
 from arame.errors import PublishError, ResultStoreError, TaskNotRegistered
 from arame.immediate import run_here
 from arame.message import TaskMessage
-from arame.outbox import current
+from arame.outbox import CallerTransaction, current
 from arame.results import AsyncResult
 from arame.task import Task, TaskOptions
 
@@ -20,7 +19,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def send(app: App, message: TaskMessage, key: KeyReservation | None = None) -> AsyncResult:
+class Reservation(Protocol):
+    """A deduplication key, taken in the transaction that writes the task's PENDING row
+    (``App.send_once`` builds one; see ``arame.flow.dedup``)."""
+
+    def reserve(self, message: TaskMessage, body: str) -> str:
+        """Take the key and write the PENDING row in one transaction, unless another task holds it.
+
+        Returns:
+            The id of the task that holds the key: ``message.id``, or another's (publish nothing).
+        """
+
+    def reserve_in(self, caller: CallerTransaction, message: TaskMessage, body: str) -> str:
+        """``reserve`` in a caller's transaction (the outbox): the key and the rows commit with it."""
+
+    def release(self, task_id: str) -> None:
+        """Give the key up: its task's message could not be published (its row is removed)."""
+
+
+def send(app: App, message: TaskMessage, key: Reservation | None = None) -> AsyncResult:
     """Record ``message`` as PENDING, publish it, and return its handle.
 
     With a deduplication ``key`` held by another task, nothing is published: that task's handle.

@@ -1,4 +1,8 @@
-"""Publishing with a deduplication key: a second call returns the first task's handle."""
+"""Publishing with a deduplication key: a second call returns the first task's handle.
+
+``App.send_once`` gives ``publishing.send`` a ``KeyReservation`` (its ``Reservation``): the key
+and the task's PENDING row commit in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class KeyReservation:
-    """What ``publishing.send`` does instead of writing the PENDING row when a key is given.
+    """What ``publishing.send`` does instead of writing the PENDING row when a key is given
+    (a ``publishing.Reservation``).
 
     Args:
         app: the publishing app (the key lives in its results database).
