@@ -13,6 +13,7 @@ from arame.extensions import Extension
 from arame.flow.fair_shares import FairShares
 from arame.flow.fair_steering import FairFollowing
 from arame.flow.limits_gate import FlowLimits
+from arame.flow.option_checks import LimitOptions
 from arame.registry import WorkerRegistry
 from arame.tracing import Tracing
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 def default_extensions(app: App) -> list[Extension]:
     """The built-in features' extensions for ``app``, in the order their hooks nest."""
     return [
+        LimitOptions(),
         FairShares(app),  # first: the other hooks see the message in its sub-queue
         Tracing(),
         WorkerRegistry(app),  # before FairFollowing: its steering (the pauses) applies first

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arame import states
 from arame.errors import ConfigurationError
-from arame.flow.keys import KeySpec
-from arame.flow.option_checks import check_fair_key, check_flow_options
 from arame.publish_options import check_priority, due_time, expiry_time
+
+if TYPE_CHECKING:
+    from arame.flow.keys import KeySpec
 
 __all__ = ["TaskOptions", "check_custom_state", "check_priority", "due_time", "expiry_time", "task_options"]
 
@@ -58,7 +59,8 @@ class TaskOptions:
     soft_time_limit: float | None = None
     bind: bool = False
     ignore_result: bool = False
-    # flow control: see arame.flow and docs/flow-control.md
+    # Read by the flow-control extensions, which check them as the task is declared
+    # (arame.flow.option_checks, arame.flow.fair_shares; docs/flow-control.md).
     rate_limit: str | float | None = None
     concurrency_limit: int | None = None
     concurrency_key: KeySpec | None = None
@@ -67,8 +69,6 @@ class TaskOptions:
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
-        check_flow_options(self.name, self.rate_limit, self.concurrency_limit, self.concurrency_key)
-        check_fair_key(self.name, self.fair_key)
         if self.max_retries < 0:
             raise ConfigurationError(f"task {self.name!r}: max_retries must be >= 0")
         for limit in (self.time_limit, self.soft_time_limit):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from arame.coordination.fair_queues import fair_queues_of
 from arame.extensions import Extension, RowWriter
 from arame.flow.keys import check_key_spec, concurrency_key_of
+from arame.flow.option_checks import check_fair_key
 from arame.subqueues import fair_parent, fair_queue
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 class FairShares(Extension):
     """Routes the calls of tasks with a ``fair_key`` to their sub-queues and registers those.
 
-    Also checks, at declaration, that a ``fair_key`` or ``concurrency_key`` naming an argument
-    names one of the function's.
+    Also checks, at declaration, that a ``fair_key`` is an argument's name (one of the
+    function's) or a callable.
 
     Args:
         app: the app whose tasks it routes (and whose results database holds the registry).
@@ -40,9 +41,8 @@ class FairShares(Extension):
         self._app = app
 
     def on_declare(self, task: Task[Any, Any]) -> None:
-        signature = task.signature_or_none()
-        check_key_spec(task.name, task.options.concurrency_key, signature)
-        check_key_spec(task.name, task.options.fair_key, signature, "fair_key")
+        check_fair_key(task.name, task.options.fair_key)
+        check_key_spec(task.name, task.options.fair_key, task.signature_or_none(), "fair_key")
 
     def on_publish(self, messages: Sequence[TaskMessage]) -> AbstractContextManager[Sequence[TaskMessage]]:
         routed = [self._routed(message) for message in messages]

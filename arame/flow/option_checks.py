@@ -1,10 +1,26 @@
-"""Checks of the flow-control options of ``@app.task``, at declaration."""
+"""Checks of the flow-control options of ``@app.task``, at declaration (``on_declare``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from arame.errors import ConfigurationError
-from arame.flow.keys import KeySpec
+from arame.extensions import Extension
+from arame.flow.keys import KeySpec, check_key_spec
 from arame.flow.rates import parse_rate
+
+if TYPE_CHECKING:
+    from arame.task import Task
+
+
+class LimitOptions(Extension):
+    """Refuses, as a task is declared, a ``rate_limit``, ``concurrency_limit`` or
+    ``concurrency_key`` the limits could not apply (the consumers' gate applies them)."""
+
+    def on_declare(self, task: Task[Any, Any]) -> None:
+        options = task.options
+        check_flow_options(task.name, options.rate_limit, options.concurrency_limit, options.concurrency_key)
+        check_key_spec(task.name, options.concurrency_key, task.signature_or_none())
 
 
 def check_flow_options(
