@@ -17,7 +17,7 @@ from arame.coordination.fair_queues import fair_queues_of
 from arame.extensions import Extension, RowWriter
 from arame.flow.keys import check_key_spec, concurrency_key_of
 from arame.flow.option_checks import check_fair_key
-from arame.subqueues import fair_parent, fair_queue
+from arame.subqueues import MARK, fair_parent, fair_queue
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -39,18 +39,25 @@ class FairShares(Extension):
 
     def __init__(self, app: App) -> None:
         self._app = app
+        self._fair: set[str] = set()  # the names of declared tasks with a fair_key
 
     def on_declare(self, task: Task[Any, Any]) -> None:
         check_fair_key(task.name, task.options.fair_key)
         check_key_spec(task.name, task.options.fair_key, task.signature_or_none(), "fair_key")
+        if task.options.fair_key is not None:
+            self._fair.add(task.name)
 
     def on_publish(self, messages: Sequence[TaskMessage]) -> AbstractContextManager[Sequence[TaskMessage]]:
+        if not self._fair:  # every publish comes here: nothing to do in an app without fair keys
+            return nullcontext(messages)
         routed = [self._routed(message) for message in messages]
         if all(new is old for new, old in zip(routed, messages, strict=True)):
             return nullcontext(messages)
         return nullcontext(routed)
 
     def in_row_transaction(self, messages: Sequence[TaskMessage]) -> RowWriter | None:
+        if not any(MARK in message.queue for message in messages):  # the cheap test first
+            return None
         subqueues = fair_queues_of(messages)
         if not subqueues:
             return None
