@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 class Reservation(Protocol):
     """A deduplication key, taken in the transaction that writes the task's PENDING row
-    (``App.send_once`` builds one; see ``arame.flow.dedup``)."""
+    (``App.send_once`` builds one; see docs/flow-control.md)."""
 
     def reserve(self, message: TaskMessage, body: str) -> str:
         """Take the key and write the PENDING row in one transaction, unless another task holds it.

@@ -199,7 +199,7 @@ class Task(ArgumentChecks, BoundTaskMethods, Generic[P, R]):
         return self.app.send(message)
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
-        """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see ``arame.canvas``."""
+        """A signature of this call for workflows (``add.s(2) | mul.s(4)``); see docs/workflows.md."""
         return self.app.task_signature(self.name, args, kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
