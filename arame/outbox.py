@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from arame.coordination.fair_queues import FairRegistry
 from arame.errors import ArameError
 from arame.message import TaskMessage
 from arame.results.caller_connections import CallerConnection, OnCommit, attach
@@ -111,7 +112,8 @@ def caller_transaction(app: App, conn: Any, on_commit: OnCommit | None = None) -
         ConfigurationError: ``conn`` is not a connection on the results database.
     """
     caller = CallerTransaction(app, attach(conn, app.results.engine, on_commit))
-    app.results.fair.prepare()  # the flow tables (dedup keys), once: before SQLite's lock is the caller's
+    # The flow tables (dedup keys), once: before SQLite's write lock is the caller's.
+    FairRegistry.of(app.results).prepare()
     token = _current.set(caller)
     try:
         yield caller

@@ -306,7 +306,9 @@ def cleanup(bench: Bench) -> None:
     queues = bench.queues or [bench.queue]
     subqueues: list[str] = []
     with contextlib.suppress(Exception):
-        subqueues = list(app.results.fair.active(queues))  # fair shares (benchmarks/flow.py)
+        from arame.coordination.fair_queues import FairRegistry
+
+        subqueues = list(FairRegistry.of(app.results).active(queues))  # fair shares (benchmarks/flow.py)
     for queue in (*queues, *(f"{name}.dead" for name in queues), *subqueues):
         with contextlib.suppress(Exception):
             delete_queue(spec, queue, 0)

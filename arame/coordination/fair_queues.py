@@ -10,7 +10,9 @@ the forgetting locks the row first and refreshes ``touched_at``, so the forgetti
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
 
@@ -19,6 +21,9 @@ from arame.message import TaskMessage
 from arame.results.results_table import results
 from arame.results.statements import NOT_TERMINAL
 from arame.subqueues import fair_parent
+
+if TYPE_CHECKING:
+    from arame.results import ResultStore
 
 FORGET_AFTER = 60.0  # seconds without a publish before an empty sub-queue may be forgotten
 
@@ -33,7 +38,20 @@ def fair_queues_of(messages: Sequence[TaskMessage]) -> dict[str, str]:
 
 
 class FairRegistry(FlowTables):
-    """Registers sub-queues as tasks are published to them, lists and forgets them for workers."""
+    """Registers sub-queues as tasks are published to them, lists and forgets them for workers.
+
+    One per results store (``FairRegistry.of``): it remembers that its table exists.
+    """
+
+    _of_store: ClassVar[weakref.WeakKeyDictionary[ResultStore, FairRegistry]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, store: ResultStore) -> FairRegistry:
+        """The registry of ``store``'s database (made on first use)."""
+        registry = cls._of_store.get(store)
+        if registry is None:
+            registry = cls._of_store.setdefault(store, cls(store))
+        return registry
 
     def prepare(self) -> None:
         """Create the table if missing: call it before the transaction that ``touch`` joins."""

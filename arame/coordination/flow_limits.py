@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from arame import states
+from arame.coordination.fair_queues import FairRegistry
 from arame.coordination.flow_tables import FlowTables, hashed, limits, slots
 from arame.flow.gcra import Decision, decide, given_back
 from arame.flow.keys import SlotRequest
@@ -54,11 +55,11 @@ class LimitStore(FlowTables):
 
     def fair_queues(self, parents: Sequence[str]) -> dict[str, str]:
         """Fair shares: the registered sub-queues of ``parents`` (see ``arame.coordination.fair_queues``)."""
-        return self._store.fair.active(parents)
+        return FairRegistry.of(self._store).active(parents)
 
     def forget_fair_queues(self, subqueues: Sequence[str]) -> list[str]:
         """Fair shares: forget those of ``subqueues`` (found empty) that no task needs."""
-        return self._store.fair.forget(subqueues)
+        return FairRegistry.of(self._store).forget(subqueues)
 
     def take_slots(self, requests: Sequence[SlotRequest], now: float) -> dict[str, float | None]:
         """Give slots to as many requests as their limits allow.

@@ -42,6 +42,8 @@ def _create_tables(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """``migrate`` creates arame's tables too, so the first ``delay()`` inside ``atomic()`` never
     creates them from another connection while the caller's transaction holds SQLite's lock."""
     if using == "default":
+        from arame.coordination.fair_queues import FairRegistry
         from arame.django.config import project
 
-        project.app.results.fair.prepare()  # the flow tables (dedup keys); opening the store, the rest
+        # The flow tables (dedup keys); opening the store creates the rest.
+        FairRegistry.of(project.app.results).prepare()

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from arame.coordination.fair_queues import fair_queues_of
+from arame.coordination.fair_queues import FairRegistry, fair_queues_of
 from arame.extensions import Extension, RowWriter
 from arame.flow.keys import check_key_spec, concurrency_key_of
 from arame.flow.option_checks import check_fair_key
@@ -61,7 +61,7 @@ class FairShares(Extension):
         subqueues = fair_queues_of(messages)
         if not subqueues:
             return None
-        registry = self._app.results.fair
+        registry = FairRegistry.of(self._app.results)
         registry.prepare()  # before the rows' transaction: it may create a table
 
         def register(conn: sa.Connection) -> None:

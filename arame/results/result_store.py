@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -10,7 +9,6 @@ from contextlib import AbstractContextManager
 import sqlalchemy as sa
 
 from arame import states
-from arame.coordination.fair_queues import FairRegistry
 from arame.extensions import Extensions, RowWriter, record_with
 from arame.message import TaskMessage
 from arame.results.after_commit import Publish, publish_after_commit
@@ -70,11 +68,6 @@ class ResultStore(ResultReads):
     extensions: Extensions = Extensions()
 
     # -- writes ----------------------------------------------------------------------------
-
-    @functools.cached_property
-    def fair(self) -> FairRegistry:
-        """Fair shares: the registry of sub-queues (see ``arame.coordination.fair_queues``)."""
-        return FairRegistry(self)
 
     def add_pending(self, message: TaskMessage, body: str | None = None) -> None:
         """Record a just-published task as PENDING, unless its id already has a row.

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 import arame
+from arame.coordination.fair_queues import FairRegistry
 from arame.transport import BrokerSpec, list_dead, parse_broker_url, queue_sizes
 from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from tests.cleanup import delete_queues, delete_result_rows
@@ -293,7 +294,7 @@ class Stack:
         """Close the producers, then delete the queues and result rows this test made."""
         subqueues: list[str] = []
         with contextlib.suppress(Exception):
-            subqueues = list(self.producer.results.fair.active([self.queue]))  # fair shares
+            subqueues = list(FairRegistry.of(self.producer.results).active([self.queue]))  # fair shares
         for app in self._apps:
             with contextlib.suppress(Exception):
                 app.close()

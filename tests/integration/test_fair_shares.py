@@ -11,6 +11,7 @@ import pytest
 
 import arame
 from arame.coordination import fair_queues as fair_registry
+from arame.coordination.fair_queues import FairRegistry
 from arame.subqueues import fair_parent, fair_queue
 
 TIMEOUT = 60
@@ -70,8 +71,8 @@ def test_a_fair_sub_queue_is_kept_while_a_task_in_it_is_unfinished(
     sub = fair_queue(queue, "c")
     assert app.results.read(handle.id).queue == sub  # type: ignore[union-attr]
     # Delayed, it waits in the broker: its sub-queue looks empty but is not forgotten.
-    assert app.results.fair.forget([sub]) == []
-    assert app.results.fair.active([queue]) == {sub: queue}
+    assert FairRegistry.of(app.results).forget([sub]) == []
+    assert FairRegistry.of(app.results).active([queue]) == {sub: queue}
     worker = app.worker([queue], 1)
     worker.start()
     try:
@@ -79,8 +80,8 @@ def test_a_fair_sub_queue_is_kept_while_a_task_in_it_is_unfinished(
     finally:
         worker.stop(timeout=TIMEOUT)
     # Finished: nothing needs the sub-queue any more.
-    assert app.results.fair.forget([sub]) == [sub]
-    assert app.results.fair.active([queue]) == {}
+    assert FairRegistry.of(app.results).forget([sub]) == [sub]
+    assert FairRegistry.of(app.results).active([queue]) == {}
 
 
 def test_a_fair_task_whose_key_cannot_be_read_stays_in_its_queue(
