@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Never, overload
 
-from arame import periodic, publishing
-from arame.canvas.nodes import Canvas, Signature, linked
-from arame.canvas.sending import send_canvas
+from arame import publishing
+from arame.app_connections import AppConnections
+from arame.canvas.app_verbs import WorkflowVerbs
 from arame.celery_app import CelerySpellings, check_settings
 from arame.celery_settings import results_url
 from arame.consumers import SHUTDOWN_TIMEOUT, Worker
 from arame.consumers.admission import DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_MESSAGE_SIZE
-from arame.coordination import WorkerBoard
 from arame.current import registry
 from arame.database import database_url, default_database_url
 from arame.declaring import declare_task
@@ -27,11 +25,11 @@ from arame.features import default_extensions
 from arame.flow.dedup import KeyReservation
 from arame.message import TaskMessage
 from arame.outbox import CallerTransaction, TransactionSource, caller_transaction
-from arame.producers import Producer
+from arame.periodic import PeriodicVerbs
 from arame.recovery import RecoveryVerbs
-from arame.results import AsyncResult, ResultStore
+from arame.results import AsyncResult
 from arame.results.task_transaction import TaskTransactionSource
-from arame.scheduler import PeriodicEntry, Schedule, Scheduler
+from arame.scheduler import PeriodicEntry
 from arame.shared_tasks import SharedTask, shared_task
 from arame.signing import Signer
 from arame.task import P, R, Task
@@ -44,7 +42,7 @@ DEFAULT_QUEUE = "default"
 DEFAULT_RESULT_EXPIRES = timedelta(days=7)
 
 
-class App(RecoveryVerbs, CelerySpellings):
+class App(AppConnections, PeriodicVerbs, WorkflowVerbs, RecoveryVerbs, CelerySpellings):
     """The one entry object: where tasks are declared, published and run.
 
     Args:
@@ -146,11 +144,7 @@ class App(RecoveryVerbs, CelerySpellings):
         self.tasks: dict[str, Task[Any, Any]] = {}
         #: The features' hooks, then the caller's (see arame.extensions).
         self.extensions = Extensions([*default_extensions(self), *extensions])
-        self._producer: Producer | None = None
-        self._store: ResultStore | None = None
-        self._workers: WorkerBoard | None = None
-        self._workers_store: ResultStore | None = None
-        self._lock = threading.Lock()
+        AppConnections.__init__(self)
         self.configure(
             broker=broker or os.environ.get(BROKER_ENV) or default_database_url(),
             results=results or os.environ.get(RESULTS_ENV) or default_database_url(),
@@ -160,15 +154,6 @@ class App(RecoveryVerbs, CelerySpellings):
 
     def __repr__(self) -> str:
         return f"<App {self.name} broker={self.broker.safe_url}>"
-
-    @property
-    def result_expires(self) -> timedelta:
-        """How long finished rows are kept; set it as a timedelta or as seconds."""
-        return self._result_expires
-
-    @result_expires.setter
-    def result_expires(self, value: timedelta | float) -> None:
-        self._result_expires = periodic.period(value, "result_expires")
 
     def configure(self, *, broker: str | None = None, results: str | None = None) -> None:
         """Point the app at other URLs (as ``--broker`` / ``--results`` do); reopens lazily.
@@ -204,41 +189,6 @@ class App(RecoveryVerbs, CelerySpellings):
             return declare_task(self, function, options)
 
         return declare(fn) if fn is not None else declare
-
-    def periodic(
-        self,
-        *,
-        cron: str | None = None,
-        every: timedelta | float | None = None,
-        args: Sequence[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Callable[[Any], Any]:
-        """Publish a task on a schedule: ``@app.periodic(cron="*/5 * * * *")`` above ``@app.task``.
-
-        ``every`` is a timedelta or seconds as a number.
-
-        On a plain function it declares the task too. Ticks are published by ``arame scheduler``
-        (or ``arame worker --scheduler``), each tick once however many schedulers run.
-
-        Raises:
-            ConfigurationError: neither or both of cron/every, or an invalid expression.
-        """
-        interval = None if every is None else periodic.period(every, "every")
-        schedule = Schedule(cron=cron, every=interval, timezone=self.timezone)
-        return periodic.register_periodic(self, schedule, args, kwargs)
-
-    def scheduler(self) -> Scheduler:
-        """A scheduler for this app's periodic tasks; ``run()`` it or ``start()`` / ``stop()`` it."""
-        self.import_included()
-        return periodic.scheduler(self)
-
-    def prune(self) -> int:
-        """Delete what is older than ``result_expires``: finished rows, ticks, finished workflows' joins.
-
-        Returns:
-            How many rows of results were deleted.
-        """
-        return periodic.prune(self)
 
     # -- publishing and reading ------------------------------------------------------------
 
@@ -279,52 +229,9 @@ class App(RecoveryVerbs, CelerySpellings):
         the modules imported. A tasks module that exists but fails to import raises ImportError."""
         return import_related(packages() if callable(packages) else packages, related_name)
 
-    def task_signature(
-        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, immutable: bool = False
-    ) -> Signature:
-        """A workflow step calling the task ``name`` (what ``task.s()`` and ``task.si()`` return)."""
-        return Signature(name, args, kwargs, app=self, immutable=immutable)
-
-    def send_linked(
-        self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any] | None, **options: Any
-    ) -> AsyncResult:
-        """``task.apply_async(..., link=..., link_error=...)``: the call as a workflow with callbacks."""
-        link, link_error = options.pop("link", None), options.pop("link_error", None)
-        handle: AsyncResult = linked(task, args, kwargs, link, link_error, **options)
-        return handle
-
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - the name users know
         """A handle on any task id; one never published reads ``UNKNOWN``."""
         return AsyncResult(task_id, self.results)
-
-    def send_canvas(self, canvas: Canvas) -> Any:
-        """Publish a prepared workflow (chain, group, chord); see ``canvas.sending.send_canvas``."""
-        return send_canvas(self, canvas)
-
-    @property
-    def producer(self) -> Producer:
-        """The producer, opened on first use."""
-        if self._producer is None:
-            with self._lock:
-                if self._producer is None:
-                    self._producer = Producer(
-                        self.broker, max_message_size=self.max_message_size, signer=self.signer
-                    )
-        return self._producer
-
-    @property
-    def results(self) -> ResultStore:
-        """The result store, opened on first use."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = ResultStore(self._results_db)
-                    self._store.task_transaction_source = self.task_transaction
-                    self._store.extensions = self.extensions
-                    # What the extensions' on_record returned (workflow steps that fired) is
-                    # published by this app once the outcomes have committed.
-                    self._store.publish_fired = lambda fired: self.producer.publish_many(fired)  # noqa: PLW0108 - the producer opens on first use
-        return self._store
 
     def worker(
         self,
@@ -356,13 +263,6 @@ class App(RecoveryVerbs, CelerySpellings):
             self, queues, concurrency, pool, burst, shutdown_timeout, metrics_port, metrics_host
         )
 
-    @property
-    def workers(self) -> WorkerBoard:
-        """The registry of running workers and the paused queues, in the results database."""
-        if self._workers is None or self._workers_store is not self.results:
-            self._workers, self._workers_store = WorkerBoard(self.results), self.results
-        return self._workers
-
     def queues(self) -> list[str]:
         """The default queue and every queue a declared task names."""
         self.import_included()
@@ -372,23 +272,6 @@ class App(RecoveryVerbs, CelerySpellings):
         """``queues()`` and those given a queue type: what ``arame status``, ``arame workers`` and
         the dashboard show of a results database shared with other apps (unless asked for all)."""
         return sorted(set(self.queues()) | set(self.queue_types))
-
-    def close(self) -> None:
-        """Close the broker connection and the database pool."""
-        self.close_broker()
-        self.close_results()
-
-    def close_broker(self) -> None:
-        """Close the producer's connection; the next publish opens another."""
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            producer.close()
-
-    def close_results(self) -> None:
-        """Close the result store's pool; the next read or write opens another."""
-        store, self._store = self._store, None
-        if store is not None:
-            store.close()
 
 
 __all__ = ["App", "SharedTask", "shared_task"]

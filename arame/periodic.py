@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from arame.coordination import TickLedger
 from arame.coordination.join_plans import prune_joins
@@ -84,3 +84,58 @@ def period(value: object, what: str) -> timedelta:
     if value < timedelta(0):
         raise ConfigurationError(f"{what} must not be negative, not {value}")
     return value
+
+
+class PeriodicVerbs:
+    """Mixed into ``App``: periodic tasks, the scheduler that publishes them, and housekeeping."""
+
+    timezone: str
+    _result_expires: timedelta
+
+    @property
+    def result_expires(self) -> timedelta:
+        """How long finished rows are kept; set it as a timedelta or as seconds."""
+        return self._result_expires
+
+    @result_expires.setter
+    def result_expires(self, value: timedelta | float) -> None:
+        self._result_expires = period(value, "result_expires")
+
+    def periodic(
+        self,
+        *,
+        cron: str | None = None,
+        every: timedelta | float | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Callable[[Any], Any]:
+        """Publish a task on a schedule: ``@app.periodic(cron="*/5 * * * *")`` above ``@app.task``.
+
+        ``every`` is a timedelta or seconds as a number.
+
+        On a plain function it declares the task too. Ticks are published by ``arame scheduler``
+        (or ``arame worker --scheduler``), each tick once however many schedulers run.
+
+        Raises:
+            ConfigurationError: neither or both of cron/every, or an invalid expression.
+        """
+        interval = None if every is None else period(every, "every")
+        schedule = Schedule(cron=cron, every=interval, timezone=self.timezone)
+        return register_periodic(_app(self), schedule, args, kwargs)
+
+    def scheduler(self) -> Scheduler:
+        """A scheduler for this app's periodic tasks; ``run()`` it or ``start()`` / ``stop()`` it."""
+        _app(self).import_included()
+        return scheduler(_app(self))
+
+    def prune(self) -> int:
+        """Delete what is older than ``result_expires``: finished rows, ticks, finished workflows' joins.
+
+        Returns:
+            How many rows of results were deleted.
+        """
+        return prune(_app(self))
+
+
+def _app(verbs: PeriodicVerbs) -> App:
+    return cast("App", verbs)  # only App mixes these verbs in
