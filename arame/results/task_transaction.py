@@ -32,6 +32,7 @@ from arame.results.statements import UPDATE_OUTCOME
 from arame.states import Outcome
 
 if TYPE_CHECKING:
+    from arame.results.database import ResultDatabase
     from arame.results.result_store import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class TaskTransaction:
             logger.warning("could not roll back the transaction of a task past its time limit: %s", exc)
 
 
-def in_task_transaction(store: ResultStore, statement: Any) -> int | None:
+def in_task_transaction(store: ResultDatabase, statement: Any) -> int | None:
     """Inside an atomic task on SQLite, run ``statement`` in the task's own transaction and
     return the rows it changed; elsewhere ``None`` (run it as usual).
 
