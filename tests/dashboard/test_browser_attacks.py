@@ -3,8 +3,6 @@ error page's back link, script through a queue name, and a rebinding name on 127
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +11,7 @@ import pytest
 from arame.transport import Publisher, dead_letter_queue, dead_sizes
 from tests.cleanup import delete_queues
 from tests.dashboard.conftest import REDIS_URL, Browse, ServeDashboard
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(90)]
 
@@ -22,13 +21,6 @@ FIRED = "document.cookie='pwned=1'"
 
 def _fired(page: Any) -> bool:
     return any(cookie["name"] == "pwned" for cookie in page.context.cookies())
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_cross_site_post_cannot_plant_a_javascript_link_on_the_refusal_page(
@@ -80,7 +72,7 @@ def test_a_queue_name_is_never_run_as_script_and_purging_still_asks_first(
         purge = page.locator(f'tr[data-queue="{payload}"] form[action$="/dead/purge"] button')
 
         purge.click()  # and answer no
-        _until(lambda: len(asked) == 1)
+        wait_until(lambda: len(asked) == 1, 10, "the page asked once")
         assert not _fired(page)
         assert asked == [f"Delete the dead letters of {payload}?"]
         assert dead_sizes(app.broker, [payload])[payload] == 1

@@ -37,13 +37,6 @@ def _started_worker(app: arame.App, queue: str, concurrency: int = 1) -> arame.A
     return worker  # type: ignore[return-value]
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        time.sleep(0.05)
-
-
 def test_a_paused_queue_keeps_accepting_tasks_and_runs_them_only_after_resume(
     app: arame.App, queue: str
 ) -> None:
