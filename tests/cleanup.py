@@ -16,6 +16,7 @@ from arame.coordination.flow_tables import fair_queues
 from arame.database.database_urls import database_url
 from arame.results.results_table import results as results_table
 from arame.transport import BrokerSpec, parse_broker_url
+from arame.transport.amqp_delay import bucket_ms, queue_name
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import dead_letter_queue
 
@@ -39,6 +40,21 @@ def delete_queues(broker: BrokerSpec | str, names: list[str]) -> None:
             queue.declare()
             queue.purge()
             queue.delete()
+    finally:
+        connection.release()
+
+
+def delete_delay_queues(broker: BrokerSpec | str, name: str, longest_ms: int) -> None:
+    """On RabbitMQ, delete the delay queues that messages to ``name`` delayed by at most
+    ``longest_ms`` may have made (deleting one that does not exist is fine); elsewhere nothing."""
+    spec = parse_broker_url(broker) if isinstance(broker, str) else broker
+    if spec.kind != "amqp":
+        return
+    connection = connect(spec)
+    try:
+        channel = connection.default_channel
+        for bucket in sorted({bucket_ms(ms) for ms in range(0, longest_ms + 10, 10)}):
+            channel.queue_delete(queue_name(name, bucket))
     finally:
         connection.release()
 

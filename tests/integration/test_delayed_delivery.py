@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -22,10 +21,10 @@ from arame.transport import (
     parse_broker_url,
     queue_sizes,
 )
-from arame.transport.amqp_delay import MAX_BUCKET_MS, bucket_ms, queue_name
+from arame.transport.amqp_delay import MAX_BUCKET_MS, bucket_ms
 from arame.transport.connection import connect, kombu_queue
 from arame.transport.delivery import NOT_BEFORE
-from arame.transport.subscriber import dead_letter_queue
+from tests.cleanup import delete_delay_queues
 from tests.helpers import held_by_a_killed_consumer, wait_until
 
 DELAY = 1.5  # seconds: long enough to tell "early" from "on time" on every transport
@@ -42,30 +41,11 @@ def broker_kind(broker_url: str) -> str:
 
 
 @pytest.fixture
-def queue(broker_url: str) -> Iterator[str]:
+def queue(broker_url: str, new_queue: Callable[[], str]) -> Iterator[str]:
     """A fresh queue; afterwards it is deleted with its dead letters and delayed messages."""
-    name = f"arame-test-delay-{uuid.uuid4().hex}"
+    name = new_queue()
     yield name
-    delete_queues(broker_url, name)
-
-
-def delete_queues(broker_url: str, name: str) -> None:
-    """Empty and delete ``name``, its dead-letter queue and, on RabbitMQ, the delay queues it may use."""
-    spec = parse_broker_url(broker_url)
-    connection = connect(spec)
-    try:
-        channel = connection.default_channel
-        for each in [name, dead_letter_queue(name)]:
-            bound = kombu_queue(spec, each)(channel)
-            bound.declare()
-            bound.purge()  # Kombu's virtual transports delete only queues bound to an exchange
-            bound.delete()
-        if spec.kind == "amqp":
-            # Deleting a queue that does not exist is fine on RabbitMQ; x-expires would get them anyway.
-            for bucket in sorted({bucket_ms(ms) for ms in range(0, LONGEST_DELAY_MS, 10)}):
-                channel.queue_delete(queue_name(name, bucket))
-    finally:
-        connection.release()
+    delete_delay_queues(broker_url, name, LONGEST_DELAY_MS)
 
 
 def test_a_delayed_message_is_not_delivered_before_its_time_but_soon_after(

@@ -21,6 +21,7 @@ from arame.errors import ConfigurationError
 from arame.transport import Publisher, list_dead, parse_broker_url, with_queue_types
 from arame.transport.amqp_delay import bucket_ms, queue_name
 from arame.transport.queue_types import DELIVERY_LIMIT
+from tests.cleanup import delete_delay_queues
 from tests.helpers import Inbox, rabbitmq_queues, wait_until
 
 pytestmark = pytest.mark.rabbitmq
@@ -44,13 +45,13 @@ def queue() -> Iterator[str]:
     """A fresh queue name; afterwards the queue, its dead letters and its delay queues are deleted."""
     name = f"arame-test-quorum-{uuid.uuid4().hex}"
     yield name
-    channel = raw_channel()
+    channel = raw_channel()  # a quorum queue is deleted without declaring it again
     try:
-        buckets = {bucket_ms(ms) for ms in (1, 500, 1_000, 1_500, 2_000)}
-        for each in [name, f"{name}.dead", f"{name}.migrating", *(queue_name(name, b) for b in buckets)]:
+        for each in [name, f"{name}.dead", f"{name}.migrating"]:
             channel.queue_delete(each)
     finally:
         channel.connection.close()
+    delete_delay_queues(URL, name, 2_000)
 
 
 def quorum_app(queue: str, tmp_path, **options) -> arame.App:

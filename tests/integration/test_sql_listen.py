@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from arame.transport import parse_broker_url
 from arame.transport.publisher import Publisher
-from tests.cleanup import delete_queues
+from tests.cleanup import queue_removed_after
 from tests.helpers import Inbox
 
 POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
@@ -21,9 +20,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def queue() -> Iterator[str]:
-    name = f"arame-test-{uuid.uuid4().hex}"
-    yield name
-    delete_queues(POSTGRES_URL, [name])
+    yield from queue_removed_after(POSTGRES_URL, POSTGRES_URL)
 
 
 @pytest.mark.parametrize("listen", [True, False])
