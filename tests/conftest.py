@@ -59,13 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Cluster tests share one xdist worker. With ``--quick``, deselect what needs a server, a
-    cluster, worker processes, a fault suite or a broker other than memory:// (the edit-test
-    loop; the full run still has them all)."""
+    """Cluster tests of one server share one xdist worker. With ``--quick``, deselect what needs
+    a server, a cluster, worker processes, a fault suite or a broker other than memory:// (the
+    edit-test loop; the full run still has them all)."""
     for item in items:
         if item.get_closest_marker("cluster") is not None:
-            # Private clusters take their ports, CPU and memory: one at a time (--dist loadgroup).
-            item.add_marker(pytest.mark.xdist_group("clusters"))
+            # Private clusters take CPU and memory: one RabbitMQ cluster and one set of Redis
+            # servers at a time (--dist loadgroup); every node has free ports of its own, so the
+            # two kinds run side by side and neither waits for the other's minutes.
+            server = "rabbitmq" if "rabbitmq" in item.path.name else "redis"
+            item.add_marker(pytest.mark.xdist_group(f"clusters-{server}"))
     if not config.getoption("--quick"):
         return
     kept, dropped = [], []
