@@ -44,8 +44,27 @@ RESULTS_DATABASES = [p for p in BROKERS if p.id in {"memory", "sqlite", "postgre
 
 
 def on_brokers(params: list[ParameterSet]) -> pytest.MarkDecorator:
-    """Run a module's tests on these brokers instead of every broker (``pytestmark = ...``)."""
-    return pytest.mark.parametrize("broker_url", params, indirect=True)
+    """Run a module's tests on these brokers instead of every broker (``pytestmark = ...``).
+
+    Only the tests that use ``broker_url`` and choose no brokers of their own are parametrized
+    (see ``pytest_generate_tests``): a module may also hold tests of one server or none.
+    """
+    return pytest.mark.brokers(params)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "brokers(params): the brokers a module's tests run on (on_brokers)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest reads the parametrize marks
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("brokers")
+    if marker is None or "broker_url" not in metafunc.fixturenames:
+        return
+    if any("broker_url" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")):
+        return  # the test names its brokers itself
+    # A mark, as a module's pytestmark would be: it takes the place of the fixture's brokers.
+    metafunc.definition.add_marker(pytest.mark.parametrize("broker_url", marker.args[0], indirect=True))
 
 
 #: A SQL broker keeps its results in the same database; the others use a SQLite file.

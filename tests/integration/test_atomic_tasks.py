@@ -1,4 +1,5 @@
-"""Atomic tasks on every broker: the task's writes and its outcome row commit together."""
+"""Atomic tasks, on each database the results may live in: the task's writes and its outcome row
+commit together."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import sqlalchemy as sa
 
 import arame
 from tests.helpers import running
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ import pytest
 import arame
 from arame.consumers import Admission, Worker, WorkerSettings
 from arame.states import Started
+from tests.integration.conftest import FEATURE_BROKERS, on_brokers
+
+pytestmark = on_brokers(FEATURE_BROKERS)
 
 TIMEOUT = 15
 

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import arame
+from tests.integration.conftest import RESULTS_DATABASES, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 TIMEOUT = 30
 COUNTDOWN = 2

@@ -1,4 +1,4 @@
-"""The outbox: tasks enqueued in the caller's transaction, on every broker.
+"""The outbox: tasks enqueued in the caller's transaction, on every database the results may live in.
 
 The caller's own table and the task rows live in the results database; a task is published
 after the caller's commit, never on a rollback, and a committed task whose publish did not
@@ -25,7 +25,9 @@ from arame.relay import OutboxRelay
 from arame.results.outbox_rows import OutboxRows
 from arame.results.outbox_table import outbox
 from tests.helpers import running
-from tests.integration.conftest import _mysql_database, _postgres_schema
+from tests.integration.conftest import RESULTS_DATABASES, _mysql_database, _postgres_schema, on_brokers
+
+pytestmark = on_brokers(RESULTS_DATABASES)
 
 #: A broker no one listens on: a publish there fails at once.
 DEAD_BROKER = "redis://127.0.0.1:9/0"

@@ -1,4 +1,8 @@
-"""Time on every broker: countdowns that survive a worker restart, retries, expiry, revocation."""
+"""Time: countdowns that survive a worker restart, retries, expiry, revocation.
+
+The broker only carries the messages here (memory:// and SQLite); delayed delivery on every
+broker is test_delayed_delivery's.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ import pytest
 import arame
 from arame.coordination import TickLedger
 from arame.scheduler import PeriodicEntry, Schedule, Scheduler
+from tests.integration.conftest import FEATURE_BROKERS, on_brokers
+
+pytestmark = on_brokers(FEATURE_BROKERS)
 
 TIMEOUT = 30
 
