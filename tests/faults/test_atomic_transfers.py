@@ -133,6 +133,7 @@ def test_a_worker_killed_after_a_transfers_writes_applies_it_once_only_when_atom
     assert (balances[0], balances[1]) == (OPENING - 100 * times_applied, OPENING + 100 * times_applied)
 
 
+@pytest.mark.timeout(300)  # its own bound is 240 s: the suite's default 120 s cut it short under load
 def test_a_thousand_atomic_transfers_survive_repeated_kills_exactly_once(
     stack: Stack, workers: Workers, bank: Bank
 ) -> None:
