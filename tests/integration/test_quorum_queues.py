@@ -192,9 +192,11 @@ def test_a_delayed_message_waits_in_a_quorum_delay_queue_and_arrives_on_time(que
     assert queue_type_on_broker(queue_name(queue, bucket_ms(1000))) == "quorum"
     box = Inbox(spec, [queue], prefetch=1)
     try:
-        (delivery,) = box.receive(1, within=10)
+        (delivery,) = box.receive(1, within=30)
         assert box.arrived[0] >= not_before
-        assert box.arrived[0] - not_before < 3.0
+        # On a loaded machine RabbitMQ expires a quorum queue's message late (6.8 s seen in CI):
+        # the bound tells "delivered by its 1 s TTL" from "stuck", not a latency.
+        assert box.arrived[0] - not_before < 15.0
         assert delivery.decode() == "later"
     finally:
         box.subscriber.close()

@@ -6,10 +6,15 @@ import os
 import tempfile
 import uuid
 
-# Set in the environment so that a manage.py subprocess of a test shares them.
-FOLDER = os.environ.setdefault("ARAME_TEST_DJANGO_FOLDER", tempfile.mkdtemp(prefix="arame-django-site-"))
+# Set in the environment so that a manage.py subprocess of a test shares them. Named per xdist
+# worker: pytest's controller imports this too when given tests/integrations, and its environment
+# is every worker's, so unnamed the workers would share one database file and one queue.
+_OWNER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+FOLDER = os.environ.setdefault(
+    f"ARAME_TEST_DJANGO_FOLDER_{_OWNER}", tempfile.mkdtemp(prefix="arame-django-site-")
+)
 #: A queue of its own on the shared servers (Redis db 15, RabbitMQ, PostgreSQL): no other test sees it.
-SERVER_QUEUE = os.environ.setdefault("ARAME_TEST_DJANGO_QUEUE", f"django-{uuid.uuid4().hex[:12]}")
+SERVER_QUEUE = os.environ.setdefault(f"ARAME_TEST_DJANGO_QUEUE_{_OWNER}", f"django-{uuid.uuid4().hex[:12]}")
 
 SETTINGS = {
     "SECRET_KEY": "tests",
