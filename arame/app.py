@@ -79,6 +79,10 @@ class App(AppConnections, PeriodicVerbs, WorkflowVerbs, RecoveryVerbs, CelerySpe
         task_transaction: for framework integrations (Django): opens the transaction an atomic
             task runs in, on the results database, yielding its DB-API connection and a function
             that marks it for rollback.
+        publish_in_background: ``delay()`` returns once the task's rows are committed (durably);
+            a thread publishes the message right after, and should this process die first, a
+            worker publishes it from its row within seconds. The caller waits for the database
+            only, never for the broker (see docs/guarantees.md).
         trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
             task's ``process`` span a child of the span that sent it, not only linked to it.
         backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).
@@ -113,6 +117,7 @@ class App(AppConnections, PeriodicVerbs, WorkflowVerbs, RecoveryVerbs, CelerySpe
         immediate: bool = False,
         on_commit: Callable[[Callable[[], None]], None] | None = None,
         trace_parent: bool = False,
+        publish_in_background: bool = False,
         transaction_source: TransactionSource | None = None,
         task_transaction: TaskTransactionSource | None = None,
         backend: str | None = None,
@@ -128,6 +133,7 @@ class App(AppConnections, PeriodicVerbs, WorkflowVerbs, RecoveryVerbs, CelerySpe
         self.include, self._imported = list(include), set()
         self.name, self.trace_parent, self.timezone = name, trace_parent, timezone
         self.immediate, self.on_commit = immediate, on_commit
+        self.publish_in_background = publish_in_background
         self.transaction_source, self.task_transaction = transaction_source, task_transaction
         self.result_expires = result_expires
         self.periodic_entries: list[PeriodicEntry] = []

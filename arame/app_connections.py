@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from arame.background_publishing import BackgroundPublisher
 from arame.coordination import WorkerBoard
 from arame.producers import Producer
 from arame.results import ResultStore
@@ -24,6 +25,7 @@ class AppConnections:
     signer: Signer | None
     task_transaction: TaskTransactionSource | None
     extensions: Extensions
+    publish_in_background: bool
     _results_db: str
 
     def __init__(self) -> None:
@@ -31,6 +33,7 @@ class AppConnections:
         self._store: ResultStore | None = None
         self._workers: WorkerBoard | None = None
         self._workers_store: ResultStore | None = None
+        self._background: BackgroundPublisher | None = None
         self._lock = threading.Lock()
 
     @property
@@ -59,6 +62,17 @@ class AppConnections:
         return self._store
 
     @property
+    def background(self) -> BackgroundPublisher | None:
+        """What publishes behind the caller, with ``publish_in_background``; else ``None``."""
+        if not self.publish_in_background:
+            return None
+        if self._background is None:
+            with self._lock:
+                if self._background is None:
+                    self._background = BackgroundPublisher(self)  # type: ignore[arg-type]
+        return self._background
+
+    @property
     def workers(self) -> WorkerBoard:
         """The registry of running workers and the paused queues, in the results database."""
         if self._workers is None or self._workers_store is not self.results:
@@ -66,7 +80,10 @@ class AppConnections:
         return self._workers
 
     def close(self) -> None:
-        """Close the broker connection and the database pool."""
+        """Publish what waits to be published behind the caller, then close the broker
+        connection and the database pool."""
+        if self._background is not None:
+            self._background.flush()
         self.close_broker()
         self.close_results()
 

@@ -92,16 +92,28 @@ class CallerTransaction:
                 # A savepoint rolled back after the write took its rows with it.
                 kept = set(self._rows.still_waiting([message.id for message, _ in waiting]))
                 waiting = [(message, body) for message, body in waiting if message.id in kept]
-            if not waiting:
-                return
-            messages = [message for message, _ in waiting]
-            self.app.producer.publish_many(messages, [body for _, body in waiting])
-            self._rows.published([message.id for message in messages])
         except ArameError as exc:
-            # The rows are committed: the tasks exist. A worker's relay publishes them.
             logger.warning(
-                "%d committed task(s) not published yet (%s); a worker publishes them", len(waiting), exc
+                "could not read which committed tasks to publish (%s); a worker publishes them", exc
             )
+            return
+        publish_committed(self.app, self._rows, waiting)
+
+
+def publish_committed(app: App, rows: OutboxRows, waiting: Sequence[tuple[TaskMessage, str]]) -> None:
+    """Publish tasks whose rows and outbox rows are committed, then delete their outbox rows;
+    when that fails, leave them to a worker's relay."""
+    if not waiting:
+        return
+    messages = [message for message, _ in waiting]
+    try:
+        app.producer.publish_many(messages, [body for _, body in waiting])
+        rows.published([message.id for message in messages])
+    except ArameError as exc:
+        # The rows are committed: the tasks exist. A worker's relay publishes them.
+        logger.warning(
+            "%d committed task(s) not published yet (%s); a worker publishes them", len(waiting), exc
+        )
 
 
 @contextmanager

@@ -59,6 +59,10 @@ def send(app: App, message: TaskMessage, key: Reservation | None = None) -> Asyn
             if key is None:
                 caller.add([sent], [body])
             return AsyncResult(holder, app.results)
+        background = app.background
+        if key is None and background is not None and background.takes([sent]):
+            background.add([sent], [body])  # published by a thread of this process
+            return AsyncResult(sent.id, app.results)
         if key is None:
             app.results.add_pending(sent, body)
         elif (holder := key.reserve(sent, body)) != sent.id:
@@ -93,6 +97,10 @@ def send_many(app: App, messages: Sequence[TaskMessage]) -> list[AsyncResult]:
         caller = current(app)
         if caller is not None and caller.takes(sent):  # the outbox: published after the commit
             caller.add(sent, bodies)
+            return [AsyncResult(message.id, app.results) for message in sent]
+        background = app.background
+        if background is not None and background.takes(sent):
+            background.add(sent, bodies)  # published by a thread of this process
             return [AsyncResult(message.id, app.results) for message in sent]
         app.results.add_pending_many(sent, bodies)
         try:

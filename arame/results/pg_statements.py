@@ -18,6 +18,13 @@ INSERT_PENDING = (
     f"VALUES ({', '.join(f'%({name})s' for name in PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
 )
 
+# A task published behind its caller (arame.background_publishing): its PENDING row and its
+# outbox row in one statement.
+INSERT_PENDING_AND_OUTBOX = (
+    f"WITH pending AS ({INSERT_PENDING}) INSERT INTO arame_outbox (id, queue, created_at, lease_until) "
+    "VALUES (%(id)s, %(queue)s, %(created_at)s, %(lease_until)s) ON CONFLICT (id) DO NOTHING"
+)
+
 # A row is claimed when it is not terminal, records no later attempt, is not running for
 # another copy of the message, and the message counts no more attempts than it does (as CLAIMABLE).
 CLAIM = (
