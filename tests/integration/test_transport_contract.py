@@ -314,3 +314,15 @@ def test_a_new_sqlite_broker_file_waits_for_another_writer_instead_of_failing(tm
         writer.close()
         publisher.close()
         subscriber.close()
+
+
+def test_a_batch_is_stored_whole_or_not_at_all_where_the_broker_has_transactions(
+    broker_kind, broker_url, publisher, queue
+):
+    if broker_kind not in {"amqp", "postgresql", "mysql"}:
+        pytest.skip("Redis and memory:// store a batch one message after the other; SQLite takes any name")
+    refused = "x" * 300  # longer than the SQL table's queue column; RabbitMQ refuses a name of 300 bytes
+    batch = [Outgoing(body, queue) for body in bodies(3)] + [Outgoing(bodies(1)[0], refused)]
+    with pytest.raises(arame.TransportError):
+        publisher.publish_many(batch)
+    assert queue_sizes(parse_broker_url(broker_url), [queue]) == {queue: 0}

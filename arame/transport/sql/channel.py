@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from queue import Empty
 from typing import Any
 
@@ -19,6 +20,7 @@ from arame.transport.broker_urls import DEFAULT_LEASE_SECONDS
 from arame.transport.compressed import VirtualMessage
 from arame.transport.delivery import DELIVERIES, not_before_of
 from arame.transport.exchanges import DeliveredExchanges
+from arame.transport.sql import queue_counts
 from arame.transport.sql.messages_table import engine_for, messages, quick_engine_for
 from arame.transport.stored_messages import read_envelope
 
@@ -87,6 +89,7 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
         self._fetched: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self._acked: list[int] = []  # row ids acknowledged, not yet deleted
         self._lock = threading.Lock()  # guards _held: the renewing thread reads it
+        self._batch: list[dict[str, Any]] | None = None  # rows put inside batched_puts()
 
     @property
     def engine(self) -> sa.Engine:
@@ -108,10 +111,30 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
             "deliveries": 0,
             "payload": dumps(message),
         }
+        if self._batch is not None:
+            self._batch.append(row)
+        else:
+            self._insert([row])
+
+    @contextmanager
+    def batched_puts(self) -> Iterator[None]:
+        """Store the messages published in the block together, at its end: one transaction (and
+        one disk flush) for all of them, so all of them are stored or none."""
+        self._batch = []
+        try:
+            yield
+            rows = self._batch
+        finally:
+            self._batch = None
+        if rows:
+            self._insert(rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(messages.insert(), row)
+            conn.execute(messages.insert(), rows)
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
+                for queue in sorted({row["queue"] for row in rows}):
+                    conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         fetched = self._fetched[queue]
@@ -228,41 +251,15 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
 
     def _size(self, queue: str) -> int:
         """Rows ready to fetch: not leased (or the lease ran out) and due."""
-        now = time.time()
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(
-                        messages.c.queue == queue,
-                        sa.or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
-                        sa.or_(messages.c.not_before.is_(None), messages.c.not_before <= now),
-                    )
-                ).scalar_one()
-            )
+        return queue_counts.ready(self.engine, queue)
 
     def delayed_size(self, queue: str) -> int:
         """Rows of ``queue`` not yet due."""
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(
-                        messages.c.queue == queue, messages.c.not_before > time.time()
-                    )
-                ).scalar_one()
-            )
+        return queue_counts.delayed(self.engine, queue)
 
     def next_due(self, queues: Iterable[str]) -> float | None:
         """The earliest future ``not_before`` among ``queues`` (epoch seconds), or ``None``."""
-        names = list(queues)
-        if not names:
-            return None
-        with self.engine.connect() as conn:
-            due = conn.execute(
-                sa.select(sa.func.min(messages.c.not_before)).where(
-                    messages.c.queue.in_(names), messages.c.not_before > time.time()
-                )
-            ).scalar_one()
-        return None if due is None else float(due)
+        return queue_counts.next_due(self.engine, queues)
 
     def _purge(self, queue: str) -> int:
         """Delete the rows no consumer holds, delayed ones included; return how many."""
