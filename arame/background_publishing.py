@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,9 @@ from arame.results.outbox_rows import OutboxRows
 
 if TYPE_CHECKING:
     from arame.app import App
+
+#: A publish of fewer tasks than this waits this long for more first (seconds).
+GATHER_UP_TO, GATHER_FOR = 100, 0.002
 
 #: At interpreter exit, how long the publishes still waiting may take before the relay is left
 #: to publish them.
@@ -83,7 +87,14 @@ class BackgroundPublisher:
         with self._changed:
             self._publishing = False
             self._changed.notify_all()
-            self._changed.wait_for(lambda: bool(self._waiting), timeout=1.0)
+            if not self._changed.wait_for(lambda: bool(self._waiting), timeout=1.0):
+                return []
+            few = len(self._waiting) < GATHER_UP_TO
+        if few:
+            # A caller publishing in a loop adds more meanwhile: one publish and one delete for
+            # many tasks leaves the caller's thread and the database more of their time.
+            time.sleep(GATHER_FOR)
+        with self._changed:
             batch, self._waiting = self._waiting, []
             self._publishing = bool(batch)
             return batch

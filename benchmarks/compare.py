@@ -14,7 +14,9 @@ Sections (``--sections``), each run interleaved across systems and brokers, ``--
 - ``roundtrip``: ``delay().get()`` against an idle worker, p50 / p99; arame on RabbitMQ, Redis
   and the PostgreSQL broker, Dramatiq (Results middleware, Redis backend) on RabbitMQ and Redis;
 - ``publish``: arame's ``delay()`` loop on one thread (row and message) and ``Task.map`` 1,000 per
-  call, on RabbitMQ and Redis with PostgreSQL results;
+  call, on RabbitMQ, Redis and the PostgreSQL broker with PostgreSQL results, waiting for the
+  broker (``confirm``) and with ``publish_in_background`` (``background``); and the floors of
+  publishing, each step alone (``floors.py``);
 - ``queues``: arame's throughput with the tasks spread over 100 queues against one queue (RabbitMQ, Redis);
 - ``memory``: PSS of each worker process every ``--memory-step`` tasks (once, not repeated);
 - ``growth``: ``growth.py``, with a big results table and a deep SQL queue against empty ones.
@@ -73,7 +75,12 @@ def jobs(section: str, brokers: list[str]) -> list[dict[str, Any]]:
             for s in ("arame", *(("dramatiq",) if b in peer_brokers else ()))
         ]
     if section == "publish":
-        return [{"system": "arame", "broker": b} for b in peer_brokers]
+        publish_brokers = [b for b in brokers if b in ("rabbitmq", "redis", "postgresql")]
+        return [{"system": "floors", "broker": "rabbitmq"}] + [
+            {"system": "arame", "broker": b, "variant": v}
+            for b in publish_brokers
+            for v in ("confirm", "background")
+        ]
     if section == "queues":
         return [{"system": "arame", "broker": b, "queues": q} for b in peer_brokers for q in (1, 100)]
     if section == "memory":
@@ -160,6 +167,10 @@ def arame_child(args: argparse.Namespace) -> dict[str, float]:
     if args.section == "roundtrip":
         args.n = args.rt_n
         return ours.roundtrip(args, broker, results)
+    if args.section == "publish" and args.system == "floors":
+        import floors
+
+        return floors.measure(args.publish_n)
     if args.section == "publish":
         args.n = args.publish_n
         return ours.delay_loop(args, broker, results)
