@@ -87,31 +87,57 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
                 verdict(cpu, peer_cpu, higher=False),
             ]
         )
-    for broker, target in (("postgresql", 6000.0), ("sqlite", 3000.0)):
+    # Twice the figures issue 24 started from (8,647/s and 6,573/s on a quiet machine of this kind).
+    for broker, target in (("postgresql", 2 * 8647.0), ("sqlite", 2 * 6573.0)):
         ours = pick(s, "rate", section="throughput", system="arame", broker=broker)
         lines.append([f"throughput {broker} ≥ {target:,.0f}/s", _f(ours), "-", "-", verdict(ours, target)])
+    return lines + roundtrip_lines(s)
+
+
+def roundtrip_lines(s: list[dict[str, Any]]) -> list[list[str]]:
+    """p50 ≤ 1.5 x Dramatiq-on-RabbitMQ's and ≤ 1.25 x the floor (the row's commit or the
+    confirm, whichever is longer, plus a durable commit for the outcome; from floors.py); p99 ≤
+    3 x p50; the PostgreSQL broker's p50 ≤ the Redis broker's."""
+    lines = []
     rabbit_p50 = pick(s, "p50", section="roundtrip", system="dramatiq", broker="rabbitmq")
+    row, confirm, outcome = (
+        pick(s, k, section="publish", system="floors") for k in ("row_quick", "confirm", "row_durable")
+    )
+    floor = 1000 / min(row, confirm) + 1000 / outcome if row and confirm and outcome else None
     for broker in ("rabbitmq", "redis"):
-        for field, target in (("p50", rabbit_p50), ("p99", 3.0)):
-            ours = pick(s, field, section="roundtrip", system="arame", broker=broker)
-            peer = pick(s, field, section="roundtrip", system="dramatiq", broker=broker)
-            lines.append(
-                [
-                    f"round trip {field} {broker} (ms) ≤ {_f(target, '{:.2f}')}",
-                    _f(ours, "{:.2f}"),
-                    _f(peer, "{:.2f}"),
-                    _f(ours / peer if ours and peer else None, "{:.2f}"),
-                    verdict(ours, target, higher=False),
-                ]
-            )
+        ours = pick(s, "p50", section="roundtrip", system="arame", broker=broker)
+        peer = pick(s, "p50", section="roundtrip", system="dramatiq", broker=broker)
+        bounds = [b for b in (rabbit_p50 and 1.5 * rabbit_p50, floor and 1.25 * floor) if b]
+        target = min(bounds) if bounds else None
+        lines.append(
+            [
+                f"round trip p50 {broker} (ms) ≤ {_f(target, '{:.2f}')} (1.5 x Dramatiq on RabbitMQ "
+                f"{_f(rabbit_p50, '{:.2f}')}, 1.25 x floor {_f(floor, '{:.2f}')})",
+                _f(ours, "{:.2f}"),
+                _f(peer, "{:.2f}"),
+                _f(ours / peer if ours and peer else None, "{:.2f}"),
+                verdict(ours, target, higher=False),
+            ]
+        )
+        p99 = pick(s, "p99", section="roundtrip", system="arame", broker=broker)
+        lines.append(
+            [
+                f"round trip p99 {broker} (ms) ≤ 3 x its p50",
+                _f(p99, "{:.2f}"),
+                "-",
+                _f(p99 / ours if p99 and ours else None, "{:.2f}"),
+                verdict(p99, ours and 3 * ours, higher=False),
+            ]
+        )
     ours = pick(s, "p50", section="roundtrip", system="arame", broker="postgresql")
+    redis = pick(s, "p50", section="roundtrip", system="arame", broker="redis")
     lines.append(
         [
-            "round trip p50 postgresql (ms) ≤ 1.5",
+            f"round trip p50 postgresql broker (ms) ≤ the Redis broker's ({_f(redis, '{:.2f}')})",
             _f(ours, "{:.2f}"),
             "-",
             "-",
-            verdict(ours, 1.5, higher=False),
+            verdict(ours, redis, higher=False),
         ]
     )
     return lines + publish_lines(s) + growth_lines(s) + memory_lines(s)
