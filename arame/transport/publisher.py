@@ -120,7 +120,8 @@ class Publisher:
         """Store every message of ``batch``, and return once the broker has them all.
 
         On RabbitMQ and the SQL transport a batch of more than one is a transaction: one disk
-        sync for all of it, and either all of it is stored or none. On Redis they go one by one.
+        sync for all of it, and either all of it is stored or none. On Redis they go in one
+        pipelined round trip, one by one (those before a failure stay stored).
 
         Raises:
             ConfigurationError: a ``not_before`` is invalid.
@@ -167,7 +168,8 @@ class Publisher:
         self._declared.update(entity.name for entity in where.declare)
 
     def _publish_kombu_batch(self, batch: Sequence[Outgoing], routes: list[Route]) -> None:
-        """One after the other; on the SQL transport in one transaction (its ``batched_puts``)."""
+        """One after the other, together where the channel can (its ``batched_puts``: one
+        transaction on the SQL transport, one pipelined round trip on Redis)."""
         if self._producer is None:
             self._producer = self._open().Producer(auto_declare=False)
         together = getattr(self._producer.channel, "batched_puts", None)

@@ -7,7 +7,8 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from queue import Empty
 from typing import Any
 
@@ -75,6 +76,7 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         self._pid = os.getpid()
         self._lock = threading.Lock()  # guards _held: the renewing thread reads and marks it
         self.wake_at: dict[str, float] = {}  # queue -> monotonic time its next message is due
+        self._batch: list[tuple[str, str, str, int]] | None = None  # puts inside batched_puts()
 
     @property
     def store(self) -> QueueStore:
@@ -100,7 +102,24 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         tag = new_tag(_priority(properties.get("priority")))
         # A fresh tag per put: the same message put twice is two messages, never one overwritten.
         stored = {**message, "properties": {**properties, "delivery_tag": tag}}
-        self.store.put(queue, tag, dumps(stored), delay_ms(message.get("headers")))
+        put = (queue, tag, dumps(stored), delay_ms(message.get("headers")))
+        if self._batch is not None:
+            self._batch.append(put)
+        else:
+            self.store.put(*put)
+
+    @contextmanager
+    def batched_puts(self) -> Iterator[None]:
+        """Send the messages published in the block together, at its end: one round trip (in
+        order, not atomically: those before a failure stay stored)."""
+        self._batch = []
+        try:
+            yield
+            puts = self._batch
+        finally:
+            self._batch = None
+        if puts:
+            self.store.put_many(puts)
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         fetched = self._fetched[queue]

@@ -128,6 +128,20 @@ class QueueStore:
         """
         self._put(queue_keys(queue), [tag, payload, self.wake_channel(queue), max(0, delay_ms)])
 
+    def put_many(self, puts: Sequence[tuple[str, str, str, int]]) -> None:
+        """``put`` each (queue, tag, payload, delay_ms), in order, in one pipelined round trip (on a
+        cluster, one after the other: the queues may live on different nodes)."""
+        if self.sharded:
+            for put in puts:
+                self.put(*put)
+            return
+        pipeline = self.client.pipeline(transaction=False)
+        for queue, tag, payload, delay in puts:
+            self._put(
+                queue_keys(queue), [tag, payload, self.wake_channel(queue), max(0, delay)], client=pipeline
+            )
+        pipeline.execute()
+
     def fetch(self, queue: str, lease_ms: int, count: int = 1) -> list[Fetched] | Idle:
         """Take up to ``count`` messages, highest priority first, each leased for ``lease_ms``."""
         found: Any = self._fetch(queue_keys(queue), [lease_ms, RECLAIM_PER_FETCH, PROMOTE_PER_FETCH, count])
