@@ -79,10 +79,10 @@ class App(AppConnections, PeriodicVerbs, WorkflowVerbs, RecoveryVerbs, CelerySpe
         task_transaction: for framework integrations (Django): opens the transaction an atomic
             task runs in, on the results database, yielding its DB-API connection and a function
             that marks it for rollback.
-        publish_in_background: ``delay()`` returns once the task's rows are committed (durably);
-            a thread publishes the message right after, and should this process die first, a
-            worker publishes it from its row within seconds. The caller waits for the database
-            only, never for the broker (see docs/guarantees.md).
+        publish_in_background: ``delay()`` returns once the task's rows are committed; a thread
+            publishes the message right after, and should this process die first, a worker
+            publishes it from its row within seconds. The caller waits for the database only,
+            never for the broker (docs/guarantees.md says what this keeps).
         trace_parent: with tracing on (``otel`` extra, a tracer provider configured), make a
             task's ``process`` span a child of the span that sent it, not only linked to it.
         backend: Celery's name of ``results`` (a ``db+`` prefix is dropped; only SQL databases).

@@ -1,10 +1,11 @@
 """Publishing behind the caller (``App(publish_in_background=True)``).
 
-``delay()`` returns once the task's PENDING row and its outbox row are committed, durably; a
-thread of the process publishes the message right after and deletes the outbox row. The caller
-waits for the database only, not for the broker's confirm. Should the process die first, or the
-broker be down, any worker of the app publishes the task from its row within seconds (the
-outbox relay, ``arame.relay``), so nothing committed is lost.
+``delay()`` returns once the task's PENDING row and its outbox row are committed (on PostgreSQL
+without waiting for the disk, as a PENDING row always is); a thread of the process publishes the
+message right after and deletes the outbox row. The caller waits for the database only, not for
+the broker's confirm. Should the process die first, or the broker be down, any worker of the app
+publishes the task from its row within seconds (the outbox relay, ``arame.relay``).
+docs/guarantees.md says what this keeps and what it does not.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class BackgroundPublisher:
         thread.start()
         atexit.register(_flush_at_exit, weakref.ref(self))
 
-    def _next_batch(self) -> list[tuple[TaskMessage, str]] | None:
-        """Wait for tasks to publish; ``None`` once this publisher is gone."""
+    def _next_batch(self) -> list[tuple[TaskMessage, str]]:
+        """Wait for tasks to publish (a second at most: the thread then looks whether its
+        publisher is still there); what waits, maybe nothing."""
         with self._changed:
             self._publishing = False
             self._changed.notify_all()
