@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from arame.message import TaskMessage
-from arame.outbox import PUBLISH_LEASE, publish_committed
+from arame.outbox import PUBLISH_LEASE, outbox_takes, publish_committed
 from arame.results.outbox_rows import OutboxRows
 
 if TYPE_CHECKING:
@@ -48,9 +48,9 @@ class BackgroundPublisher:
         self._publishing = False
 
     def takes(self, messages: Sequence[TaskMessage]) -> bool:
-        """Whether these are published behind the caller: not when an extension writes with their
-        rows (a fair sub-queue's registration); those go the synchronous way."""
-        return self._app.extensions.in_row_transaction(messages) is None
+        """Whether these are published behind the caller (``outbox_takes``); else the
+        synchronous way."""
+        return outbox_takes(self._app, messages)
 
     def add(self, messages: Sequence[TaskMessage], bodies: Sequence[str]) -> None:
         """Commit the rows of ``messages``; publish them on the publishing thread.

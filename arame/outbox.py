@@ -52,10 +52,9 @@ class CallerTransaction:
         self._waiting: list[tuple[TaskMessage, str]] = []
 
     def takes(self, messages: Sequence[TaskMessage]) -> bool:
-        """Whether these go through the outbox: not when an extension writes with their rows
-        (a fair sub-queue's registration), which needs a transaction of the store's own: they
-        are published at once."""
-        return self.app.extensions.in_row_transaction(messages) is None
+        """Whether these go through the outbox (see ``outbox_takes``); else they are published
+        at once."""
+        return outbox_takes(self.app, messages)
 
     @property
     def sql(self) -> Any:
@@ -98,6 +97,12 @@ class CallerTransaction:
             )
             return
         publish_committed(self.app, self._rows, waiting)
+
+
+def outbox_takes(app: App, messages: Sequence[TaskMessage]) -> bool:
+    """Whether ``messages`` may be written as outbox rows: not when an extension writes with their
+    rows (a fair sub-queue's registration), which needs a transaction of the store's own."""
+    return app.extensions.in_row_transaction(messages) is None
 
 
 def publish_committed(app: App, rows: OutboxRows, waiting: Sequence[tuple[TaskMessage, str]]) -> None:

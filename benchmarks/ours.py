@@ -9,12 +9,16 @@ starts and ``counting.watch`` reads the rate and the CPU of its process tree bet
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import common
 import counting
+
+import arame
 
 
 def throughput(args: argparse.Namespace, broker: str, results: str, *, queues: int = 1) -> dict[str, float]:
@@ -47,8 +51,10 @@ def drain(bench: common.Bench, worker: subprocess.Popen[bytes], args: argparse.N
     return seen
 
 
-def roundtrip(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
-    """An idle default worker, then ``add.delay(i, 1).get()`` one at a time, ``n`` times."""
+@contextlib.contextmanager
+def idle_worker(broker: str, results: str) -> Iterator[tuple[arame.App, arame.Task[..., int]]]:
+    """A default worker, warmed up and then left idle a second, as a waiting worker would be;
+    the publishing app and its ``add``."""
     with common.bench_app(broker, results, count=True) as bench:
         app = bench.import_app()
         add = app.tasks[f"{bench.module}.add"]
@@ -57,16 +63,22 @@ def roundtrip(args: argparse.Namespace, broker: str, results: str) -> dict[str, 
             add.delay(0, 0).get(timeout=60)  # the worker is up
             for i in range(20):
                 add.delay(i, i).get(timeout=10)
-            time.sleep(1.0)  # idle again, as a waiting worker would be
-            samples = []
-            for i in range(args.n):
-                began = time.perf_counter()
-                add.delay(i, 1).get(timeout=10)
-                samples.append((time.perf_counter() - began) * 1000)
+            time.sleep(1.0)  # idle again: the round trips measure a waiting worker's wake-up
+            yield app, add
         finally:
             common.stop(worker)
             app.close()
-        return counting.latencies(samples)
+
+
+def roundtrip(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:
+    """An idle default worker, then ``add.delay(i, 1).get()`` one at a time, ``n`` times."""
+    samples = []
+    with idle_worker(broker, results) as (_, add):
+        for i in range(args.n):
+            began = time.perf_counter()
+            add.delay(i, 1).get(timeout=10)
+            samples.append((time.perf_counter() - began) * 1000)
+    return counting.latencies(samples)
 
 
 def delay_loop(args: argparse.Namespace, broker: str, results: str) -> dict[str, float]:

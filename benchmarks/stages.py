@@ -23,6 +23,7 @@ import time
 
 import common
 import floors
+import ours
 
 STAGES = ("delay", "to_claim", "run", "to_wake", "total")
 
@@ -30,32 +31,21 @@ STAGES = ("delay", "to_claim", "run", "to_wake", "total")
 def measure(broker: str, n: int) -> dict[str, list[float]]:
     """``n`` round trips against an idle default worker; each stage's samples, in ms."""
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    with common.bench_app(broker, common.RESULTS["postgresql"], count=True) as bench:
-        app = bench.import_app()
-        add = app.tasks[f"{bench.module}.add"]
-        worker = bench.worker(None, None, burst=False)
-        try:
-            add.delay(0, 0).get(timeout=60)  # the worker is up
-            for i in range(20):
-                add.delay(i, i).get(timeout=10)
-            time.sleep(1.0)  # idle again, as a waiting worker would be
-            for i in range(n):
-                began = time.time()
-                handle = add.delay(i, 1)
-                sent = time.time()
-                handle.get(timeout=10)
-                woken = time.time()
-                row = app.results.read(handle.id)
-                claimed, finished = row.started_at.timestamp(), row.finished_at.timestamp()
-                for stage, seconds in zip(
-                    STAGES,
-                    (sent - began, claimed - sent, finished - claimed, woken - finished, woken - began),
-                    strict=True,
-                ):
-                    samples[stage].append(seconds * 1000)
-        finally:
-            common.stop(worker)
-            app.close()
+    with ours.idle_worker(broker, common.RESULTS["postgresql"]) as (app, add):
+        for i in range(n):
+            began = time.time()
+            handle = add.delay(i, 1)
+            sent = time.time()
+            handle.get(timeout=10)
+            woken = time.time()
+            row = app.results.read(handle.id)
+            claimed, finished = row.started_at.timestamp(), row.finished_at.timestamp()
+            for stage, seconds in zip(
+                STAGES,
+                (sent - began, claimed - sent, finished - claimed, woken - finished, woken - began),
+                strict=True,
+            ):
+                samples[stage].append(seconds * 1000)
     return samples
 
 
