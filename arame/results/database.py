@@ -106,8 +106,8 @@ class ResultDatabase:
                         self.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
                     )
                     self._direct = (
-                        DirectConnections(lambda: _detached(self.quick_engine), self._driver_error),
-                        DirectConnections(lambda: _detached(waits), self._driver_error),
+                        DirectConnections(lambda: _planned_once(self.quick_engine), self._driver_error),
+                        DirectConnections(lambda: _planned_once(waits), self._driver_error),
                     )
         return self._direct[1] if durable else self._direct[0]
 
@@ -216,6 +216,18 @@ def _detached(engine: sa.Engine) -> Any:
     driver = pooled.driver_connection
     pooled.detach()
     return driver
+
+
+def _planned_once(engine: sa.Engine) -> Any:
+    """A driver connection for the per-task statements, which PostgreSQL plans once per connection.
+
+    Their plans never depend on the values (a primary key probe, a batch of ids), but with its
+    default ``plan_cache_mode`` PostgreSQL plans each prepared statement anew for every call while
+    the plan looks cheaper that way: a fifth of a claim's or an outcome's server time.
+    """
+    conn = _detached(engine)
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    return conn
 
 
 def _refused_by_driver(exc: BaseException) -> bool:
