@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -80,7 +81,7 @@ def one_statement(outcomes: Sequence[Outcome]) -> bool:
     return len({outcome.task_id for outcome in outcomes}) == len(outcomes)
 
 
-def rows_json(outcomes: Sequence[Outcome]) -> dict[str, str]:
+def rows_json(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """The parameters of ``RECORD_AND_NOTIFY``: the batch as one JSON array of records, and its ids."""
     now = time.time()
     rows = [

@@ -72,6 +72,8 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         # Fetched in a batch and leased (so also held), not yet handed to Kombu.
         self._fetched: dict[str, deque[Fetched]] = defaultdict(deque)
         self._acked: dict[str, list[str]] = defaultdict(list)  # queue -> tags acked, not yet deleted
+        # Queues a fetch found empty since every queue last looked empty (see ``_fetch_around``).
+        self._found_idle: set[str] = set()
         self._no_ack: set[str] = set()  # queues consumed without acknowledgements
         self._pid = os.getpid()
         self._lock = threading.Lock()  # guards _held: the renewing thread reads and marks it
@@ -124,7 +126,11 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         fetched = self._fetched[queue]
         if not fetched:
-            fetched.extend(self._fetch(queue))
+            if queue in self._found_idle or any(self._fetched.values()):
+                raise Empty()  # the cycle comes to the queues with messages fetched ahead
+            self._fetch_around(queue)
+            if not fetched:
+                raise Empty()
         found = fetched.popleft()
         payload = read_envelope(found.payload, queue)
         properties = payload.setdefault("properties", {})
@@ -133,22 +139,49 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         properties[DELIVERIES] = found.deliveries
         return payload
 
-    def _fetch(self, queue: str) -> list[Fetched]:
-        """Take as many messages as the prefetch allows in one round trip, and lease them."""
-        found = self.store.fetch(queue, self.lease_ms, fetch_count(self.qos, self._fetched, MAX_FETCH))
+    def forget_idle(self) -> None:
+        """Every consumed queue looked empty: the next fetch asks Redis about all of them again."""
+        self._found_idle.clear()
+
+    def _fetch_around(self, queue: str) -> None:
+        """Fetch for ``queue`` as many messages as the prefetch allows, and lease them; in the same
+        round trip, for the other consumed queues with nothing fetched ahead.
+
+        Kombu's cycle asks the queues one by one for one message each; with many queues, a round
+        trip per queue asked (most of them empty) cost more than the tasks. So the next fetch waits
+        until every message fetched ahead was handed over, and then fills the window from all the
+        queues at once (those found empty included: a message may have come since); and a queue
+        found empty is not asked on its own again until every queue has looked empty
+        (``forget_idle``: then the consumer waits for a wake-up, and asks them all after it).
+        """
+        count = fetch_count(self.qos, self._fetched, MAX_FETCH)
+        active = self._active_queues
+        if self._cluster or len(active) < 2 or queue not in active:
+            self._file(queue, self.store.fetch(queue, self.lease_ms, count))
+            return
+        at = active.index(queue)
+        # From ``queue`` on, in the cycle's order: each queue in turn is asked first.
+        asked = active[at:] + active[:at]
+        for each, found in zip(asked, self.store.fetch_many(asked, self.lease_ms, count), strict=False):
+            self._file(each, found)
+
+    def _file(self, queue: str, found: list[Fetched] | Idle) -> None:
+        """Keep what a fetch from ``queue`` took (held until acknowledged), or note it idle."""
         if isinstance(found, Idle):
             if found.wake_in is None:
                 self.wake_at.pop(queue, None)
             else:
                 self.wake_at[queue] = time.monotonic() + found.wake_in / 1000
-            raise Empty()
+            self._found_idle.add(queue)
+            return
+        self._found_idle.discard(queue)
         if queue in self._no_ack:
             self.store.ack(queue, [each.tag for each in found])  # no ack will come: done once fetched
-            return found
-        with self._lock:
-            for each in found:
-                self._held[each.tag] = (queue, each.deliveries)
-        return found
+        else:
+            with self._lock:
+                for each in found:
+                    self._held[each.tag] = (queue, each.deliveries)
+        self._fetched[queue].extend(found)
 
     def exchanges_delivered(self) -> frozenset[str]:
         # Fanout needs PUBLISH/SUBSCRIBE across the whole server, which the sharded pub/sub of
@@ -190,14 +223,14 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
             self.store.release(queue, [(delivery_tag, deliveries)])
 
     def flush_acks(self) -> None:
-        """Delete the messages acknowledged since the last call, one round trip per queue.
+        """Delete the messages acknowledged since the last call, in one round trip.
 
         Until then an acknowledged message is only leased; if this process dies first, it comes
         back when the lease runs out, and the worker finds its task already finished.
         """
         acked, self._acked = self._acked, defaultdict(list)
-        for queue, tags in acked.items():
-            self.store.ack(queue, tags)
+        if acked:
+            self.store.ack_many(acked)
 
     def retire(self) -> None:
         # Closing makes the transport forget its client: keep it, for the renewals and acks to come.

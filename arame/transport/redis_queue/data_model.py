@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from redis.cluster import RedisCluster
@@ -46,12 +47,13 @@ class Idle:
     wake_in: int | None
 
 
+@lru_cache(maxsize=4096)
 def queue_keys(queue: str) -> tuple[str, ...]:
     """The keys of ``queue`` in the order the scripts expect (see ``scripts``).
 
     The queue name sits in braces: in a Redis Cluster all of a queue's keys share one slot.
     """
-    base = f"{PREFIX}:{{{queue}}}"
+    base = queue_prefix(queue)
     ready = tuple(f"{base}:ready:{priority}" for priority in range(MAX_PRIORITY, -1, -1))
     return (
         f"{base}:leases",
@@ -61,6 +63,11 @@ def queue_keys(queue: str) -> tuple[str, ...]:
         f"{base}:delayed",
         f"{base}:returned",
     )
+
+
+def queue_prefix(queue: str) -> str:
+    """What every key of ``queue`` starts with (``scripts.FETCH_MANY`` names the keys from it)."""
+    return f"{PREFIX}:{{{queue}}}"
 
 
 def new_tag(priority: int) -> str:
@@ -91,6 +98,8 @@ class QueueStore:
         wakes = scripts.sharded if self.sharded else str
         self._put = client.register_script(wakes(scripts.PUT))
         self._fetch = client.register_script(scripts.FETCH)
+        self._fetch_many = client.register_script(scripts.FETCH_MANY)
+        self._ack_many = client.register_script(scripts.ACK_MANY)
         self._ack = client.register_script(scripts.ACK)
         self._release = client.register_script(wakes(scripts.RELEASE))
         self._renew = client.register_script(scripts.RENEW)
@@ -148,6 +157,47 @@ class QueueStore:
         if not isinstance(found, list):
             return Idle(None if int(found) < 0 else int(found))
         return [Fetched(found[i], found[i + 1], int(found[i + 2])) for i in range(0, len(found), 3)]
+
+    def fetch_many(self, queues: Sequence[str], lease_ms: int, count: int) -> list[list[Fetched] | Idle]:
+        """``fetch`` from several queues in one round trip: up to ``count`` messages over them all,
+        an even share from each first, the queues visited in the order given.
+
+        Not on a cluster, whose queues live in different slots.
+
+        Returns:
+            For each queue visited, in order, what it gave (or how it is idle); the queues after
+            the last visited were not looked at: enough was taken before them.
+        """
+        prefixes = [queue_prefix(queue) for queue in queues]
+        found: Any = self._fetch_many(prefixes, [lease_ms, RECLAIM_PER_FETCH, PROMOTE_PER_FETCH, count])
+        per_queue: list[list[Fetched] | Idle] = []
+        at = 1
+        for _ in range(int(found[0])):
+            given = int(found[at])
+            if given == 0:
+                wake_in = int(found[at + 1])
+                per_queue.append(Idle(None if wake_in < 0 else wake_in))
+                at += 2
+                continue
+            at += 1
+            messages = range(at, at + 3 * given, 3)
+            per_queue.append([Fetched(found[i], found[i + 1], int(found[i + 2])) for i in messages])
+            at += 3 * given
+        return per_queue
+
+    def ack_many(self, acked: dict[str, list[str]]) -> None:
+        """``ack`` the tags of each queue, in one call (on a cluster, one queue after the other: the
+        queues may live on different nodes)."""
+        acked = {queue: tags for queue, tags in acked.items() if tags}
+        if self.sharded or len(acked) < 2:
+            for queue, tags in acked.items():
+                self.ack(queue, tags)
+            return
+        keys = [key for queue in acked for key in queue_keys(queue)[:3]]
+        counted: list[str | int] = []
+        for tags in acked.values():
+            counted += [len(tags), *tags]
+        self._ack_many(keys, counted)
 
     def ack(self, queue: str, tags: Sequence[str]) -> None:
         """Delete messages for good."""

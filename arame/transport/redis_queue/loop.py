@@ -89,6 +89,7 @@ class LoopDriver:
             try:
                 transport.cycle.get(transport._deliver, timeout=0)
             except Empty:
+                transport.forget_idle()  # after the next wake-up, every queue is asked again
                 break
         else:
             return  # there may be more: stay ready, the next turn fetches again

@@ -60,63 +60,151 @@ return 1
 """
 )
 
-#: ARGV: lease milliseconds, most expired leases to reclaim, most due messages to move, most
-#: messages to take. Returns {tag, payload, deliveries, tag, payload, deliveries, ...}, highest
-#: priority first; when nothing is ready, the milliseconds until a delayed
-#: message comes due or a lease runs out, whichever is first (-1: neither), for an idle wait.
-#: Due messages join the tail of their lists first (earliest due first, as if published then),
-#: and expired leases join the returned messages, so a dead consumer's messages and delayed ones
-#: come back without any separate sweeper process.
-FETCH = (
-    _PRELUDE
-    + """
-local now = now_ms()
-local due = redis.call('ZRANGEBYSCORE', KEYS[14], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-if #due > 0 then
-  redis.call('ZREMRANGEBYRANK', KEYS[14], 0, #due - 1)
-  for i = 1, #due do redis.call('LPUSH', ready_key(due[i]), due[i]) end
-end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-for i = 1, #expired do
-  redis.call('ZREM', KEYS[1], expired[i])
-  redis.call('ZADD', KEYS[15], returned_score(expired[i]), expired[i])
-end
-local taken, wanted = {}, tonumber(ARGV[4])
-local function take(tag)
-  local payload = redis.call('HGET', KEYS[2], tag)
-  if payload then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), tag)
-    taken[#taken + 1] = tag
-    taken[#taken + 1] = payload
-    taken[#taken + 1] = redis.call('HINCRBY', KEYS[3], tag, 1)
-  else
-    -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
-    redis.call('HDEL', KEYS[3], tag)
+# One queue's fetch, over its 15 keys from q[1]: ``ready(o, now, ...)`` moves due messages
+# to their ready lists and expired leases to the returned ones; ``take(o, now, ...)`` leases up
+# to ``wanted`` messages, highest priority first, appending tag, payload and delivery count to
+# ``taken``; ``idle_ms(q, now)`` is how long until a delayed message comes due or a lease runs
+# out there, whichever is first (-1: neither). Due messages join the tail of their lists (earliest
+# due first, as if published then), and expired leases join the returned messages, so a dead
+# consumer's messages and delayed ones come back without any separate sweeper process.
+_FETCH_FUNCTIONS = """
+local function ready(q, now, most_reclaimed, most_promoted)
+  local due = redis.call('ZRANGEBYSCORE', q[14], '-inf', now, 'LIMIT', 0, most_promoted)
+  if #due > 0 then
+    redis.call('ZREMRANGEBYRANK', q[14], 0, #due - 1)
+    for i = 1, #due do redis.call('LPUSH', q[13 - tonumber(string.sub(due[i], 1, 1))], due[i]) end
+  end
+  local expired = redis.call('ZRANGEBYSCORE', q[1], '-inf', now, 'LIMIT', 0, most_reclaimed)
+  for i = 1, #expired do
+    redis.call('ZREM', q[1], expired[i])
+    redis.call('ZADD', q[15], returned_score(expired[i]), expired[i])
   end
 end
-local any_returned = redis.call('ZCARD', KEYS[15]) > 0
-for k = 4, 13 do
-  if any_returned and #taken < wanted * 3 then
-    local back = redis.call('ZRANGEBYSCORE', KEYS[15], k - 4, k - 4, 'LIMIT', 0, wanted - #taken / 3)
-    for i = 1, #back do
-      redis.call('ZREM', KEYS[15], back[i])
-      take(back[i])
+local function take(q, now, lease_ms, wanted, taken)
+  local count = 0
+  local function lease(tag)
+    local payload = redis.call('HGET', q[2], tag)
+    if payload then
+      redis.call('ZADD', q[1], now + lease_ms, tag)
+      taken[#taken + 1] = tag
+      taken[#taken + 1] = payload
+      taken[#taken + 1] = redis.call('HINCRBY', q[3], tag, 1)
+      count = count + 1
+    else
+      -- Acknowledged by an earlier holder whose lease had run out: nothing left to deliver.
+      redis.call('HDEL', q[3], tag)
     end
   end
-  while #taken < wanted * 3 do
-    local tag = redis.call('RPOP', KEYS[k])
-    if not tag then break end
-    take(tag)
+  local any_returned = redis.call('ZCARD', q[15]) > 0
+  for k = 4, 13 do
+    if any_returned and count < wanted then
+      local back = redis.call('ZRANGEBYSCORE', q[15], k - 4, k - 4, 'LIMIT', 0, wanted - count)
+      for i = 1, #back do
+        redis.call('ZREM', q[15], back[i])
+        lease(back[i])
+      end
+    end
+    while count < wanted do
+      local tag = redis.call('RPOP', q[k])
+      if not tag then break end
+      lease(tag)
+    end
   end
+  return count
 end
+local function idle_ms(q, now)
+  local next_at = first_score(q[14])
+  local lease_at = first_score(q[1])
+  if lease_at and (not next_at or lease_at < next_at) then next_at = lease_at end
+  if next_at then return math.max(0, next_at - now) end
+  return -1
+end
+"""
+
+#: ARGV: lease milliseconds, most expired leases to reclaim, most due messages to move, most
+#: messages to take. Returns {tag, payload, deliveries, tag, payload, deliveries, ...}, highest
+#: priority first; when nothing is ready, the milliseconds until a delayed message comes due or
+#: a lease runs out, whichever is first (-1: neither), for an idle wait.
+FETCH = (
+    _PRELUDE
+    + _FETCH_FUNCTIONS
+    + """
+local now = now_ms()
+ready(KEYS, now, tonumber(ARGV[2]), tonumber(ARGV[3]))
+local taken = {}
+take(KEYS, now, tonumber(ARGV[1]), tonumber(ARGV[4]), taken)
 if #taken > 0 then return taken end
-local next_at = first_score(KEYS[14])
-local lease_at = first_score(KEYS[1])
-if lease_at and (not next_at or lease_at < next_at) then next_at = lease_at end
-if next_at then return math.max(0, next_at - now) end
-return -1
+return idle_ms(KEYS, now)
 """
 )
+
+#: KEYS: the key prefix of each of several queues (``arame:{<queue>}``), whose 15 keys the script
+#: names itself, as ``queue_keys`` does: one argument per queue instead of 15, on a single server
+#: only (a cluster wants every key named, and in one slot). ARGV as ``FETCH``'s, the most
+#: messages counted over all the queues. Visits the queues in order, taking at most an even share
+#: from each, then what is still wanted from those that had more. Returns the number of queues
+#: visited (it stops once enough is taken), then for each: how many messages it gave, those
+#: messages as ``FETCH`` returns them, or, when it gave none, its idle milliseconds.
+FETCH_MANY = (
+    _PRELUDE
+    + _FETCH_FUNCTIONS
+    + """
+local function keys_of(base)
+  local q = {base .. ':leases', base .. ':payloads', base .. ':deliveries'}
+  for p = 9, 0, -1 do q[#q + 1] = base .. ':ready:' .. p end
+  q[14] = base .. ':delayed'
+  q[15] = base .. ':returned'
+  return q
+end
+local now = now_ms()
+local lease_ms, wanted, queues = tonumber(ARGV[1]), tonumber(ARGV[4]), #KEYS
+local share = math.max(1, math.floor(wanted / queues))
+local keys, taken, counts, total, visited = {}, {}, {}, 0, 0
+for i = 1, queues do
+  if total >= wanted then break end
+  keys[i] = keys_of(KEYS[i])
+  ready(keys[i], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
+  taken[i] = {}
+  counts[i] = take(keys[i], now, lease_ms, math.min(share, wanted - total), taken[i])
+  total = total + counts[i]
+  visited = i
+end
+for i = 1, visited do
+  if total >= wanted then break end
+  if counts[i] == share then
+    local more = take(keys[i], now, lease_ms, wanted - total, taken[i])
+    counts[i] = counts[i] + more
+    total = total + more
+  end
+end
+local reply = {visited}
+for i = 1, visited do
+  reply[#reply + 1] = counts[i]
+  if counts[i] == 0 then
+    reply[#reply + 1] = idle_ms(keys[i], now)
+  else
+    for j = 1, #taken[i] do reply[#reply + 1] = taken[i][j] end
+  end
+end
+return reply
+"""
+)
+
+#: KEYS: the leases, payloads and deliveries keys (``KEYS[1..3]`` of each) of several queues, one
+#: queue after the other. ARGV: for each queue, how many tags, then those tags. ``ACK`` for each.
+ACK_MANY = """
+local at = 1
+for k = 1, #KEYS, 3 do
+  local n = tonumber(ARGV[at])
+  for i = at + 1, at + n do
+    redis.call('ZREM', KEYS[k], ARGV[i])
+    redis.call('HDEL', KEYS[k + 1], ARGV[i])
+    redis.call('HDEL', KEYS[k + 2], ARGV[i])
+  end
+  at = at + n + 1
+end
+return at
+"""
 
 #: ARGV: tags. Forgets them whoever holds them now: the work is done.
 ACK = (

@@ -25,6 +25,7 @@ import math
 import os
 import socket
 import time
+from queue import Empty
 from typing import Any
 
 import redis
@@ -74,6 +75,10 @@ class Transport(virtual.Transport):
         self._waker: Waker | None = None
         self._loop_driver: LoopDriver | None = None
         self._pid = os.getpid()
+        # What ``watch`` subscribes to, and the consumed queues and bindings it was worked out for.
+        self._consumed: tuple[tuple[int, tuple[str, ...], int], ...] = ()
+        self._wake_channels: frozenset[str] = frozenset()
+        self._topics: frozenset[str] = frozenset()
 
     @property
     def store(self) -> QueueStore:
@@ -162,6 +167,11 @@ class Transport(virtual.Transport):
         if store is not None:
             store.client.close()
 
+    def forget_idle(self) -> None:
+        """Every consumed queue looked empty: the next fetch asks Redis about each again."""
+        for channel in self.channels:
+            channel.forget_idle()
+
     def until_due(self) -> float:
         """Seconds until a message of a consumed queue comes due or its lease runs out."""
         soonest = min(
@@ -179,14 +189,23 @@ class Transport(virtual.Transport):
     def watch(self) -> bool:
         """Subscribe to the wake-ups and fanout topics of the consumed queues; return whether it holds."""
         store = self.store
-        queues = {queue for channel in self.channels for queue in channel._active_queues}
-        topics = frozenset(
-            topic
+        # Called before every poll: the channel names are worked out again only when the queues
+        # consumed or the bindings changed (with 100 queues, that took more than the tasks).
+        consumed = tuple(
+            (id(channel), tuple(channel._active_queues), len(channel.state.bindings))
             for channel in self.channels
-            for queue in channel._active_queues
-            for topic in channel.fanout_topics(queue)
         )
-        return self._waker_for().watch(frozenset(store.wake_channel(queue) for queue in queues), topics)
+        if consumed != self._consumed:
+            queues = {queue for channel in self.channels for queue in channel._active_queues}
+            self._topics = frozenset(
+                topic
+                for channel in self.channels
+                for queue in channel._active_queues
+                for topic in channel.fanout_topics(queue)
+            )
+            self._wake_channels = frozenset(store.wake_channel(queue) for queue in queues)
+            self._consumed = consumed
+        return self._waker_for().watch(self._wake_channels, self._topics)
 
     def _waker_for(self) -> Waker:
         store = self.store  # first: resets the waker in a forked child
@@ -205,4 +224,8 @@ class _FanoutFirst:
         transport = self._transport
         if not transport.deliver_fanout():
             assert transport.cycle is not None
-            transport.cycle.get(callback, timeout=timeout)
+            try:
+                transport.cycle.get(callback, timeout=timeout)
+            except Empty:
+                transport.forget_idle()  # the wait comes next; after it, every queue is asked
+                raise
