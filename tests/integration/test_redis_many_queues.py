@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 
 from arame.transport import Publisher, parse_broker_url
+from tests.cleanup import delete_queues, fresh_queue_name
 from tests.helpers import Inbox, inboxes
 
 pytestmark = pytest.mark.redis
@@ -19,17 +19,10 @@ URL = "redis://127.0.0.1:6379/15"
 
 @pytest.fixture
 def queues() -> Iterator[list[str]]:
-    """Twenty fresh queues; their keys are deleted afterwards."""
-    names = [f"arame-test-many-{uuid.uuid4().hex}" for _ in range(20)]
+    """Twenty fresh queues, deleted afterwards."""
+    names = [fresh_queue_name("arame-test-many") for _ in range(20)]
     yield names
-    client = redis.Redis.from_url(URL)
-    try:
-        for name in names:
-            keys = list(client.scan_iter(match=f"arame:{{{name}}}:*"))
-            if keys:
-                client.delete(*keys)
-    finally:
-        client.close()
+    delete_queues(URL, names)
 
 
 @pytest.fixture
