@@ -96,6 +96,8 @@ local function take(q, now, lease_ms, wanted, taken)
     end
   end
   local any_returned = redis.call('ZCARD', q[15]) > 0
+  -- One call tells an empty queue (the usual case among many consumed) from ten empty pops.
+  if not any_returned and redis.call('EXISTS', unpack(q, 4, 13)) == 0 then return 0 end
   for k = 4, 13 do
     if any_returned and count < wanted then
       local back = redis.call('ZRANGEBYSCORE', q[15], k - 4, k - 4, 'LIMIT', 0, wanted - count)
