@@ -41,17 +41,28 @@ def done(path: Path) -> int:
 
 def tree_cpu(session: int) -> float:
     """CPU seconds (user + system) of every process in ``session``, with their reaped children."""
+    return _cpu(lambda command, fields: int(fields[3]) == session)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds (user + system) of this machine's PostgreSQL server: every process named
+    ``postgres``, with the backends they reaped (a closed connection's backend counts on)."""
+    return _cpu(lambda command, fields: command == "postgres")
+
+
+def _cpu(chosen: Callable[[str, list[str]], bool]) -> float:
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                head, tail = f.read().rsplit(")", 1)
         except OSError:
             continue
+        fields = tail.split()
         # After the command: state ppid pgrp session ... utime(12) stime(13) cutime(14) cstime(15).
-        if int(fields[3]) == session:
+        if chosen(head.split("(", 1)[1], fields):
             total += sum(int(v) for v in fields[11:15])
     return total / TICKS
 
@@ -64,25 +75,28 @@ class Watch:
         n: tasks the run waits for.
         times: count mark -> monotonic seconds when it was first seen reached.
         cpu: count seen at a CPU reading -> the worker tree's CPU seconds then.
+        server_cpu: the same readings of the PostgreSQL server's CPU seconds.
     """
 
     n: int
     times: dict[int, float] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)
+    server_cpu: dict[int, float] = field(default_factory=dict)
 
     @property
     def marks(self) -> tuple[int, int]:
         return self.n // 10, self.n * 9 // 10
 
     def figures(self) -> dict[str, float]:
-        """Steady rate (tasks/s between the marks) and CPU per task in µs over the same span."""
+        """Steady rate (tasks/s between the marks), and CPU per task in µs over the same span of the
+        worker (``cpu_us``) and of the PostgreSQL server (``pg_cpu_us``: the results, and the
+        queues on the PostgreSQL broker; anything else the server did then counts too)."""
         lo, hi = self.marks
         nan = float("nan")
         if lo not in self.times or hi not in self.times or len(self.cpu) < 2:
-            return {"rate": nan, "cpu_us": nan}
-        (c0, s0), (c1, s1) = sorted(self.cpu.items())[:2]
+            return {"rate": nan, "cpu_us": nan, "pg_cpu_us": nan}
         rate = (hi - lo) / (self.times[hi] - self.times[lo])
-        return {"rate": rate, "cpu_us": (s1 - s0) / (c1 - c0) * 1e6 if c1 > c0 else nan}
+        return {"rate": rate, "cpu_us": _per_task(self.cpu), "pg_cpu_us": _per_task(self.server_cpu)}
 
 
 def watch(path: Path, n: int, session: int, alive: Callable[[], bool], timeout: float) -> Watch:
@@ -95,12 +109,21 @@ def watch(path: Path, n: int, session: int, alive: Callable[[], bool], timeout: 
         now = time.monotonic()
         while pending and count >= pending[0]:
             seen.times[pending.pop(0)] = now
-            cpu = tree_cpu(session)
-            seen.cpu[done(path)] = cpu
+            cpu, server = tree_cpu(session), postgres_cpu()
+            counted = done(path)
+            seen.cpu[counted], seen.server_cpu[counted] = cpu, server
         if count >= n or not alive():
             break
         time.sleep(POLL_S)
     return seen
+
+
+def _per_task(readings: dict[int, float]) -> float:
+    """µs of CPU per task between the first two readings (count -> CPU seconds)."""
+    if len(readings) < 2:
+        return float("nan")
+    (c0, s0), (c1, s1) = sorted(readings.items())[:2]
+    return (s1 - s0) / (c1 - c0) * 1e6 if c1 > c0 else float("nan")
 
 
 def latencies(samples: list[float]) -> dict[str, float]:
