@@ -1,8 +1,9 @@
 """PostgreSQL: a batch of outcomes written, and its waiters notified, in one statement.
 
-The whole batch travels as one JSON parameter (``json_to_recordset``): one C-encoded string
-instead of a parameter per value, and one statement for any batch size, compiled once. The
-``pg_notify`` in it fires only when the write commits.
+A batch travels as one JSON parameter (``json_to_recordset``): one C-encoded string instead of a
+parameter per value, and one statement for any batch size, compiled once; a single outcome, an
+idle worker's, as a parameter per column. The ``pg_notify`` in them fires only when the write
+commits.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ _FIELDS = (
 # At most 30 ids of 255 characters in one notification: PostgreSQL refuses payloads of 8,000 bytes.
 IDS_PER_NOTIFY = 30
 _TERMINAL = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
+_NAMES = tuple(name for name, _ in _FIELDS)
 _RECORD = ", ".join(f"{name} {kind}" for name, kind in _FIELDS)
 _SET = ", ".join(
     f"{name} = to_timestamp(v.{name})" if kind == "double precision" else f"{name} = v.{name}"
+    for name, kind in _FIELDS
+    if name != "id"
+)
+_SET_ONE = ", ".join(
+    f"{name} = to_timestamp(%({name})s)" if kind == "double precision" else f"{name} = %({name})s"
     for name, kind in _FIELDS
     if name != "id"
 )
@@ -63,6 +70,17 @@ WITH done AS (
 SELECT id FROM done WHERE (SELECT count(*) FROM told) >= 0
 """
 
+# One outcome (an idle worker's, on every round trip): the same write and notification with a
+# parameter per column, without the JSON, the window and the grouping, about 0.3 ms less.
+RECORD_ONE_AND_NOTIFY = f"""
+WITH done AS (
+    UPDATE {TABLE_NAME} SET {_SET_ONE}
+    WHERE id = %(id)s AND state NOT IN ({_TERMINAL}) AND attempts <= %(attempts)s
+    RETURNING id
+)
+SELECT id, pg_notify('{CHANNEL}', id) FROM done
+"""
+
 NOTIFY_IDS = sa.text(f"""
 SELECT pg_notify('{CHANNEL}', string_agg(id, ' '))
 FROM (
@@ -81,20 +99,21 @@ def one_statement(outcomes: Sequence[Outcome]) -> bool:
     return len({outcome.task_id for outcome in outcomes}) == len(outcomes)
 
 
-def rows_json(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """The parameters of ``RECORD_AND_NOTIFY``: the batch as one JSON array of records, and its ids."""
-    now = time.time()
-    rows = [
-        (
-            o.task_id, o.task_name, o.queue, o.state, o.result_json, o.error_type, o.error_message,
-            o.traceback, o.attempts, o.worker, o.started_at,
-            # A RETRY is not finished: the row keeps its error until the next attempt starts.
-            None if o.state == states.RETRY else (o.finished_at or now),
-        )
-        for o in outcomes
-    ]  # fmt: skip
-    names = [name for name, _ in _FIELDS]
-    return {
-        "rows": json.dumps([dict(zip(names, row, strict=True)) for row in rows]),
-        "ids": [o.task_id for o in outcomes],
-    }
+def record_statement(outcomes: Sequence[Outcome]) -> tuple[str, dict[str, Any]]:
+    """The statement that writes ``outcomes`` (see ``one_statement``) and notifies their waiters,
+    and its parameters; its rows are the ids it wrote."""
+    records = [_record(outcome, time.time()) for outcome in outcomes]
+    if len(records) == 1:
+        return RECORD_ONE_AND_NOTIFY, records[0]
+    return RECORD_AND_NOTIFY, {"rows": json.dumps(records), "ids": [o.task_id for o in outcomes]}
+
+
+def _record(o: Outcome, now: float) -> dict[str, Any]:
+    """One outcome as the columns of ``_FIELDS`` (the timestamps as epoch seconds)."""
+    values = (
+        o.task_id, o.task_name, o.queue, o.state, o.result_json, o.error_type, o.error_message,
+        o.traceback, o.attempts, o.worker, o.started_at,
+        # A RETRY is not finished: the row keeps its error until the next attempt starts.
+        None if o.state == states.RETRY else (o.finished_at or now),
+    )  # fmt: skip
+    return dict(zip(_NAMES, values, strict=True))

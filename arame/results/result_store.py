@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from arame.extensions import Extensions, RowWriter, record_with
 from arame.message import TaskMessage
 from arame.results.after_commit import Publish, publish_after_commit
-from arame.results.pg_outcomes import NOTIFY_IDS, RECORD_AND_NOTIFY, one_statement, rows_json
+from arame.results.pg_outcomes import NOTIFY_IDS, one_statement, record_statement
 from arame.results.pg_statements import CLAIM as CLAIM_SQL
 from arame.results.pg_statements import INSERT_PENDING
 from arame.results.results_table import results
@@ -201,7 +201,7 @@ class ResultStore(RowEdits):
             # instead of BEGIN, UPDATE, COMMIT); it notifies the ids it finished at its commit.
             durable = self.direct(durable=True)
             assert durable is not None
-            written = {row[0] for row in durable.rows(RECORD_AND_NOTIFY, rows_json(outcomes))}
+            written = {row[0] for row in durable.rows(*record_statement(outcomes))}
             if len(written) == len(outcomes):
                 return
             # Rows missing or already finished: the rest goes the general way (writing an
