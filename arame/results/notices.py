@@ -1,12 +1,14 @@
 """Result waits woken by PostgreSQL notifications instead of polling.
 
-The worker's outcome commit sends ``NOTIFY arame_results`` with the ids it finished (see
-``outcome_statements``); PostgreSQL delivers it at commit, never before. Each process that
-waits for results keeps one listening connection and a thread that wakes the waiters it names.
+The worker's outcome commit sends ``NOTIFY arame_results`` with the ids it finished, or for a
+single outcome its row as a JSON object (see ``pg_outcomes``); PostgreSQL delivers it at commit,
+never before. Each process that waits for results keeps one listening connection and a thread
+that wakes the waiters it names, handing them the row when it came along.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -31,6 +33,7 @@ class Notices:
         self._connect = connect
         self._lock = threading.Lock()
         self._waiting: dict[str, list[threading.Event]] = {}
+        self._carried: dict[str, dict[str, Any]] = {}  # a waited id -> the row its notification carried
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._pid = 0
@@ -58,6 +61,13 @@ class Notices:
                 events.remove(event)
             if not events:
                 self._waiting.pop(task_id, None)
+                self._carried.pop(task_id, None)
+
+    def carried(self, task_id: str) -> dict[str, Any] | None:
+        """The row (its columns, as JSON gives them) the last notification naming ``task_id``
+        carried, if it carried one; taken, so it is handed over once."""
+        with self._lock:
+            return self._carried.pop(task_id, None)
 
     def close(self) -> None:
         """Stop listening (the thread ends when its connection closes)."""
@@ -92,8 +102,17 @@ class Notices:
     def _listen(self, conn: Any) -> None:
         try:
             for notify in conn.notifies():
+                row = _row_carried(notify.payload)
                 with self._lock:
-                    for task_id in notify.payload.split(" "):
+                    if row is not None:
+                        task_ids = [row["id"]]
+                        if row["id"] in self._waiting:
+                            self._carried[row["id"]] = row
+                    else:
+                        task_ids = notify.payload.split(" ")
+                        for task_id in task_ids:  # a later commit than the row carried before
+                            self._carried.pop(task_id, None)
+                    for task_id in task_ids:
                         for event in self._waiting.get(task_id, ()):
                             event.set()
         except Exception as exc:  # noqa: BLE001 - a lost connection: waiters fall back to polling
@@ -103,3 +122,14 @@ class Notices:
                 for events in self._waiting.values():  # wake them all: they read, then listen anew
                     for event in events:
                         event.set()
+
+
+def _row_carried(payload: str) -> dict[str, Any] | None:
+    """The row a notification carries (a JSON object), or ``None`` when it names ids."""
+    if not payload.startswith("{"):
+        return None
+    try:
+        row = json.loads(payload)
+    except ValueError:  # an id that merely starts with a brace
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("id"), str) else None

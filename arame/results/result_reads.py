@@ -14,7 +14,7 @@ from arame.results.app_scope import of_queues
 from arame.results.database import ResultDatabase
 from arame.results.pg_statements import READ_ROW, ROW_COLUMNS
 from arame.results.results_table import results
-from arame.results.rows import ResultRow, read_on, to_row
+from arame.results.rows import ResultRow, read_on, row_from_json, to_row
 from arame.results.statements import STATE_OF
 from arame.subqueues import fair_parent
 
@@ -82,8 +82,10 @@ class ResultReads(ResultDatabase):
         began = time.monotonic()
         deadline = None if timeout is None else began + timeout
         interval = NOTIFIED_POLL
+        notices = self.notices
+        assert notices is not None
+        row = self.read(task_id)
         while True:
-            row = self.read(task_id)
             now = time.monotonic()
             remaining = None if deadline is None else deadline - now
             if row is None and now - began >= unknown_grace:
@@ -95,6 +97,9 @@ class ResultReads(ResultDatabase):
             event.wait(pause if remaining is None else min(pause, remaining))
             event.clear()
             interval = min(interval * 2, MAX_NOTIFIED_POLL)
+            # The row as committed, when the notification carried it: no read needed.
+            carried = notices.carried(task_id)
+            row = self.read(task_id) if carried is None else row_from_json(carried)
 
     def _poll(self, task_id: str, timeout: float | None, unknown_grace: float) -> ResultRow | None:
         """Poll the row (MySQL, SQLite, or no listener): often at first, then less and less."""

@@ -157,6 +157,16 @@ def to_row(mapping: Any) -> ResultRow:
     return ResultRow(result=None if raw is None else decode_json(raw), **data)
 
 
+def row_from_json(columns: dict[str, Any]) -> ResultRow:
+    """A row as PostgreSQL's ``json_build_object`` wrote it (a notification's, without its message):
+    the times as ISO 8601 text."""
+    data = dict(columns, message=None)
+    for key in ("created_at", "started_at", "finished_at"):
+        if data[key] is not None:
+            data[key] = datetime.fromisoformat(data[key])
+    return to_row(data)
+
+
 def _message_of(body: str | None) -> TaskMessage | None:
     if body is None:
         return None
