@@ -223,7 +223,10 @@ class Bench:
         if burst:
             argv.append("--burst")
         argv += options
-        env = dict(os.environ, PYTHONPATH=str(self.directory))
+        # The caller's PYTHONPATH after the module's: a before/after run with PYTHONPATH set to
+        # another checkout measures that checkout's worker too, not only its publisher.
+        path = os.pathsep.join(filter(None, [str(self.directory), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path)
         env.pop("ARAME_BROKER_URL", None)
         env.pop("ARAME_RESULTS_URL", None)
         with open(self.directory / "worker.log", "wb") as log:
