@@ -22,6 +22,7 @@ from arame.transport.delivery import DELIVERIES, not_before_of
 from arame.transport.exchanges import DeliveredExchanges
 from arame.transport.sql import queue_counts
 from arame.transport.sql.messages_table import engine_for, messages, quick_engine_for
+from arame.transport.sql.pg_store import store_and_notify
 from arame.transport.stored_messages import read_envelope
 
 logger = logging.getLogger(__name__)
@@ -130,11 +131,11 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
             self._insert(rows)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
+        if self.engine.dialect.name == "postgresql":
+            store_and_notify(self.engine, rows, NOTIFY_CHANNEL)
+            return
         with self.engine.begin() as conn:
             conn.execute(messages.insert(), rows)
-            if conn.dialect.name == "postgresql":
-                for queue in sorted({row["queue"] for row in rows}):
-                    conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, queue)))
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         fetched = self._fetched[queue]
