@@ -72,7 +72,8 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         # Fetched in a batch and leased (so also held), not yet handed to Kombu.
         self._fetched: dict[str, deque[Fetched]] = defaultdict(deque)
         self._acked: dict[str, list[str]] = defaultdict(list)  # queue -> tags acked, not yet deleted
-        # Queues a fetch found empty since every queue last looked empty (see ``_fetch_around``).
+        # Queues a fetch found empty (or emptied) since every queue last looked empty (see
+        # ``_fetch_around``).
         self._found_idle: set[str] = set()
         self._no_ack: set[str] = set()  # queues consumed without acknowledgements
         self._pid = os.getpid()
@@ -157,7 +158,11 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         count = fetch_count(self.qos, self._fetched, MAX_FETCH)
         active = self._active_queues
         if self._cluster or len(active) < 2 or queue not in active:
-            self._file(queue, self.store.fetch(queue, self.lease_ms, count))
+            found = self.store.fetch(queue, self.lease_ms, count)
+            self._file(queue, found)
+            if isinstance(found, list) and len(found) < count:
+                # Drained by this fetch: not asked again before a wake-up (or a look at every queue).
+                self._found_idle.add(queue)
             return
         at = active.index(queue)
         # From ``queue`` on, in the cycle's order: each queue in turn is asked first.
@@ -204,6 +209,7 @@ class Channel(LeaseHolding, DeliveredExchanges, FanoutChannel):
         return super().basic_cancel(consumer_tag)
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        self._found_idle.discard(queue)  # a get asks the server, whatever an earlier fetch found
         message = super().basic_get(queue, no_ack=no_ack, **kwargs)
         if message is not None and no_ack:
             self._settle(message.delivery_tag, requeue=False)

@@ -89,6 +89,7 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
         # Leased in a batch (so also held), not yet handed to Kombu.
         self._fetched: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self._acked: list[int] = []  # row ids acknowledged, not yet deleted
+        self._drained: set[str] = set()  # queues a fetch emptied since the consumer last waited
         self._lock = threading.Lock()  # guards _held: the renewing thread reads it
         self._batch: list[dict[str, Any]] | None = None  # rows put inside batched_puts()
 
@@ -140,8 +141,19 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         fetched = self._fetched[queue]
         if not fetched:
+            if queue in self._drained:
+                raise Empty()  # asked again after the next wait (see ``forget_drained``)
             fetched.extend(self._fetch(queue))
         return fetched.popleft()
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        self._drained.discard(queue)  # a get asks the table, whatever an earlier fetch found
+        return super().basic_get(queue, no_ack=no_ack, **kwargs)
+
+    def forget_drained(self) -> None:
+        """Every consumed queue looked empty, and the consumer waits now: after that wait (a
+        NOTIFY, a due time, the fallback poll) each queue is asked again."""
+        self._drained.clear()
 
     def _fetch(self, queue: str) -> list[dict[str, Any]]:
         """Lease as many due rows as the prefetch allows, in one transaction."""
@@ -169,6 +181,10 @@ class Channel(LeaseHolding, DeliveredExchanges, virtual.Channel):
                     conn.execute(
                         messages.update().where(messages.c.id.in_([row.id for row in found])).values(lease)
                     )
+        if len(found) < limit:
+            # Emptied by this fetch: the next look waits for a NOTIFY (or the poll without one), so
+            # that a consumer running what it fetched does not ask an empty table after each one.
+            self._drained.add(queue)
         if not found:
             raise Empty()
         return [self._payload(row, queue) for row in found]

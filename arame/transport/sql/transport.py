@@ -63,6 +63,8 @@ class Transport(WithoutEventLoop, virtual.Transport):
         backoff = Backoff()
 
         def wait(_: None, remaining: float | None) -> None:
+            for channel in self.channels:
+                channel.forget_drained()
             # Leases expiring send no NOTIFY: poll at least this often.
             longest = LISTEN_FALLBACK_POLL if listener is not None else MAX_IDLE_POLL
             step = min(longest, self._due.seconds_until(self._consumed()))
