@@ -50,6 +50,14 @@ def postgres_cpu() -> float:
     return _cpu(lambda command, fields: command == "postgres")
 
 
+BROKER_COMMANDS = frozenset({"beam.smp", "redis-server"})  # RabbitMQ's Erlang VM, Redis
+
+
+def broker_cpu() -> float:
+    """CPU seconds (user + system) of this machine's RabbitMQ and Redis servers."""
+    return _cpu(lambda command, fields: command in BROKER_COMMANDS)
+
+
 def _cpu(chosen: Callable[[str, list[str]], bool]) -> float:
     total = 0
     for entry in os.listdir("/proc"):
@@ -76,12 +84,14 @@ class Watch:
         times: count mark -> monotonic seconds when it was first seen reached.
         cpu: count seen at a CPU reading -> the worker tree's CPU seconds then.
         server_cpu: the same readings of the PostgreSQL server's CPU seconds.
+        broker_cpu: and of the RabbitMQ and Redis servers'.
     """
 
     n: int
     times: dict[int, float] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)
     server_cpu: dict[int, float] = field(default_factory=dict)
+    broker_cpu: dict[int, float] = field(default_factory=dict)
 
     @property
     def marks(self) -> tuple[int, int]:
@@ -89,14 +99,20 @@ class Watch:
 
     def figures(self) -> dict[str, float]:
         """Steady rate (tasks/s between the marks), and CPU per task in µs over the same span of the
-        worker (``cpu_us``) and of the PostgreSQL server (``pg_cpu_us``: the results, and the
-        queues on the PostgreSQL broker; anything else the server did then counts too)."""
+        worker (``cpu_us``), of the PostgreSQL server (``pg_cpu_us``: the results, and the queues
+        on the PostgreSQL broker) and of RabbitMQ and Redis (``broker_cpu_us``); anything else
+        those servers did then counts too."""
         lo, hi = self.marks
         nan = float("nan")
         if lo not in self.times or hi not in self.times or len(self.cpu) < 2:
-            return {"rate": nan, "cpu_us": nan, "pg_cpu_us": nan}
+            return {"rate": nan, "cpu_us": nan, "pg_cpu_us": nan, "broker_cpu_us": nan}
         rate = (hi - lo) / (self.times[hi] - self.times[lo])
-        return {"rate": rate, "cpu_us": _per_task(self.cpu), "pg_cpu_us": _per_task(self.server_cpu)}
+        return {
+            "rate": rate,
+            "cpu_us": _per_task(self.cpu),
+            "pg_cpu_us": _per_task(self.server_cpu),
+            "broker_cpu_us": _per_task(self.broker_cpu),
+        }
 
 
 def watch(path: Path, n: int, session: int, alive: Callable[[], bool], timeout: float) -> Watch:
@@ -109,9 +125,9 @@ def watch(path: Path, n: int, session: int, alive: Callable[[], bool], timeout: 
         now = time.monotonic()
         while pending and count >= pending[0]:
             seen.times[pending.pop(0)] = now
-            cpu, server = tree_cpu(session), postgres_cpu()
+            cpu, server, broker = tree_cpu(session), postgres_cpu(), broker_cpu()
             counted = done(path)
-            seen.cpu[counted], seen.server_cpu[counted] = cpu, server
+            seen.cpu[counted], seen.server_cpu[counted], seen.broker_cpu[counted] = cpu, server, broker
         if count >= n or not alive():
             break
         time.sleep(POLL_S)

@@ -58,6 +58,15 @@ def _f(value: float | None, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+_CPU_FIELDS = ("cpu_us", "pg_cpu_us", "broker_cpu_us")
+
+
+def _all_cpu(s: list[dict[str, Any]], system: str, broker: str) -> float | None:
+    """CPU per task of the worker, PostgreSQL and the broker together (None: one not measured)."""
+    parts = [pick(s, field, section="throughput", system=system, broker=broker) for field in _CPU_FIELDS]
+    return None if any(part is None for part in parts) else sum(part for part in parts if part is not None)
+
+
 def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
     """One line per target: what, arame, peer, ratio, verdict."""
     lines = []
@@ -85,6 +94,16 @@ def target_lines(s: list[dict[str, Any]]) -> list[list[str]]:
                 _f(peer_cpu),
                 _f(cpu / peer_cpu if cpu and peer_cpu else None, "{:.2f}"),
                 verdict(cpu, peer_cpu, higher=False),
+            ]
+        )
+        ours_all, peer_all = (_all_cpu(s, system, broker) for system in ("arame", "dramatiq"))
+        lines.append(
+            [
+                f"CPU/task {broker}, worker + PostgreSQL + broker (µs)",
+                _f(ours_all),
+                _f(peer_all),
+                _f(ours_all / peer_all if ours_all and peer_all else None, "{:.2f}"),
+                "(the rate on 2 full cores follows it)",
             ]
         )
         server = pick(s, "pg_cpu_us", section="throughput", system="arame", broker=broker)
