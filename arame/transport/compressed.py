@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from kombu.transport import pyamqp, virtual
 
 from arame.errors import MessageError
+from arame.transport.amqp_reads import ReadAheadTransport
 
 #: Kombu's header: the body is compressed (its value names how: ``application/x-gzip``...).
 KOMBU_COMPRESSION = "compression"
@@ -99,6 +100,26 @@ class AmqpChannel(pyamqp.Channel):
 
 class AmqpConnection(pyamqp.Connection):
     Channel = AmqpChannel
+
+    def Transport(  # noqa: N802 - py-amqp's name for the factory of its socket transport
+        self,
+        host: Any,
+        connect_timeout: Any,
+        ssl: Any = False,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Plain TCP reads ahead (see ``amqp_reads``); TLS stays py-amqp's own."""
+        if ssl:
+            return super().Transport(host, connect_timeout, ssl, read_timeout, write_timeout, **kwargs)
+        return ReadAheadTransport(
+            host,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            **kwargs,
+        )
 
 
 class AmqpTransport(pyamqp.Transport):
