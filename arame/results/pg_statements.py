@@ -18,6 +18,17 @@ INSERT_PENDING = (
     f"VALUES ({', '.join(f'%({name})s' for name in PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
 )
 
+# Many PENDING rows (Task.map) in one statement: the batch as one JSON parameter, the creation
+# times as epoch seconds.
+_PENDING_TYPES = {"attempts": "integer", "created_at": "double precision"}
+INSERT_PENDING_MANY = (
+    f"INSERT INTO {TABLE_NAME} ({', '.join(PENDING_COLUMNS)}) "
+    f"SELECT {', '.join('to_timestamp(created_at)' if c == 'created_at' else c for c in PENDING_COLUMNS)} "
+    "FROM json_to_recordset(CAST(%(rows)s AS json)) AS r("
+    + ", ".join(f"{c} {_PENDING_TYPES.get(c, 'text')}" for c in PENDING_COLUMNS)
+    + ") ON CONFLICT (id) DO NOTHING"
+)
+
 # A task published behind its caller (arame.background_publishing): its PENDING row and its
 # outbox row in one statement.
 INSERT_PENDING_AND_OUTBOX = (

@@ -12,7 +12,7 @@ from arame.message import TaskMessage
 from arame.results.after_commit import Publish, publish_after_commit
 from arame.results.pg_outcomes import NOTIFY_IDS, one_statement, record_statement
 from arame.results.pg_statements import CLAIM as CLAIM_SQL
-from arame.results.pg_statements import INSERT_PENDING
+from arame.results.pg_statements import INSERT_PENDING, INSERT_PENDING_MANY
 from arame.results.results_table import results
 from arame.results.row_edits import RowEdits
 from arame.results.rows import (
@@ -22,6 +22,7 @@ from arame.results.rows import (
     from_epoch,
     outcome_params,
     outcome_row,
+    pending_json,
     pending_row,
     started_row,
 )
@@ -86,6 +87,12 @@ class ResultStore(RowEdits):
 
         ``bodies``, when given, are the messages' ``to_body()``, in order.
         """
+        direct = self.direct(durable=False)
+        if direct is not None and self.extensions.in_row_transaction(messages) is None:
+            # PostgreSQL: one statement for the batch, not worth a disk flush of its own (as
+            # add_pending's row).
+            direct.rows(INSERT_PENDING_MANY, {"rows": pending_json(messages, bodies)})
+            return
         write = self.pending_writer(messages, bodies)
         with self.transaction() as conn:
             write(conn)

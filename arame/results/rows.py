@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -93,6 +94,22 @@ def pending_row(message: TaskMessage, body: str | None = None) -> dict[str, Any]
         "message": message.to_body() if body is None else body,
         "trace_id": message.trace_id,
     }
+
+
+def pending_json(messages: Sequence[TaskMessage], bodies: Sequence[str] | None = None) -> str:
+    """The PENDING rows of ``messages`` as one JSON array (``INSERT_PENDING_MANY``'s parameter),
+    their creation times as epoch seconds."""
+    if bodies is None:
+        bodies = [message.to_body() for message in messages]
+    return json.dumps(
+        [
+            {
+                "id": m.id, "task_name": m.task, "queue": m.queue, "state": states.PENDING,
+                "attempts": m.attempt, "created_at": m.created, "message": body, "trace_id": m.trace_id,
+            }
+            for m, body in zip(messages, bodies, strict=True)
+        ]
+    )  # fmt: skip
 
 
 def started_row(start: Started) -> dict[str, Any]:

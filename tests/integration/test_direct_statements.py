@@ -47,12 +47,16 @@ def row_of(store: ResultStore, task_id: str) -> dict[str, object]:
 
 def test_a_pending_row_written_as_sql_text_equals_the_one_sqlalchemy_writes(store):
     by_text = message()
-    by_sqlalchemy = dataclasses.replace(by_text, id=uuid.uuid4().hex)
+    by_batch, by_sqlalchemy = (dataclasses.replace(by_text, id=uuid.uuid4().hex) for _ in range(2))
+    body = by_text.to_body()
 
-    store.add_pending(by_text, by_text.to_body())  # one message: the SQL text
-    store.add_pending_many([by_sqlalchemy], [by_text.to_body()])  # a batch: SQLAlchemy
+    store.add_pending(by_text, body)  # one message: the SQL text
+    store.add_pending_many([by_batch], [body])  # a batch: the SQL text of many
+    write = store.pending_writer([by_sqlalchemy], [body])  # SQLAlchemy's (in a caller's transaction)
+    with store.transaction() as conn:
+        write(conn)
 
-    assert row_of(store, by_text.id) == row_of(store, by_sqlalchemy.id)
+    assert row_of(store, by_text.id) == row_of(store, by_batch.id) == row_of(store, by_sqlalchemy.id)
 
 
 def test_a_claim_as_sql_text_equals_the_one_sqlalchemy_runs(store):
