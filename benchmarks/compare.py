@@ -175,7 +175,7 @@ def arame_child(args: argparse.Namespace) -> dict[str, float]:
         args.n = args.publish_n
         return ours.delay_loop(args, broker, results)
     if args.section == "memory":
-        import memory
+        import memory_use as memory
 
         args.n, args.step, args.trace, args.concurrency, args.pool = (
             args.memory_n,
