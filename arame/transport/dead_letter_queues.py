@@ -128,6 +128,7 @@ def _walk(
     connection = connect(spec)
     found: list[DeadLetter] = []
     kept: list[Any] = []  # given back only at the end, so a get() never returns one twice
+    seen: set[Any] = set()
     try:
         dead = kombu_queue(spec, dead_letter_queue(queue))(connection.default_channel)
         dead.declare()
@@ -135,6 +136,12 @@ def _walk(
             message = dead.get(no_ack=False)
             if message is None:
                 break
+            if message.delivery_tag in seen:
+                # Its lease ran out while the walk went on (a slow database, a long list): it is
+                # here already; this copy goes back with the others.
+                kept.append(message)
+                continue
+            seen.add(message.delivery_tag)
             body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
             headers = bounded(dict(message.headers or {}))
             letter = DeadLetter(queue, body, _reason(headers), message.content_type, headers)

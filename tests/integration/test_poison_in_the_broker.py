@@ -17,6 +17,7 @@ from arame.database import database_url
 from arame.transport import (
     Publisher,
     dead_letter_queue,
+    dead_letter_queues,
     list_dead,
     parse_broker_url,
     queue_sizes,
@@ -255,6 +256,21 @@ def test_listing_dead_letters_leaves_them_where_and_in_the_order_they_were(broke
 
     assert first == second == ["t0", "t1", "t2"]
     assert queue_sizes(spec, [dead_letter_queue(dead_queue)]) == {dead_letter_queue(dead_queue): 3}
+
+
+def test_a_listing_slower_than_the_lease_lists_each_letter_once(broker_url, dead_queue, monkeypatch):
+    lease = 0.2
+    read = dead_letter_queues.bounded
+
+    def slowly(headers: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(lease * 2)  # a slow database or a long list: the first letter's lease runs out
+        return read(headers)
+
+    monkeypatch.setattr(dead_letter_queues, "bounded", slowly)
+    spec = with_lease(parse_broker_url(broker_url), lease)
+
+    assert [letter.task_id for letter in list_dead(spec, dead_queue)] == ["t0", "t1", "t2"]
+    assert [letter.task_id for letter in list_dead(spec, dead_queue)] == ["t0", "t1", "t2"]
 
 
 def test_a_requeued_dead_letter_does_not_come_back_into_the_dead_queue_after_the_lease(
