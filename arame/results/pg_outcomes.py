@@ -112,7 +112,8 @@ def one_statement(outcomes: Sequence[Outcome]) -> bool:
 def record_statement(outcomes: Sequence[Outcome]) -> tuple[str, dict[str, Any]]:
     """The statement that writes ``outcomes`` (see ``one_statement``) and notifies their waiters,
     and its parameters; its rows are the ids it wrote."""
-    records = [_record(outcome, time.time()) for outcome in outcomes]
+    now = time.time()
+    records = [_record(outcome, now) for outcome in outcomes]
     if len(records) == 1:
         return RECORD_ONE_AND_NOTIFY, records[0]
     return RECORD_AND_NOTIFY, {"rows": json.dumps(records), "ids": [o.task_id for o in outcomes]}

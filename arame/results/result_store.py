@@ -88,12 +88,13 @@ class ResultStore(RowEdits):
         ``bodies``, when given, are the messages' ``to_body()``, in order.
         """
         direct = self.direct(durable=False)
-        if direct is not None and self.extensions.in_row_transaction(messages) is None:
+        with_rows = self.extensions.in_row_transaction(messages)
+        if direct is not None and with_rows is None:
             # PostgreSQL: one statement for the batch, not worth a disk flush of its own (as
             # add_pending's row).
             direct.rows(INSERT_PENDING_MANY, {"rows": pending_json(messages, bodies)})
             return
-        write = self.pending_writer(messages, bodies)
+        write = self._writer(messages, bodies, with_rows)
         with self.transaction() as conn:
             write(conn)
 

@@ -101,15 +101,11 @@ def pending_json(messages: Sequence[TaskMessage], bodies: Sequence[str] | None =
     their creation times as epoch seconds."""
     if bodies is None:
         bodies = [message.to_body() for message in messages]
-    return json.dumps(
-        [
-            {
-                "id": m.id, "task_name": m.task, "queue": m.queue, "state": states.PENDING,
-                "attempts": m.attempt, "created_at": m.created, "message": body, "trace_id": m.trace_id,
-            }
-            for m, body in zip(messages, bodies, strict=True)
-        ]
-    )  # fmt: skip
+    rows = [
+        pending_row(message, body) | {"created_at": message.created}
+        for message, body in zip(messages, bodies, strict=True)
+    ]
+    return json.dumps(rows)
 
 
 def started_row(start: Started) -> dict[str, Any]:
